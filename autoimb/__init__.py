@@ -1,0 +1,51 @@
+"""autoimb: search the whole imbalanced-learning strategy at once.
+
+Model family and hyperparameters, class weights, resampler and ratio, calibration
+and decision threshold are searched jointly by one Optuna study, each candidate
+scored honestly on rows that none of its stages was fitted on.
+
+>>> import autoimb
+>>> from sklearn.datasets import make_classification
+>>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
+>>> model = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3,
+...                     fp_cost=1, fn_cost=10, storage="memory", random_state=0,
+...                     show_progress_bar=False)
+>>> model.predict_proba(X[:2]).shape
+(2, 2)
+"""
+
+import logging
+
+from ._classifier import AutoImbClassifier, fit
+from ._export import load
+from ._fitted import ThresholdedPipeline
+from ._spaces import SearchSpace, list_search_spaces, load_search_space
+from ._strategy import Strategy
+from .exceptions import (
+    AutoImbError,
+    AutoImbWarning,
+    ModelFileError,
+    NoCompletedTrialError,
+    StudyMismatchError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AutoImbClassifier",
+    "AutoImbError",
+    "AutoImbWarning",
+    "ModelFileError",
+    "NoCompletedTrialError",
+    "SearchSpace",
+    "Strategy",
+    "StudyMismatchError",
+    "ThresholdedPipeline",
+    "__version__",
+    "fit",
+    "list_search_spaces",
+    "load",
+    "load_search_space",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,510 @@
+"""AutoImbClassifier: one call searches the whole imbalance strategy."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sys
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
+from ._fitted import ThresholdedPipeline
+from ._objective import Objective
+from ._search import (
+    SearchContext,
+    best_trial_or_raise,
+    enqueue_recipes,
+    run_search,
+    strategy_of,
+)
+from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._spaces import load_search_space
+from ._storage import check_study_matches, resolve_storage
+from ._validation import (
+    check_costs,
+    check_frame,
+    check_target,
+    column_kinds,
+    data_fingerprint,
+    warn_if_target_in_X,
+)
+from .exceptions import AutoImbError, AutoImbWarning
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AutoImbClassifier", "fit"]
+
+
+class AutoImbClassifier(ClassifierMixin, BaseEstimator):
+    """Search model, class weights, resampling, calibration and threshold at once.
+
+    An Optuna study explores the joint space of a preset (see
+    :func:`~autoimb.list_search_spaces`). Each candidate is scored honestly:
+    stratified folds, resampling only on the training part of each fold, and the
+    calibrator and threshold fitted on out-of-fold predictions of *other* folds
+    than the rows they are scored on. The best strategy is then refitted on all
+    rows, with its calibrator and threshold fitted on its out-of-fold predictions.
+
+    Parameters
+    ----------
+    search_space : str, path or mapping, default="default"
+        A preset name (``"default"``, ``"fast"``, ``"no_resampling"``), the path of
+        a TOML file with the same schema, or a mapping of that structure.
+    objective : {"cost", "average_precision"}, default="cost"
+        Minimise the total cost of errors on held-out rows, or maximise average
+        precision (the threshold then maximises F1 unless costs are given).
+    fp_cost : float, default=None
+        Cost of one false positive; ``None`` means 1.
+    fn_cost : float, default=None
+        Cost of one false negative; ``None`` means ``fp_cost`` times the class
+        ratio (negatives per positive), which weighs both classes equally.
+    n_trials : int, default=50
+        Finished (completed or pruned) trials wanted in the study; a resumed study
+        counts the trials it already has.
+    timeout : float, default=None
+        Seconds after which no new trial starts.
+    cv : int or cross-validation splitter, default=5
+        Number of stratified folds (lowered to the minority count if needed), or a
+        splitter whose ``split(X, y)`` gives the folds.
+    storage : None, str or optuna storage, default=None
+        Where the study lives. ``None``: the journal file ``autoimb.journal`` in the
+        current folder, readable by optuna-dashboard while the search runs;
+        ``"memory"``: nowhere; a URL (``sqlite:///…``, ``postgresql://…``); the path
+        of a journal file; or an optuna storage object.
+    study_name : str, default=None
+        Name of the study. A study of that name that exists is resumed (and refused
+        if it was made for other data or settings). ``None`` derives a name from
+        the data and settings, so that rerunning the same fit resumes it.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sampler, the folds, the resamplers and the models.
+    n_jobs : int, default=1
+        Trials run in parallel threads. Results with ``n_jobs > 1`` are not
+        reproducible: the order trials finish in changes what the sampler learns.
+    pos_label : label, default=None
+        The class of interest; ``None`` means the minority class.
+    show_progress_bar : bool, default=True
+        Show a progress bar of finished trials and the best value so far.
+
+    Attributes
+    ----------
+    best_estimator_ : ThresholdedPipeline
+        Fitted pipeline, calibrator and threshold.
+    best_params_ : dict
+        Optuna parameters of the best trial.
+    best_score_ : float
+        Its cross-validated value: total cost (lower is better) or average
+        precision (higher is better).
+    best_strategy_ : Strategy
+        The best trial's strategy; ``strategy_`` is it in words.
+    threshold_ : float
+        Decision threshold on the calibrated positive-class probability.
+    cv_metrics_ : dict
+        Cross-validated metrics of the best strategy at its threshold.
+    results_ : pandas.DataFrame
+        One row per trial: state, value, strategy, metrics and parameters.
+    study_ : optuna.Study
+        The study (not kept in exported or pickled models).
+    study_name_, storage_location_ : str
+        Where the study lives, for ``autoimb dashboard``.
+    classes_ : ndarray of shape (2,)
+    pos_label_ : label
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame.
+
+    See Also
+    --------
+    autoimb.fit : Build and fit in one call.
+    autoimb.load : Load an exported model.
+
+    Notes
+    -----
+    Runs with ``n_jobs=1`` and a fixed ``random_state`` give the same best
+    parameters and predictions. With ``n_jobs > 1`` they do not.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from autoimb import AutoImbClassifier
+    >>> X, y = make_classification(n_samples=600, weights=[0.9], random_state=0)
+    >>> model = AutoImbClassifier("fast", n_trials=3, cv=3, fp_cost=1, fn_cost=10,
+    ...                           storage="memory", random_state=0,
+    ...                           show_progress_bar=False).fit(X, y)
+    >>> model.predict(X[:3]).shape
+    (3,)
+    >>> bool(0.0 <= model.threshold_ <= 1.0)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "search_space": "no_validation",
+        "objective": [StrOptions({"cost", "average_precision"})],
+        "fp_cost": [Interval(Real, 0, None, closed="neither"), None],
+        "fn_cost": [Interval(Real, 0, None, closed="neither"), None],
+        "n_trials": [Interval(Integral, 1, None, closed="left"), None],
+        "timeout": [Interval(Real, 0, None, closed="neither"), None],
+        "cv": ["cv_object"],
+        "storage": "no_validation",
+        "study_name": [str, None],
+        "random_state": ["random_state"],
+        "n_jobs": [Interval(Integral, 1, None, closed="left")],
+        "pos_label": "no_validation",
+        "show_progress_bar": ["boolean"],
+    }
+
+    def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
+                 fn_cost=None, n_trials=50, timeout=None, cv=5, storage=None,
+                 study_name=None, random_state=None, n_jobs=1, pos_label=None,
+                 show_progress_bar=True):
+        self.search_space = search_space
+        self.objective = objective
+        self.fp_cost = fp_cost
+        self.fn_cost = fn_cost
+        self.n_trials = n_trials
+        self.timeout = timeout
+        self.cv = cv
+        self.storage = storage
+        self.study_name = study_name
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.pos_label = pos_label
+        self.show_progress_bar = show_progress_bar
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y) -> AutoImbClassifier:
+        """Search the strategy space, then refit the best strategy on all rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Numeric, categorical (strings), boolean and datetime columns; missing
+            values allowed.
+        y : array-like of shape (n_samples,)
+            Two class labels of any type.
+
+        Returns
+        -------
+        self : AutoImbClassifier
+        """
+        X = self._check_X(X, reset=True)
+        self.classes_, self.pos_label_, y01 = check_target(y, len(X), self.pos_label)
+        warn_if_target_in_X(X, y01)
+        self.objective_ = self._resolve_objective(y01)
+        space = load_search_space(self.search_space)
+        study, seeds = self._open_study(X, y01, space)
+        folds = self._make_folds(X, y01, seeds["folds"])
+        context = SearchContext(X=X, y=y01, kinds=self.kinds_, folds=folds,
+                                objective=self.objective_, space=space,
+                                model_seed=seeds["models"])
+        interrupted = self._search(study, context)
+        self._refit_best(study, context)
+        self.results_ = results_table(study)
+        if interrupted:
+            warnings.warn(
+                f"The search was interrupted; the model holds the best of "
+                f"{len(self.results_)} trials. Fit again with the same study_name "
+                "to resume.", AutoImbWarning, stacklevel=2)
+        return self
+
+    # -- fit, step by step ---------------------------------------------------
+
+    def _check_X(self, X, *, reset):
+        if isinstance(X, pd.DataFrame):
+            if not reset and hasattr(self, "feature_names_in_"):
+                X = _match_columns(X, self.feature_names_in_)
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            X = check_frame(X)
+        else:
+            X = validate_data(self, X, reset=reset, dtype=None,
+                              ensure_all_finite="allow-nan",
+                              ensure_min_samples=2 if reset else 1)
+            X = check_frame(_as_numeric_if_possible(X),
+                            columns=None if reset else self.kinds_.columns)
+        if reset:
+            self.kinds_ = column_kinds(X)
+            return X
+        return _match_kinds(X, self.kinds_)
+
+    def _resolve_objective(self, y01) -> Objective:
+        fp, fn, given = check_costs(self.objective, self.fp_cost, self.fn_cost, y01)
+        return Objective(self.objective, fp, fn, costs_given=given)
+
+    def _open_study(self, X, y01, space):
+        storage, self.storage_location_ = resolve_storage(self.storage)
+        fingerprint = data_fingerprint(X, y01)
+        config = {
+            "objective": self.objective_.kind,
+            "fp_cost": self.objective_.fp_cost,
+            "fn_cost": self.objective_.fn_cost,
+            "search_space": hashlib.sha256(repr(space).encode()).hexdigest()[:12],
+            "cv": repr(self.cv),
+            "pos_label": str(self.pos_label_),
+        }
+        config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+        self.study_name_ = self.study_name or (
+            f"autoimb-{fingerprint[:8]}-{config_hash.hexdigest()[:6]}")
+        sampler_seed, fold_seed, model_seed = _spawn_seeds(self.random_state, 3)
+        sampler = optuna.samplers.TPESampler(
+            seed=sampler_seed, multivariate=True, group=True,
+            constant_liar=self.n_jobs > 1)
+        with warnings.catch_warnings(), _quiet_optuna():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study = optuna.create_study(
+                storage=storage, study_name=self.study_name_, sampler=sampler,
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+                direction=self.objective_.direction, load_if_exists=True)
+            if check_study_matches(study, fingerprint=fingerprint, config=config):
+                study.set_user_attr("autoimb.seeds", {"folds": fold_seed,
+                                                      "models": model_seed})
+                study.set_metric_names([self.objective_.metric_name])
+                enqueue_recipes(study, space, self.kinds_)
+        self.study_ = study
+        if self.storage_location_ is not None:
+            _tell(f"autoimb: study {self.study_name_!r} in {self.storage_location_}; "
+                  f"watch it with: autoimb dashboard {self.storage_location_}",
+                  self.show_progress_bar)
+        return study, study.user_attrs["autoimb.seeds"]
+
+    def _make_folds(self, X, y01, seed):
+        if not isinstance(self.cv, Integral):
+            return [(np.asarray(a), np.asarray(b)) for a, b in self.cv.split(X, y01)]
+        n_min = int(min(np.sum(y01), len(y01) - np.sum(y01)))
+        if n_min < 2:
+            raise AutoImbError(
+                f"The class {self.pos_label_!r} has {n_min} row(s); honest "
+                "cross-validation needs at least 2 rows of each class. Collect more "
+                "positive examples.")
+        n_splits = int(self.cv)
+        if n_min < n_splits:
+            warnings.warn(
+                f"cv={self.cv} needs {self.cv} rows of each class but class "
+                f"{self.pos_label_!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
+                "or fewer to silence this warning.", AutoImbWarning, stacklevel=4)
+            n_splits = n_min
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(y01)), y01))
+
+    def _search(self, study, context) -> bool:
+        try:
+            run_search(study, context, n_trials=self.n_trials, timeout=self.timeout,
+                       n_jobs=self.n_jobs, show_progress_bar=self.show_progress_bar)
+        except KeyboardInterrupt:
+            if not study.get_trials(deepcopy=False,
+                                    states=(optuna.trial.TrialState.COMPLETE,)):
+                raise
+            return True
+        return False
+
+    def _refit_best(self, study, context):
+        best = best_trial_or_raise(study)
+        strategy = strategy_of(context.space, best.params, context.kinds)
+
+        def make_pipeline():
+            return strategy.make_pipeline(context.kinds, context.model_seed)
+
+        scores = context.oof_cache.get(best.number)
+        if scores is None:
+            scores, _, _ = out_of_fold_scores(make_pipeline, context.X, context.y,
+                                              context.folds)
+        post = cross_fit_postprocessing(scores, context.y, context.fold_ids,
+                                        calibration=strategy.calibration,
+                                        objective=context.objective)
+        pipeline = make_pipeline().fit(context.X, context.y)
+        self.best_estimator_ = ThresholdedPipeline(
+            pipeline, post.calibrator, post.threshold, self.classes_, self.pos_label_)
+        self.best_params_ = dict(best.params)
+        self.best_score_ = float(best.value)
+        self.best_trial_number_ = best.number
+        self.best_strategy_ = strategy
+        self.strategy_ = strategy.describe()
+        self.threshold_ = post.threshold
+        self.cv_metrics_ = post.metrics
+        self._oof = {"y": context.y, "scores": scores, "proba": post.proba}
+
+    # -- prediction ----------------------------------------------------------
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probabilities, columns in the order of ``classes_``."""
+        check_is_fitted(self)
+        return self.best_estimator_.predict_proba(self._check_X(X, reset=False))
+
+    def predict(self, X) -> np.ndarray:
+        """Labels at the stored threshold ``threshold_``."""
+        check_is_fitted(self)
+        return self.best_estimator_.predict(self._check_X(X, reset=False))
+
+    # -- export and summaries -------------------------------------------------
+
+    def export(self, path, *, format: str = "joblib") -> str:
+        """Write the fitted model and its metadata to ``path``; see :func:`autoimb.load`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        format : {"joblib", "skops"}, default="joblib"
+            ``"skops"`` loads without executing arbitrary code; a joblib (pickle)
+            file must come from a source you trust.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        from ._export import export_model
+
+        check_is_fitted(self)
+        return export_model(self, path, format=format)
+
+    def summary(self) -> str:
+        """The outcome in a few lines: strategy, score, threshold, study."""
+        check_is_fitted(self)
+        metric = self.objective_.metric_name
+        m = self.cv_metrics_
+        lines = [
+            f"Best strategy: {self.strategy_}",
+            f"Cross-validated {metric}: {self.best_score_:.6g} "
+            f"(normalized cost {m['normalized_cost']:.3f}, AP "
+            f"{m['average_precision']:.3f}, precision {m['precision']:.3f}, "
+            f"recall {m['recall']:.3f})",
+            f"Threshold: {self.threshold_:.4g} on the calibrated probability of "
+            f"{self.pos_label_!r}",
+        ]
+        location = getattr(self, "storage_location_", None)
+        if location:
+            lines.append(f"Study {self.study_name_!r} in {location}; open it with: "
+                         f"autoimb dashboard {location}")
+        return "\n".join(lines)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("study_", None)
+        state.pop("_oof", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+def fit(X, y, **options) -> AutoImbClassifier:
+    """Search the whole imbalance strategy and return the fitted classifier.
+
+    ``autoimb.fit(X, y, **options)`` is ``AutoImbClassifier(**options).fit(X, y)``;
+    see :class:`AutoImbClassifier` for the options.
+
+    Examples
+    --------
+    >>> import autoimb
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
+    >>> model = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3,
+    ...                     storage="memory", random_state=0, show_progress_bar=False)
+    >>> sorted(set(model.predict(X)) - {0, 1})
+    []
+    """
+    return AutoImbClassifier(**options).fit(X, y)
+
+
+def results_table(study) -> pd.DataFrame:
+    """One row per trial: state, value, strategy, metrics and parameters."""
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        attrs = trial.user_attrs
+        value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
+        row = {"number": trial.number, "state": trial.state.name, "value": value,
+               "strategy": attrs.get("strategy")}
+        for key in ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
+                    "precision", "recall", "balanced_accuracy", "brier", "threshold",
+                    "threshold_rule", "fit_time", "recipe"):
+            row[key] = attrs.get(key)
+        row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
+        row.update({f"params.{k}": v for k, v in trial.params.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@contextlib.contextmanager
+def _quiet_optuna():
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _spawn_seeds(random_state, n):
+    rng = check_random_state(random_state)
+    return [int(seed) for seed in rng.randint(np.iinfo(np.int32).max, size=n)]
+
+
+def _as_numeric_if_possible(X):
+    if X.dtype == object:
+        try:
+            return X.astype(float)
+        except ValueError:
+            return X
+    return X
+
+
+def _match_columns(X: pd.DataFrame, expected) -> pd.DataFrame:
+    """Reorder X to the training columns, or say which columns differ."""
+    expected = [str(c) for c in expected]
+    given = [str(c) for c in X.columns]
+    missing = [c for c in expected if c not in given]
+    extra = [c for c in given if c not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+        if extra:
+            parts.append(f"unexpected {extra[:10]}{' ...' if len(extra) > 10 else ''}")
+        raise AutoImbError(
+            "The feature names should match those that were passed during fit: "
+            f"{'; '.join(parts)}. Pass a frame with exactly the training columns.")
+    if given != expected:
+        X = X.copy()
+        X.columns = given
+        X = X[expected]
+    return X
+
+
+def _match_kinds(X: pd.DataFrame, kinds) -> pd.DataFrame:
+    """Give each column the kind it had in training, or say which cannot."""
+    for name in kinds.numeric:
+        if X[name].dtype == object:
+            values = pd.to_numeric(X[name], errors="coerce")
+            bad = X[name].notna() & values.isna()
+            if bad.any():
+                raise AutoImbError(
+                    f"Column {name!r} was numeric in training but holds "
+                    f"{X[name][bad].iloc[0]!r} here; pass numbers (or NaN) in it.")
+            X[name] = values.astype(float)
+    for name in kinds.categorical:
+        if X[name].dtype != object:
+            values = X[name]
+            text = values.map(lambda v: str(int(v)) if float(v).is_integer() else str(v)
+                              if pd.notna(v) else np.nan)
+            X[name] = text.astype(object)
+    return X
+
+
+def _tell(message, enabled):
+    logger.info(message)
+    if enabled:
+        print(message, file=sys.stderr)

@@ -1,0 +1,167 @@
+"""Model files: the fitted classifier, its metadata and a checksum.
+
+A file is a small joblib envelope ``{"format", "metadata", "sha256", "payload"}``
+whose payload holds the serialized classifier (joblib or skops bytes). ``load``
+checks the envelope, the checksum and the library versions before it unpacks the
+payload, so a truncated or corrupted file is refused with a clear message.
+
+A joblib (pickle) payload can run arbitrary code when loaded: load only files
+from a source you trust, or export with ``format="skops"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import platform
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+
+from .exceptions import AutoImbWarning, ModelFileError
+
+__all__ = ["export_model", "load", "model_metadata"]
+
+FORMAT = "autoimb-model/1"
+_LIBRARIES = ("autoimb", "scikit-learn", "imbalanced-learn", "lightgbm", "optuna",
+              "numpy", "pandas")
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in _LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "unknown"
+    found["python"] = platform.python_version()
+    return found
+
+
+def model_metadata(model) -> dict:
+    """What a model file records about the model besides the model itself."""
+    kinds = model.kinds_
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "columns": kinds.columns,
+        "dtypes": {c: ("categorical" if c in kinds.categorical else "numeric")
+                   for c in kinds.columns},
+        "fitted_on_dataframe": hasattr(model, "feature_names_in_"),
+        "classes": [_plain(c) for c in model.classes_],
+        "pos_label": _plain(model.pos_label_),
+        "objective": model.objective_.kind,
+        "fp_cost": model.objective_.fp_cost,
+        "fn_cost": model.objective_.fn_cost,
+        "threshold": model.threshold_,
+        "cv_score": model.best_score_,
+        "cv_metrics": {k: _plain(v) for k, v in model.cv_metrics_.items()},
+        "strategy": model.strategy_,
+        "best_params": {k: _plain(v) for k, v in model.best_params_.items()},
+        "study_name": getattr(model, "study_name_", None),
+        "storage": getattr(model, "storage_location_", None),
+    }
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def export_model(model, path, *, format: str = "joblib") -> str:
+    """Write ``model`` to ``path`` (see the module docstring)."""
+    if format == "joblib":
+        buffer = io.BytesIO()
+        joblib.dump(model, buffer)
+        payload = buffer.getvalue()
+    elif format == "skops":
+        import skops.io as sio
+
+        payload = sio.dumps(model)
+    else:
+        raise ModelFileError(
+            f"Unknown model file format {format!r}; use 'joblib' or 'skops'.")
+    envelope = {"format": FORMAT, "payload_format": format,
+                "metadata": model_metadata(model),
+                "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    joblib.dump(envelope, tmp)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def read_envelope(path) -> dict:
+    """The checked envelope of a model file, payload not yet unpacked."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Model file {str(path)!r} does not exist.")
+    try:
+        envelope = joblib.load(path)
+    except Exception as exc:
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable autoimb model file ({type(exc).__name__}: "
+            f"{exc}); it may be truncated or corrupted. Export the model again.") from exc
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{str(path)!r} is not an autoimb model file; make one with "
+            "model.export(path) or `autoimb fit ... --out model.joblib`.")
+    payload = envelope.get("payload", b"")
+    if hashlib.sha256(payload).hexdigest() != envelope.get("sha256"):
+        raise ModelFileError(
+            f"The checksum of {str(path)!r} does not match its content: the file is "
+            "corrupted. Export the model again.")
+    return envelope
+
+
+def load(path, *, trusted: bool | list[str] = False):
+    """Load a model written by :meth:`AutoImbClassifier.export`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    trusted : bool or list of str, default=False
+        For skops files only: the types to trust beyond skops' defaults; ``True``
+        trusts every type the file names (do this only for files you made).
+
+    Returns
+    -------
+    AutoImbClassifier
+
+    Examples
+    --------
+    >>> import autoimb, tempfile, os
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
+    >>> model = autoimb.fit(X, y, search_space="fast", n_trials=1, cv=2,
+    ...                     storage="memory", show_progress_bar=False)
+    >>> path = model.export(os.path.join(tempfile.mkdtemp(), "model.joblib"))
+    >>> (autoimb.load(path).predict(X) == model.predict(X)).all()
+    np.True_
+    """
+    envelope = read_envelope(path)
+    _warn_on_version_mismatch(envelope["metadata"].get("versions", {}), path)
+    payload = envelope["payload"]
+    if envelope["payload_format"] == "skops":
+        import skops.io as sio
+
+        if trusted is True:
+            trusted = sio.get_untrusted_types(data=payload)
+        return sio.loads(payload, trusted=trusted or None)
+    return joblib.load(io.BytesIO(payload))
+
+
+def _warn_on_version_mismatch(saved: dict, path) -> None:
+    now = _versions()
+    differ = {k: (v, now.get(k)) for k, v in saved.items()
+              if k != "python" and now.get(k) != v}
+    if differ:
+        text = ", ".join(f"{k} {old} (now {new})" for k, (old, new) in differ.items())
+        warnings.warn(
+            f"{str(path)!r} was saved with {text}; predictions may differ. Install "
+            "the saved versions, or refit and export the model again.",
+            AutoImbWarning, stacklevel=3)

@@ -1,0 +1,64 @@
+"""The fitted result: one pipeline, its calibrator and its decision threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+__all__ = ["ThresholdedPipeline"]
+
+
+class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
+    """A fitted pipeline whose probabilities are calibrated and whose labels apply
+    a stored threshold.
+
+    It is what :class:`~autoimb.AutoImbClassifier` keeps as ``best_estimator_``;
+    it holds already-fitted parts, so it has no ``fit``.
+
+    Parameters
+    ----------
+    pipeline : imblearn Pipeline
+        Fitted preprocessing, (resampler,) and model.
+    calibrator : fitted calibrator
+        Maps the model's positive-class score to a probability.
+    threshold : float
+        Predict the positive class when its calibrated probability is at least this.
+    classes : array of two labels
+        Sorted labels, as in ``classes_``.
+    pos_label : label
+        The positive class, one of ``classes``.
+    """
+
+    def __init__(self, pipeline, calibrator, threshold, classes, pos_label):
+        self.pipeline = pipeline
+        self.calibrator = calibrator
+        self.threshold = threshold
+        self.classes = classes
+        self.pos_label = pos_label
+
+    @property
+    def classes_(self):
+        return np.asarray(self.classes)
+
+    @property
+    def _pos_index(self):
+        return int(np.flatnonzero(self.classes_ == self.pos_label)[0])
+
+    def positive_proba(self, X) -> np.ndarray:
+        """Calibrated probability of the positive class."""
+        scores = self.pipeline.predict_proba(X)[:, 1]
+        return np.clip(self.calibrator.transform(scores), 0.0, 1.0)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated probabilities, columns in the order of ``classes_``."""
+        p = self.positive_proba(X)
+        proba = np.empty((len(p), 2))
+        proba[:, self._pos_index] = p
+        proba[:, 1 - self._pos_index] = 1.0 - p
+        return proba
+
+    def predict(self, X) -> np.ndarray:
+        """Labels at the stored threshold."""
+        positive = self.positive_proba(X) >= self.threshold
+        return np.where(positive, self.pos_label,
+                        self.classes_[1 - self._pos_index])

@@ -1,0 +1,150 @@
+"""Model families of the search, their hyperparameters and weightings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from imblearn.ensemble import BalancedRandomForestClassifier, EasyEnsembleClassifier
+from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+__all__ = ["MODELS", "make_model"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    label: str
+    hyperparameters: tuple[str, ...]
+    weightings: tuple[str, ...]
+    build: Callable
+    resamples_itself: bool = False
+
+
+def _class_weight(weighting, positive_weight):
+    if weighting == "none":
+        return None
+    if weighting == "custom":
+        return {0: 1.0, 1: float(positive_weight)}
+    return weighting
+
+
+def _logistic(params, weight, kinds, seed):
+    model = LogisticRegression(max_iter=2000, class_weight=weight, **params)
+    if not kinds.has_categorical:
+        return model
+    onehot = ColumnTransformer(
+        [("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=50),
+          kinds.encoded_categorical)],
+        remainder="passthrough", sparse_threshold=0.0)
+    return Pipeline([("onehot", onehot), ("logistic", model)])
+
+
+def _forest(cls):
+    def build(params, weight, kinds, seed):
+        return cls(class_weight=weight, n_jobs=1, random_state=seed, **params)
+    return build
+
+
+def _hgb(params, weight, kinds, seed):
+    return HistGradientBoostingClassifier(class_weight=weight, random_state=seed,
+                                          **params)
+
+
+def _lightgbm(params, weight, kinds, seed):
+    extra = {}
+    if isinstance(weight, tuple):  # ("scale_pos_weight", value)
+        extra["scale_pos_weight"], weight = weight[1], None
+    if "subsample" in params:
+        extra["subsample_freq"] = 1
+    model = LGBMClassifier(class_weight=weight, random_state=seed, n_jobs=1,
+                           verbose=-1, **extra, **params)
+    return CategoricalLGBM(model, categorical_features=tuple(kinds.encoded_categorical))
+
+
+def _brf(params, weight, kinds, seed):
+    return BalancedRandomForestClassifier(
+        sampling_strategy="all", replacement=True, bootstrap=False,
+        class_weight=weight, n_jobs=1, random_state=seed, **params)
+
+
+def _easy(params, weight, kinds, seed):
+    return EasyEnsembleClassifier(n_jobs=1, random_state=seed, **params)
+
+
+_TREE = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
+MODELS = {
+    "logistic_regression": ModelInfo(
+        "Logistic regression", ("C",), ("none", "balanced", "custom"), _logistic),
+    "random_forest": ModelInfo(
+        "Random forest", _TREE,
+        ("none", "balanced", "balanced_subsample", "custom"),
+        _forest(RandomForestClassifier)),
+    "extra_trees": ModelInfo(
+        "Extra trees", _TREE, ("none", "balanced", "balanced_subsample", "custom"),
+        _forest(ExtraTreesClassifier)),
+    "hist_gradient_boosting": ModelInfo(
+        "HistGradientBoosting",
+        ("learning_rate", "max_iter", "max_leaf_nodes", "min_samples_leaf",
+         "l2_regularization", "max_features"),
+        ("none", "balanced", "custom"), _hgb),
+    "lightgbm": ModelInfo(
+        "LightGBM",
+        ("n_estimators", "learning_rate", "num_leaves", "min_child_samples",
+         "subsample", "colsample_bytree", "reg_lambda"),
+        ("none", "balanced", "custom", "scale_pos_weight"), _lightgbm),
+    "balanced_random_forest": ModelInfo(
+        "Balanced random forest", _TREE, ("none",), _brf, resamples_itself=True),
+    "easy_ensemble": ModelInfo(
+        "EasyEnsemble", ("n_estimators",), ("none",), _easy, resamples_itself=True),
+}
+
+
+def make_model(name, params, *, weighting="none", positive_weight=None, kinds,
+               random_state=None):
+    """The unfitted estimator of model family ``name`` with these settings."""
+    info = MODELS[name]
+    if weighting == "scale_pos_weight":
+        weight = ("scale_pos_weight", float(positive_weight))
+    else:
+        weight = _class_weight(weighting, positive_weight)
+    return info.build(dict(params), weight, kinds, random_state)
+
+
+class CategoricalLGBM(ClassifierMixin, BaseEstimator):
+    """LightGBM told which columns are categorical, without fit parameters.
+
+    Parameters
+    ----------
+    estimator : LGBMClassifier
+        The unfitted model.
+    categorical_features : tuple of int, default=()
+        Column indices LightGBM should treat as categorical.
+    """
+
+    def __init__(self, estimator=None, categorical_features=()):
+        self.estimator = estimator
+        self.categorical_features = categorical_features
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype=float)
+        categories = list(self.categorical_features) or "auto"
+        self.estimator_ = clone(self.estimator).fit(X, y, categorical_feature=categories)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.estimator_.predict_proba(np.asarray(X, dtype=float))
+
+    def predict(self, X):
+        return self.estimator_.predict(np.asarray(X, dtype=float))

@@ -1,0 +1,82 @@
+"""What the search optimises: business cost, or average precision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._threshold import bayes_threshold, best_cost_threshold, best_f1_threshold
+
+__all__ = ["Objective"]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The user's objective, resolved.
+
+    Parameters
+    ----------
+    kind : {"cost", "average_precision"}
+        Minimise the total cost of errors, or maximise average precision.
+    fp_cost, fn_cost : float
+        Cost of a false positive and of a false negative. With
+        ``"average_precision"`` they choose the threshold only if
+        ``costs_given``; otherwise the threshold maximises F1.
+    costs_given : bool
+        Whether the user gave the costs.
+    """
+
+    kind: str
+    fp_cost: float
+    fn_cost: float
+    costs_given: bool = True
+
+    @property
+    def direction(self) -> str:
+        return "minimize" if self.kind == "cost" else "maximize"
+
+    @property
+    def metric_name(self) -> str:
+        return "cost" if self.kind == "cost" else "average_precision"
+
+    @property
+    def uses_costs_for_threshold(self) -> bool:
+        return self.kind == "cost" or self.costs_given
+
+    @property
+    def bayes_threshold(self) -> float:
+        return bayes_threshold(self.fp_cost, self.fn_cost)
+
+    def tune_threshold(self, y_true, scores) -> float:
+        """The threshold that is best on these rows (cost, or F1)."""
+        if self.uses_costs_for_threshold:
+            return best_cost_threshold(y_true, scores, self.fp_cost, self.fn_cost)[0]
+        return best_f1_threshold(y_true, scores)[0]
+
+    def rule_score(self, y_true, pred) -> float:
+        """Lower is better: the cost of these predictions, or minus their F1."""
+        y_true, pred = np.asarray(y_true), np.asarray(pred)
+        fp = np.sum(pred & (y_true == 0))
+        fn = np.sum(~pred & (y_true == 1))
+        if self.uses_costs_for_threshold:
+            return float(fp * self.fp_cost + fn * self.fn_cost)
+        tp = np.sum(pred & (y_true == 1))
+        return -float(2 * tp / max(2 * tp + fp + fn, 1))
+
+    def oracle_fold_score(self, y_true, scores) -> float:
+        """A quick per-fold score for pruning (comparable between trials only).
+
+        Cost: the least normalised cost any threshold reaches on the fold;
+        average precision: the fold's average precision.
+        """
+        from ._metrics import trivial_cost
+
+        y_true = np.asarray(y_true)
+        if self.kind == "cost":
+            cost = best_cost_threshold(y_true, scores, self.fp_cost, self.fn_cost)[1]
+            trivial = trivial_cost(y_true, self.fp_cost, self.fn_cost)
+            return cost / trivial if trivial > 0 else 0.0
+        from sklearn.metrics import average_precision_score
+
+        return float(average_precision_score(y_true, scores))

@@ -1,0 +1,555 @@
+"""Diagnostic figures of a binary classifier's scores.
+
+Every function here is a pure function of numpy arrays that returns a
+:class:`matplotlib.figure.Figure`. Figures are built with
+``matplotlib.figure.Figure()`` directly, so no pyplot state and no global
+backend choice is involved: importing this module never calls
+``matplotlib.use`` and the figures can be made from any thread. Render one
+to PNG bytes with :func:`figure_to_png` (which uses the Agg renderer).
+
+Examples
+--------
+>>> import numpy as np
+>>> from autoimb._plots import figure_to_png, plot_cost_curve
+>>> y = np.array([0, 0, 0, 1, 0, 1])
+>>> p = np.array([0.1, 0.3, 0.35, 0.4, 0.6, 0.9])
+>>> fig = plot_cost_curve(y, p, fp_cost=1.0, fn_cost=5.0, threshold=0.4)
+>>> figure_to_png(fig)[:8]
+b'\\x89PNG\\r\\n\\x1a\\n'
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from autoimb.exceptions import AutoImbError
+
+__all__ = [
+    "figure_to_png",
+    "plot_cost_curve",
+    "plot_precision_recall",
+    "plot_reliability",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The eight bytes every PNG file starts with.
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Labels (and gids) of the artists the plots draw; tests and callers can find
+# the artists by these names.
+_COST_LINE = "total cost"
+_CHOSEN_GID = "chosen_threshold"
+_BAYES_GID = "bayes_threshold"
+_TRIVIAL_GID = "trivial_cost"
+_PR_LINE_GID = "pr_curve"
+_OPERATING_POINT_GID = "operating_point"
+_DIAGONAL_GID = "diagonal"
+_BEFORE_GID = "before_calibration"
+_AFTER_GID = "after_calibration"
+
+
+def _check_scores(
+    y_true: object, proba: object, *, proba_name: str = "proba"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a binary target and one score per sample.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels in {0, 1}, 1 being the positive (minority) class.
+    proba : array-like of shape (n_samples,)
+        Scores, usually probabilities of the positive class.
+    proba_name : str, default="proba"
+        Name of the score argument, used in error messages.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,), dtype int
+        The labels.
+    p : ndarray of shape (n_samples,), dtype float
+        The scores.
+
+    Raises
+    ------
+    AutoImbError
+        If the shapes differ, a label is not 0 or 1, a score is not finite,
+        or there are no samples.
+    """
+    y = np.asarray(y_true)
+    p = np.asarray(proba, dtype=float)
+    if y.ndim != 1 or p.ndim != 1:
+        raise AutoImbError(
+            f"y_true and {proba_name} must be 1-D arrays, got shapes {y.shape} and "
+            f"{p.shape}; pass the positive-class column only (e.g. proba[:, 1])."
+        )
+    if y.shape[0] != p.shape[0]:
+        raise AutoImbError(
+            f"y_true has {y.shape[0]} samples but {proba_name} has {p.shape[0]}; "
+            "pass one score per sample."
+        )
+    if y.shape[0] == 0:
+        raise AutoImbError("y_true is empty; pass at least one sample to plot.")
+    labels = set(np.unique(y).tolist())
+    if not labels <= {0, 1}:
+        raise AutoImbError(
+            f"y_true must hold only 0 and 1 (1 = positive class), got labels "
+            f"{sorted(labels, key=str)!r}; encode the target as 0/1 first."
+        )
+    if not np.all(np.isfinite(p)):
+        n_bad = int(np.sum(~np.isfinite(p)))
+        raise AutoImbError(
+            f"{proba_name} has {n_bad} non-finite value(s) (NaN or inf); "
+            "drop those samples or fix the model that produced them."
+        )
+    return y.astype(int), p
+
+
+def _check_cost(value: float, name: str) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite cost >= 0."""
+    try:
+        cost = float(value)
+    except (TypeError, ValueError):
+        raise AutoImbError(
+            f"{name}={value!r} is not a number; pass a finite cost >= 0."
+        ) from None
+    if not math.isfinite(cost) or cost < 0:
+        raise AutoImbError(f"{name}={value!r} is invalid; pass a finite cost >= 0.")
+    return cost
+
+
+def _cost_curve(
+    y_true: np.ndarray, proba: np.ndarray, *, fp_cost: float, fn_cost: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Total misclassification cost at every distinct threshold.
+
+    A sample is predicted positive when its score is ``>= threshold``. The
+    cost only changes at the distinct scores, so it is computed there, from
+    cumulative counts over the sorted scores (O(n log n)).
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,)
+        Labels in {0, 1}.
+    proba : ndarray of shape (n_samples,)
+        Scores.
+    fp_cost, fn_cost : float
+        Cost of one false positive and of one false negative.
+
+    Returns
+    -------
+    thresholds : ndarray of shape (n_distinct + 1,)
+        The distinct scores in increasing order, then one value above them
+        all (predict everything negative).
+    costs : ndarray of shape (n_distinct + 1,)
+        ``costs[k]`` is the total cost for any threshold in
+        ``(thresholds[k - 1], thresholds[k]]``.
+    """
+    order = np.argsort(proba, kind="mergesort")
+    p_sorted = proba[order]
+    y_sorted = y_true[order]
+    thresholds, first = np.unique(p_sorted, return_index=True)
+    # Number of positives / negatives with score strictly below each distinct
+    # score: those are the ones predicted negative at that threshold.
+    cum_pos = np.concatenate(([0], np.cumsum(y_sorted)))
+    cum_neg = np.concatenate(([0], np.cumsum(1 - y_sorted)))
+    n_pos = int(cum_pos[-1])
+    n_neg = int(cum_neg[-1])
+    fn = np.append(cum_pos[first], n_pos)
+    tn = np.append(cum_neg[first], n_neg)
+    fp = n_neg - tn
+    costs = fp_cost * fp + fn_cost * fn
+    top = thresholds[-1]
+    above = 1.0 if top < 1.0 else float(np.nextafter(top, np.inf))
+    return np.append(thresholds, above), costs.astype(float)
+
+
+def _cost_at(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    threshold: float,
+    *,
+    fp_cost: float,
+    fn_cost: float,
+) -> float:
+    """Total cost of predicting positive when ``proba >= threshold``."""
+    pred = proba >= threshold
+    fp = int(np.sum(pred & (y_true == 0)))
+    fn = int(np.sum(~pred & (y_true == 1)))
+    return fp_cost * fp + fn_cost * fn
+
+
+def _precision_recall(
+    y_true: np.ndarray, proba: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Precision-recall pairs at every distinct threshold, and average precision.
+
+    Returns
+    -------
+    precision, recall : ndarray
+        From the highest threshold (lowest recall) down to the lowest, with a
+        first point ``(precision=1, recall=0)`` as scikit-learn does.
+    average_precision : float
+        ``sum_k (R_k - R_{k-1}) P_k``, the step-wise area (same definition as
+        :func:`sklearn.metrics.average_precision_score`); NaN without
+        positives.
+    """
+    order = np.argsort(-proba, kind="mergesort")
+    p_sorted = proba[order]
+    y_sorted = y_true[order]
+    # Last index of each run of equal scores, in decreasing score order.
+    distinct = np.flatnonzero(np.diff(p_sorted)) if p_sorted.size > 1 else []
+    ends = np.r_[distinct, p_sorted.size - 1].astype(int)
+    tp = np.cumsum(y_sorted)[ends]
+    predicted = ends + 1
+    n_pos = int(y_sorted.sum())
+    precision = tp / predicted
+    if n_pos == 0:
+        recall = np.full_like(precision, np.nan)
+        return np.r_[1.0, precision], np.r_[0.0, recall], float("nan")
+    recall = tp / n_pos
+    recall = np.r_[0.0, recall]
+    precision = np.r_[1.0, precision]
+    ap = float(np.sum(np.diff(recall) * precision[1:]))
+    return precision, recall, ap
+
+
+def plot_precision_recall(
+    y_true: np.ndarray, proba: np.ndarray, *, threshold: float | None = None
+) -> Figure:
+    """Plot the precision-recall curve of positive-class scores.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels in {0, 1}, 1 being the positive (minority) class.
+    proba : array-like of shape (n_samples,)
+        Score of the positive class for each sample.
+    threshold : float or None, default=None
+        Decision threshold (positive when ``proba >= threshold``); its
+        precision and recall are marked on the curve. ``None`` marks nothing.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: the curve (gid ``"pr_curve"``), the prevalence as a
+        dashed horizontal line (the precision of a random classifier) and,
+        with a threshold, the operating point (gid ``"operating_point"``).
+        The title holds the average precision (AP).
+
+    Raises
+    ------
+    AutoImbError
+        If the inputs are not a 0/1 target and one finite score per sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fig = plot_precision_recall(np.array([0, 1, 0, 1]),
+    ...                             np.array([0.2, 0.9, 0.4, 0.3]), threshold=0.5)
+    >>> fig.axes[0].get_title()
+    'Precision-recall (AP = 0.833)'
+    """
+    y, p = _check_scores(y_true, proba)
+    precision, recall, ap = _precision_recall(y, p)
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        logger.warning(
+            "plot_precision_recall: y_true has no positive sample, recall is "
+            "undefined; the curve is empty."
+        )
+    fig = Figure(figsize=(5.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    (line,) = ax.plot(recall, precision, drawstyle="steps-post", label="model")
+    line.set_gid(_PR_LINE_GID)
+    prevalence = n_pos / y.size
+    ax.axhline(
+        prevalence,
+        linestyle="--",
+        color="grey",
+        label=f"random (prevalence {prevalence:.3g})",
+    )
+    if threshold is not None:
+        pred = p >= float(threshold)
+        tp = int(np.sum(pred & (y == 1)))
+        n_pred = int(pred.sum())
+        op_precision = tp / n_pred if n_pred else 1.0
+        op_recall = tp / n_pos if n_pos else float("nan")
+        (point,) = ax.plot(
+            [op_recall],
+            [op_precision],
+            marker="o",
+            markersize=9,
+            linestyle="none",
+            color="tab:red",
+            label=(
+                f"threshold {float(threshold):.3g}: precision {op_precision:.3f}, "
+                f"recall {op_recall:.3f}"
+            ),
+        )
+        point.set_gid(_OPERATING_POINT_GID)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_xlabel("Recall")
+    ax.set_ylabel("Precision")
+    ax.set_title(f"Precision-recall (AP = {ap:.3f})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize="small")
+    return fig
+
+
+def plot_cost_curve(
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    *,
+    fp_cost: float,
+    fn_cost: float,
+    threshold: float,
+) -> Figure:
+    """Plot the total misclassification cost against the decision threshold.
+
+    A sample is predicted positive when ``proba >= threshold``; the total cost
+    is ``fp_cost * FP + fn_cost * FN``. It is computed at every distinct score
+    from cumulative sums over the sorted scores (O(n log n)), and drawn as a
+    step function.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels in {0, 1}, 1 being the positive (minority) class.
+    proba : array-like of shape (n_samples,)
+        Score of the positive class for each sample.
+    fp_cost : float
+        Cost of one false positive (>= 0).
+    fn_cost : float
+        Cost of one false negative (>= 0).
+    threshold : float
+        The chosen decision threshold; marked with a labelled vertical line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with: the cost curve (label ``"total cost"``), the chosen
+        threshold (gid ``"chosen_threshold"``), the Bayes threshold
+        ``fp_cost / (fp_cost + fn_cost)`` (gid ``"bayes_threshold"``), optimal
+        for calibrated probabilities, and the cost of the best trivial
+        classifier ``min(n_neg * fp_cost, n_pos * fn_cost)`` as a dashed
+        horizontal line (gid ``"trivial_cost"``).
+
+    Raises
+    ------
+    AutoImbError
+        If the inputs are not a 0/1 target and one finite score per sample, or
+        a cost is negative or not finite, or both costs are 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0, 0, 1, 1])
+    >>> p = np.array([0.1, 0.6, 0.4, 0.8])
+    >>> fig = plot_cost_curve(y, p, fp_cost=1, fn_cost=4, threshold=0.3)
+    >>> line = [ln for ln in fig.axes[0].lines if ln.get_label() == "total cost"][0]
+    >>> float(min(line.get_ydata()))
+    1.0
+    """
+    y, p = _check_scores(y_true, proba)
+    fp_cost = _check_cost(fp_cost, "fp_cost")
+    fn_cost = _check_cost(fn_cost, "fn_cost")
+    if fp_cost + fn_cost == 0:
+        raise AutoImbError(
+            "fp_cost and fn_cost are both 0, so every threshold costs nothing; "
+            "pass a positive cost for at least one kind of error."
+        )
+    threshold = float(threshold)
+    thresholds, costs = _cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
+    n_pos = int(y.sum())
+    n_neg = int(y.size - n_pos)
+    trivial = min(n_neg * fp_cost, n_pos * fn_cost)
+    bayes = fp_cost / (fp_cost + fn_cost)
+    chosen_cost = _cost_at(y, p, threshold, fp_cost=fp_cost, fn_cost=fn_cost)
+
+    # Below the lowest score everything is predicted positive: same cost as at
+    # the lowest score. "steps-pre" draws costs[k] over (x[k-1], x[k]].
+    x_left = min(0.0, float(thresholds[0]))
+    xs = np.r_[x_left, thresholds]
+    ys = np.r_[costs[0], costs]
+
+    fig = Figure(figsize=(6.0, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(xs, ys, drawstyle="steps-pre", color="tab:blue", label=_COST_LINE)
+    best = int(np.argmin(costs))
+    ax.axhline(
+        trivial,
+        linestyle="--",
+        color="grey",
+        gid=_TRIVIAL_GID,
+        label=f"best trivial classifier ({trivial:.4g})",
+    )
+    ax.axvline(
+        threshold,
+        color="tab:red",
+        gid=_CHOSEN_GID,
+        label=f"chosen threshold {threshold:.3g} (cost {chosen_cost:.4g})",
+    )
+    ax.axvline(
+        bayes,
+        color="tab:green",
+        linestyle=":",
+        gid=_BAYES_GID,
+        label=f"Bayes threshold fp/(fp+fn) = {bayes:.3g}",
+    )
+    ax.annotate(
+        f"{threshold:.3g}",
+        xy=(threshold, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(3, -12),
+        textcoords="offset points",
+        color="tab:red",
+        fontsize="small",
+    )
+    ax.set_xlabel("Decision threshold (positive when score >= threshold)")
+    ax.set_ylabel("Total cost")
+    ax.set_title(
+        f"Cost (FP = {fp_cost:g}, FN = {fn_cost:g}); minimum {costs[best]:.4g}"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def _reliability_points(
+    y: np.ndarray, p: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean score and observed positive rate in quantile bins of ``p``."""
+    edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)))
+    if edges.size < 2:
+        return np.array([p.mean()]), np.array([y.mean()])
+    # Inner edges only: bins are (-inf, e1), [e1, e2), ..., [e_last, +inf).
+    idx = np.searchsorted(edges[1:-1], p, side="right")
+    counts = np.bincount(idx, minlength=edges.size - 1)
+    keep = counts > 0
+    mean_p = np.bincount(idx, weights=p, minlength=edges.size - 1)[keep] / counts[keep]
+    rate = np.bincount(idx, weights=y, minlength=edges.size - 1)[keep] / counts[keep]
+    return mean_p, rate
+
+
+def plot_reliability(
+    y_true: np.ndarray,
+    raw_proba: np.ndarray,
+    calibrated_proba: np.ndarray,
+    *,
+    n_bins: int = 10,
+) -> Figure:
+    """Plot a reliability diagram before and after calibration.
+
+    The samples are split into ``n_bins`` quantile bins of each score (equal
+    counts, so the sparse high-score region of an imbalanced problem is not
+    left with empty bins); each bin gives one point (mean score, observed
+    fraction of positives).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Labels in {0, 1}, 1 being the positive (minority) class.
+    raw_proba : array-like of shape (n_samples,)
+        Positive-class scores before calibration.
+    calibrated_proba : array-like of shape (n_samples,)
+        Positive-class probabilities after calibration, for the same samples.
+    n_bins : int, default=10
+        Number of quantile bins (fewer when scores are tied).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with the diagonal (gid ``"diagonal"``), the raw curve (gid
+        ``"before_calibration"``) and the calibrated one (gid
+        ``"after_calibration"``); the legend gives each Brier score.
+
+    Raises
+    ------
+    AutoImbError
+        If the inputs are not a 0/1 target and finite scores of one length,
+        or ``n_bins`` is not an integer >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0, 0, 1, 1, 0, 1])
+    >>> raw = np.array([0.2, 0.4, 0.5, 0.9, 0.6, 0.7])
+    >>> fig = plot_reliability(y, raw, raw ** 2, n_bins=3)
+    >>> sorted(ln.get_gid() for ln in fig.axes[0].lines)
+    ['after_calibration', 'before_calibration', 'diagonal']
+    """
+    y, raw = _check_scores(y_true, raw_proba, proba_name="raw_proba")
+    _, cal = _check_scores(y_true, calibrated_proba, proba_name="calibrated_proba")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
+        raise AutoImbError(f"n_bins={n_bins!r} is not an integer; pass e.g. 10.")
+    if n_bins < 1:
+        raise AutoImbError(f"n_bins={n_bins} must be >= 1; pass e.g. 10.")
+    fig = Figure(figsize=(5.5, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(
+        [0, 1], [0, 1], linestyle="--", color="grey", gid=_DIAGONAL_GID,
+        label="perfectly calibrated",
+    )
+    for scores, gid, name, color in (
+        (raw, _BEFORE_GID, "before calibration", "tab:orange"),
+        (cal, _AFTER_GID, "after calibration", "tab:blue"),
+    ):
+        mean_p, rate = _reliability_points(y, scores, int(n_bins))
+        brier = float(np.mean((scores - y) ** 2))
+        ax.plot(
+            mean_p, rate, marker="o", color=color, gid=gid,
+            label=f"{name} (Brier {brier:.4f})",
+        )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("Mean predicted probability (quantile bins)")
+    ax.set_ylabel("Observed fraction of positives")
+    ax.set_title("Reliability")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def figure_to_png(fig: Figure, *, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes with the Agg renderer.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to render.
+    dpi : int, default=100
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    bytes
+        The PNG file's content; starts with ``b"\\x89PNG\\r\\n\\x1a\\n"``.
+
+    Raises
+    ------
+    TypeError
+        If ``fig`` is not a matplotlib Figure.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> figure_to_png(Figure(figsize=(1, 1)))[:4]
+    b'\\x89PNG'
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(
+            f"fig must be a matplotlib.figure.Figure, got {type(fig).__name__}; "
+            "pass the object a plot_* function returned."
+        )
+    buf = io.BytesIO()
+    # Figure.savefig switches to the Agg canvas for "png" on its own, whatever
+    # backend pyplot would use.
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()

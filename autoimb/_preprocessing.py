@@ -1,0 +1,67 @@
+"""Preprocessing placed so that every resampler and model receives valid input.
+
+Categorical columns come first, imputed and ordinal-encoded, so their indices are
+``0 .. n_categorical - 1`` whatever the numeric side adds; numeric columns follow,
+median-imputed (with missing-value indicators) and standardised. Samplers thus
+never see a missing value or a string, SMOTENC knows which columns are
+categorical, and LightGBM can treat them natively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OrdinalEncoder, StandardScaler
+
+__all__ = ["ColumnKinds", "make_preprocessor"]
+
+MISSING_CATEGORY = "__missing__"
+
+
+@dataclass(frozen=True)
+class ColumnKinds:
+    """Names of the categorical and numeric columns of the training frame."""
+
+    categorical: tuple[str, ...]
+    numeric: tuple[str, ...]
+    order: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        """All columns, in training order."""
+        return list(self.order) if self.order else [*self.categorical, *self.numeric]
+
+    @property
+    def encoded_categorical(self) -> list[int]:
+        """Indices of the categorical columns after preprocessing."""
+        return list(range(len(self.categorical)))
+
+    @property
+    def has_categorical(self) -> bool:
+        return bool(self.categorical)
+
+    @property
+    def has_numeric(self) -> bool:
+        return bool(self.numeric)
+
+
+def make_preprocessor(kinds: ColumnKinds) -> ColumnTransformer:
+    """Impute and encode categorical columns, impute and scale numeric ones."""
+    transformers = []
+    if kinds.categorical:
+        transformers.append(("categorical", make_pipeline(
+            SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+            OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                           dtype=float),
+        ), list(kinds.categorical)))
+    if kinds.numeric:
+        transformers.append(("numeric", make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True,
+                          keep_empty_features=True),
+            StandardScaler(),
+        ), list(kinds.numeric)))
+    return ColumnTransformer(transformers, sparse_threshold=0.0,
+                             verbose_feature_names_out=False)

@@ -1,0 +1,128 @@
+"""Resamplers by name, and a wrapper that adapts them to each training fold."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from imblearn.combine import SMOTEENN, SMOTETomek
+from imblearn.over_sampling import (
+    ADASYN,
+    SMOTE,
+    SMOTENC,
+    BorderlineSMOTE,
+    RandomOverSampler,
+)
+from imblearn.under_sampling import RandomUnderSampler, TomekLinks
+from sklearn.base import BaseEstimator
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RESAMPLERS", "AdaptiveResampler"]
+
+
+@dataclass(frozen=True)
+class ResamplerInfo:
+    label: str
+    uses_ratio: bool
+    uses_neighbors: bool
+
+
+RESAMPLERS = {
+    "none": ResamplerInfo("no resampling", False, False),
+    "random_over": ResamplerInfo("random over-sampling", True, False),
+    "smote": ResamplerInfo("SMOTE", True, True),
+    "borderline_smote": ResamplerInfo("Borderline-SMOTE", True, True),
+    "adasyn": ResamplerInfo("ADASYN", True, True),
+    "smotenc": ResamplerInfo("SMOTE-NC", True, True),
+    "random_under": ResamplerInfo("random under-sampling", True, False),
+    "tomek_links": ResamplerInfo("Tomek links removal", False, False),
+    "smote_tomek": ResamplerInfo("SMOTE + Tomek links", True, True),
+    "smote_enn": ResamplerInfo("SMOTE + ENN", True, True),
+}
+
+
+def _build(method, ratio, k, categorical_features, seed):
+    if method == "random_over":
+        return RandomOverSampler(sampling_strategy=ratio, random_state=seed)
+    if method == "smote":
+        return SMOTE(sampling_strategy=ratio, k_neighbors=k, random_state=seed)
+    if method == "borderline_smote":
+        return BorderlineSMOTE(sampling_strategy=ratio, k_neighbors=k,
+                               m_neighbors=max(k, 2), random_state=seed)
+    if method == "adasyn":
+        return ADASYN(sampling_strategy=ratio, n_neighbors=k, random_state=seed)
+    if method == "smotenc":
+        return SMOTENC(categorical_features=categorical_features, sampling_strategy=ratio,
+                       k_neighbors=k, random_state=seed)
+    if method == "random_under":
+        return RandomUnderSampler(sampling_strategy=ratio, random_state=seed)
+    if method == "tomek_links":
+        return TomekLinks()
+    if method == "smote_tomek":
+        return SMOTETomek(sampling_strategy=ratio, random_state=seed,
+                          smote=SMOTE(sampling_strategy=ratio, k_neighbors=k,
+                                      random_state=seed))
+    if method == "smote_enn":
+        return SMOTEENN(sampling_strategy=ratio, random_state=seed,
+                        smote=SMOTE(sampling_strategy=ratio, k_neighbors=k,
+                                    random_state=seed))
+    raise ValueError(f"Unknown resampler {method!r}; known: {sorted(RESAMPLERS)}.")
+
+
+class AdaptiveResampler(BaseEstimator):
+    """Resample a training fold with one of :data:`RESAMPLERS`, adapted to it.
+
+    A fold may hold fewer minority rows than ``k_neighbors + 1`` or already be
+    more balanced than ``sampling_ratio``: then ``k_neighbors`` shrinks to what the
+    fold allows, and a ratio at or below the fold's own leaves the fold as it is.
+    What happened is kept in ``summary_`` so that trial notes can show it.
+
+    Parameters
+    ----------
+    method : str, default="smote"
+        A key of :data:`RESAMPLERS`.
+    sampling_ratio : float, default=None
+        Minority to majority ratio wanted after resampling.
+    k_neighbors : int, default=None
+        Neighbours of the SMOTE family and ADASYN.
+    categorical_features : list of int, default=None
+        Categorical column indices (SMOTE-NC).
+    random_state : int, default=None
+        Seed of the resampler.
+    """
+
+    def __init__(self, method="smote", sampling_ratio=None, k_neighbors=None,
+                 categorical_features=None, random_state=None):
+        self.method = method
+        self.sampling_ratio = sampling_ratio
+        self.k_neighbors = k_neighbors
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+
+    def fit_resample(self, X, y):
+        """Return the resampled ``X, y`` (labels are 0 and 1, 1 the minority)."""
+        y = np.asarray(y)
+        n_pos, n_neg = int(np.sum(y == 1)), int(np.sum(y == 0))
+        info = RESAMPLERS[self.method]
+        ratio, k = self.sampling_ratio, self.k_neighbors
+        self.summary_ = {"before": (n_neg, n_pos), "after": (n_neg, n_pos),
+                         "adapted": ""}
+        if info.uses_ratio and ratio is not None and ratio <= n_pos / max(n_neg, 1):
+            self.summary_["adapted"] = (
+                f"ratio {ratio:.2f} is at or below the fold's own; left as is")
+            return X, y
+        if info.uses_neighbors and k is not None:
+            if n_pos < 2:
+                self.summary_["adapted"] = "fewer than 2 minority rows; left as is"
+                return X, y
+            if k > n_pos - 1:
+                self.summary_["adapted"] = (
+                    f"k_neighbors {k} lowered to {n_pos - 1} ({n_pos} minority rows)")
+                k = n_pos - 1
+        sampler = _build(self.method, ratio, k, self.categorical_features,
+                         self.random_state)
+        X_res, y_res = sampler.fit_resample(X, y)
+        self.summary_["after"] = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+        return X_res, y_res

@@ -1,0 +1,6 @@
+"""The only module importing private scikit-learn names."""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+__all__ = ["Interval", "StrOptions", "_fit_context"]
