@@ -19,6 +19,7 @@ import logging
 from ._classifier import AutoImbClassifier, fit
 from ._export import load
 from ._fitted import ThresholdedPipeline
+from ._metrics import evaluate
 from ._spaces import SearchSpace, list_search_spaces, load_search_space
 from ._strategy import Strategy
 from .exceptions import (
@@ -42,6 +43,7 @@ __all__ = [
     "StudyMismatchError",
     "ThresholdedPipeline",
     "__version__",
+    "evaluate",
     "fit",
     "list_search_spaces",
     "load",

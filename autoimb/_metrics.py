@@ -85,3 +85,49 @@ def binary_metrics(y_true, proba, threshold: float, *, fp_cost: float,
         "threshold": float(threshold),
         "tn": tn, "fp": fp, "fn": fn, "tp": tp,
     }
+
+
+def evaluate(model, X, y) -> dict:
+    """Metrics of a fitted model on labelled data, at its stored threshold.
+
+    Parameters
+    ----------
+    model : AutoImbClassifier
+        A fitted model (from :func:`autoimb.fit` or :func:`autoimb.load`).
+    X : DataFrame or array-like
+    y : array-like
+        Labels of the same kind as in training.
+
+    Returns
+    -------
+    dict
+        cost (with the model's fp_cost and fn_cost), cost_per_row,
+        normalized_cost, average_precision, roc_auc, f1, precision, recall,
+        balanced_accuracy, brier, threshold, tn, fp, fn, tp, n_rows, n_positive.
+
+    Examples
+    --------
+    >>> import autoimb
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=400, weights=[0.9], random_state=1)
+    >>> model = autoimb.fit(X, y, search_space="fast", n_trials=1, cv=2,
+    ...                     storage="memory", show_progress_bar=False)
+    >>> sorted(autoimb.evaluate(model, X, y))[:3]
+    ['average_precision', 'balanced_accuracy', 'brier']
+    """
+    from .exceptions import AutoImbError
+
+    y = np.asarray(y)
+    unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
+    if unknown:
+        raise AutoImbError(
+            f"y holds labels {unknown[:5]} the model was not trained on; its labels are "
+            f"{model.classes_.tolist()}.")
+    proba = model.predict_proba(X)[:, list(model.classes_).index(model.pos_label_)]
+    y01 = (y == model.pos_label_).astype(int)
+    metrics = binary_metrics(y01, proba, model.threshold_,
+                             fp_cost=model.objective_.fp_cost,
+                             fn_cost=model.objective_.fn_cost)
+    metrics["n_rows"] = len(y01)
+    metrics["n_positive"] = int(y01.sum())
+    return metrics

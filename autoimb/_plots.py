@@ -47,6 +47,7 @@ _COST_LINE = "total cost"
 _CHOSEN_GID = "chosen_threshold"
 _BAYES_GID = "bayes_threshold"
 _TRIVIAL_GID = "trivial_cost"
+_MINIMUM_GID = "minimum_cost"
 _PR_LINE_GID = "pr_curve"
 _OPERATING_POINT_GID = "operating_point"
 _DIAGONAL_GID = "diagonal"
@@ -265,7 +266,8 @@ def plot_precision_recall(
         )
     fig = Figure(figsize=(5.5, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    (line,) = ax.plot(recall, precision, drawstyle="steps-post", label="model")
+    # Precision P_k holds over (R_{k-1}, R_k]: the same steps AP sums.
+    (line,) = ax.plot(recall, precision, drawstyle="steps-pre", label="model")
     line.set_gid(_PR_LINE_GID)
     prevalence = n_pos / y.size
     ax.axhline(
@@ -339,7 +341,8 @@ def plot_cost_curve(
         ``fp_cost / (fp_cost + fn_cost)`` (gid ``"bayes_threshold"``), optimal
         for calibrated probabilities, and the cost of the best trivial
         classifier ``min(n_neg * fp_cost, n_pos * fn_cost)`` as a dashed
-        horizontal line (gid ``"trivial_cost"``).
+        horizontal line (gid ``"trivial_cost"``) and the lowest cost (gid
+        ``"minimum_cost"``). The legend is below the axes.
 
     Raises
     ------
@@ -404,21 +407,29 @@ def plot_cost_curve(
         label=f"Bayes threshold fp/(fp+fn) = {bayes:.3g}",
     )
     ax.annotate(
-        f"{threshold:.3g}",
-        xy=(threshold, 1.0),
+        f"chosen {threshold:.3g}",
+        xy=(threshold, 0.0),
         xycoords=("data", "axes fraction"),
-        xytext=(3, -12),
+        xytext=(3, 4),
         textcoords="offset points",
         color="tab:red",
         fontsize="small",
     )
+    # The lowest cost is reached for thresholds in (thresholds[best-1], thresholds[best]].
+    ax.plot(
+        [thresholds[best]],
+        [costs[best]],
+        marker="v",
+        linestyle="none",
+        color="black",
+        gid=_MINIMUM_GID,
+        label=f"minimum {costs[best]:.4g} at {thresholds[best]:.3g}",
+    )
     ax.set_xlabel("Decision threshold (positive when score >= threshold)")
     ax.set_ylabel("Total cost")
-    ax.set_title(
-        f"Cost (FP = {fp_cost:g}, FN = {fn_cost:g}); minimum {costs[best]:.4g}"
-    )
+    ax.set_title(f"Total cost (FP = {fp_cost:g}, FN = {fn_cost:g})")
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return fig
 
 
