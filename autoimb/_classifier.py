@@ -255,11 +255,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.study_name_ = self.study_name or (
             f"autoimb-{fingerprint[:8]}-{config_hash.hexdigest()[:6]}")
         sampler_seed, fold_seed, model_seed = _spawn_seeds(self.random_state, 3)
-        sampler = optuna.samplers.TPESampler(
-            seed=sampler_seed, multivariate=True, group=True,
-            constant_liar=self.n_jobs > 1)
         with warnings.catch_warnings(), _quiet_optuna():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(
+                seed=sampler_seed, multivariate=True, group=True,
+                constant_liar=self.n_jobs > 1)
             study = optuna.create_study(
                 storage=storage, study_name=self.study_name_, sampler=sampler,
                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
