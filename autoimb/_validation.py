@@ -110,7 +110,8 @@ def check_target(y, n_rows: int, pos_label=None):
             f"y has only one class ({classes[0]!r}); a classifier needs two classes.")
     if len(classes) > 2:
         raise AutoImbError(
-            f"y has {len(classes)} classes ({', '.join(map(repr, classes[:6].tolist()))}"
+            "Only binary classification is supported. The type of the target is "
+            f"multiclass: y has {len(classes)} classes ({', '.join(map(repr, classes[:6].tolist()))}"
             f"{', ...' if len(classes) > 6 else ''}); autoimb handles binary targets. "
             "Group the classes into two, e.g. y == rare_class.")
     if pos_label is None:

@@ -1,0 +1,138 @@
+"""Helpers shared by the benchmark scripts: one-core setup, environment, Markdown.
+
+Import this module before numpy, scikit-learn or autoimb: it caps the native
+thread pools (OpenMP, BLAS) at one thread unless the caller already set them,
+so that a benchmark uses one core and the timings of different runs compare.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import datetime as _dt  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+REPO_DIR = BENCH_DIR.parent
+
+
+def environment() -> dict:
+    """Versions, machine and repository state, for the results files."""
+    import lightgbm
+    import numpy
+    import optuna
+    import pandas
+    import sklearn
+
+    import autoimb
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=REPO_DIR, capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "autoimb",
+                "search_spaces")
+    return {
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "autoimb": autoimb.__version__,
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "library_uncommitted_changes": bool(dirty),
+        "scikit-learn": sklearn.__version__,
+        "optuna": optuna.__version__,
+        "lightgbm": lightgbm.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
+
+
+def environment_line(env: dict) -> str:
+    dirty = " + uncommitted library changes" if env["library_uncommitted_changes"] else ""
+    return (f"{env['date']}; {env['cpu_count']} cores, OMP_NUM_THREADS="
+            f"{env['omp_num_threads']}; Python {env['python']}; autoimb "
+            f"{env['autoimb']} (git {env['git_commit']}{dirty}); scikit-learn "
+            f"{env['scikit-learn']}, optuna {env['optuna']}, lightgbm {env['lightgbm']}")
+
+
+def fmt(value, spec=",.0f") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if isinstance(value, (int, float)):
+        return format(value, spec)
+    return str(value)
+
+
+def markdown_table(headers, rows, align=None) -> str:
+    """A GitHub Markdown table; ``align`` is a string of 'l'/'r' per column."""
+    align = align or "l" * len(headers)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(sep) + " |"]
+    for row in rows:
+        cells = [str(c).replace("|", "\\|").replace("\n", " ") for c in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    try:
+        import numpy as np
+
+        if isinstance(value, np.integer):
+            return int(value)
+        if isinstance(value, np.floating):
+            value = float(value)
+            return value if math.isfinite(value) else None
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, np.bool_):
+            return bool(value)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def trial_table(model):
+    """``model.results_`` with each trial's wall duration (seconds) added."""
+    import pandas as pd
+
+    table = model.results_.copy()
+    durations = {}
+    for trial in model.study_.get_trials(deepcopy=False):
+        if trial.datetime_start is not None and trial.datetime_complete is not None:
+            durations[trial.number] = (trial.datetime_complete
+                                       - trial.datetime_start).total_seconds()
+    table.insert(3, "seconds", table["number"].map(durations).astype(float))
+    return table if isinstance(table, pd.DataFrame) else pd.DataFrame(table)
+
+
+def trial_counts(model) -> dict:
+    states = model.results_["state"].value_counts().to_dict()
+    return {"total": int(len(model.results_)),
+            "complete": int(states.get("COMPLETE", 0)),
+            "pruned": int(states.get("PRUNED", 0)),
+            "failed": int(states.get("FAIL", 0)),
+            "running_or_other": int(len(model.results_) - states.get("COMPLETE", 0)
+                                    - states.get("PRUNED", 0) - states.get("FAIL", 0))}
