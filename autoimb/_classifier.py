@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
@@ -89,7 +90,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the sampler, the folds, the resamplers and the models.
     n_jobs : int, default=1
-        Trials run in parallel threads. Results with ``n_jobs > 1`` are not
+        Trials run in parallel threads, each model on one core (BLAS and OpenMP
+        are limited to one thread during the search, which on small and medium
+        data is faster than sharing cores). Results with ``n_jobs > 1`` are not
         reproducible: the order trials finish in changes what the sampler learns.
     pos_label : label, default=None
         The class of interest; ``None`` means the minority class.
@@ -207,8 +210,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         context = SearchContext(X=X, y=y01, kinds=self.kinds_, folds=folds,
                                 objective=self.objective_, space=space,
                                 model_seed=seeds["models"])
-        interrupted = self._search(study, context)
-        self._refit_best(study, context)
+        with threadpool_limits(limits=1):  # one core per trial: see n_jobs
+            interrupted = self._search(study, context)
+            self._refit_best(study, context)
         self.results_ = results_table(study)
         if interrupted:
             warnings.warn(

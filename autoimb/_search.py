@@ -107,7 +107,7 @@ def recipe_params(space: SearchSpace, recipe: dict, kinds: ColumnKinds) -> dict 
 def _fit_into(param: Param, value):
     if param.type == "categorical":
         return value if value in param.choices else None
-    if value is None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
     value = min(max(value, param.low), param.high)
     return int(round(value)) if param.type == "int" else float(value)

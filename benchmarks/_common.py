@@ -52,6 +52,9 @@ def environment() -> dict:
         "autoimb": autoimb.__version__,
         "git_commit": git("rev-parse", "--short", "HEAD"),
         "library_uncommitted_changes": bool(dirty),
+        "library_changed_files": [line.split(maxsplit=1)[-1]
+                                  for line in dirty.splitlines()],
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "scikit-learn": sklearn.__version__,
         "optuna": optuna.__version__,
         "lightgbm": lightgbm.__version__,
@@ -61,11 +64,13 @@ def environment() -> dict:
 
 
 def environment_line(env: dict) -> str:
-    dirty = " + uncommitted library changes" if env["library_uncommitted_changes"] else ""
+    dirty = (" + uncommitted changes to " + ", ".join(env["library_changed_files"])
+             if env["library_uncommitted_changes"] else "")
     return (f"{env['date']}; {env['cpu_count']} cores, OMP_NUM_THREADS="
             f"{env['omp_num_threads']}; Python {env['python']}; autoimb "
             f"{env['autoimb']} (git {env['git_commit']}{dirty}); scikit-learn "
-            f"{env['scikit-learn']}, optuna {env['optuna']}, lightgbm {env['lightgbm']}")
+            f"{env['scikit-learn']}, optuna {env['optuna']}, lightgbm {env['lightgbm']}; "
+            f"load average at start {env['load_average_at_start']}")
 
 
 def fmt(value, spec=",.0f") -> str:
@@ -129,10 +134,14 @@ def trial_table(model):
 
 
 def trial_counts(model) -> dict:
+    """Finished trials by state; ``total`` counts complete + pruned + failed.
+
+    Queued recipe trials that never ran stay WAITING and are counted apart.
+    """
     states = model.results_["state"].value_counts().to_dict()
-    return {"total": int(len(model.results_)),
-            "complete": int(states.get("COMPLETE", 0)),
-            "pruned": int(states.get("PRUNED", 0)),
-            "failed": int(states.get("FAIL", 0)),
-            "running_or_other": int(len(model.results_) - states.get("COMPLETE", 0)
-                                    - states.get("PRUNED", 0) - states.get("FAIL", 0))}
+    done = {k: int(states.get(k.upper(), 0)) for k in ("complete", "pruned", "fail")}
+    return {"total": sum(done.values()), "complete": done["complete"],
+            "pruned": done["pruned"], "failed": done["fail"],
+            "waiting": int(states.get("WAITING", 0)),
+            "other": int(len(model.results_) - sum(done.values())
+                         - states.get("WAITING", 0))}

@@ -30,6 +30,7 @@ import _common  # noqa: F401  (first: caps the thread pools before numpy loads)
 import argparse
 import sys
 import time
+import traceback
 import warnings
 
 import numpy as np
@@ -263,17 +264,29 @@ def main(argv=None) -> int:
                            "preset": args.preset, "fp_cost": FP_COST,
                            "fn_cost": FN_COST, "data": DATA, "test_size": TEST_SIZE},
               "environment": environment(), "article_reference": ARTICLE_REFERENCE,
-              "splits": []}
+              "splits": [], "failures": []}
     print(environment_line(report["environment"]), flush=True)
     for seed in seeds:
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=TEST_SIZE, stratify=y, random_state=seed)
         print(f"\n== split {seed}: train {len(y_train)} ({int(y_train.sum())} pos), "
               f"test {len(y_test)} ({int(y_test.sum())} pos)", flush=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            model, table, a = run_autoimb(X_train, y_train, X_test, y_test, seed,
-                                          args.budget, args.preset)
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                model, table, a = run_autoimb(X_train, y_train, X_test, y_test, seed,
+                                              args.budget, args.preset)
+        except Exception as exc:  # record it, run the baseline, fail at the end
+            error = {"error": f"{type(exc).__name__}: {exc}",
+                     "traceback": traceback.format_exc(),
+                     "wall_seconds": time.perf_counter() - start}
+            print(f"autoimb FAILED: {error['error']}\n{error['traceback']}",
+                  file=sys.stderr, flush=True)
+            b = run_baseline(X_train, y_train, X_test, y_test, seed)
+            print(f"baseline: test cost {b['test_cost']:>9,.0f}", flush=True)
+            report["failures"].append({"seed": seed, **error, "baseline": b})
+            continue
         t = a["trials"]
         print(f"autoimb : test cost {a['test_cost']:>9,.0f}  "
               f"(FP {a['test_counts']['fp']}, FN {a['test_counts']['fn']})  "
@@ -297,6 +310,12 @@ def main(argv=None) -> int:
         del model
 
     splits = report["splits"]
+    if not splits:
+        write_json(RESULTS_DIR / f"{args.out}.json", report)
+        (RESULTS_DIR / f"{args.out}.md").write_text(failures_markdown(report) + "\n")
+        print(f"autoimb failed on every split; wrote {RESULTS_DIR / args.out}.md/.json",
+              file=sys.stderr)
+        return 1
     report["means"] = {
         "autoimb_test_cost": float(np.mean([r["autoimb"]["test_cost"] for r in splits])),
         "baseline_test_cost": float(np.mean([r["baseline"]["test_cost"]
@@ -316,12 +335,26 @@ def main(argv=None) -> int:
     print("autoimb lower than baseline" if report["autoimb_wins"]
           else "autoimb NOT lower than baseline")
     markdown = to_markdown(report)
+    if report["failures"]:
+        markdown += "\n\n" + failures_markdown(report)
     (RESULTS_DIR / f"{args.out}.md").write_text(markdown + "\n")
     for r in splits:
         r.pop("top_trials_markdown")
     write_json(RESULTS_DIR / f"{args.out}.json", report)
     print(f"wrote {RESULTS_DIR / (args.out + '.md')} and .json")
-    return 0
+    return 1 if report["failures"] else 0
+
+
+def failures_markdown(report) -> str:
+    s = report["settings"]
+    lines = ["## autoimb failures", "",
+             f"Settings: preset `{s['preset']}`, budget {s['budget']} s, splits "
+             f"{s['splits']}. Measured: {environment_line(report['environment'])}.", ""]
+    for f in report["failures"]:
+        lines += [f"### Split {f['seed']}: `{f['error']}` after {f['wall_seconds']:.1f} s "
+                  f"(baseline on this split: {fmt(f['baseline']['test_cost'])})", "",
+                  "```", f["traceback"].rstrip(), "```", ""]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

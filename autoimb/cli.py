@@ -1,0 +1,603 @@
+"""The ``autoimb`` command line: fit, predict, evaluate, dashboard, presets.
+
+Typical use, from a shell::
+
+    autoimb fit train.csv --target fraud --fp-cost 1 --fn-cost 20 --trials 100
+    autoimb predict model.joblib new.csv --id customer_id --out scores.csv
+    autoimb evaluate model.joblib test.parquet --target fraud --json
+    autoimb dashboard autoimb.journal
+    autoimb presets
+
+Data files are CSV or TSV (optionally gzip-compressed) or Parquet, told apart by
+their extension (see :mod:`autoimb._io`). Errors print one line
+``autoimb: error: ...`` on stderr and exit with status 2 for usage and input
+errors (a missing file, an unknown column, a bad option value, a file that is not
+an autoimb model), 1 for other failures, 130 when interrupted. ``--debug``, given
+anywhere on the line, also prints the traceback.
+
+``autoimb fit`` records the name of the target column in the model
+(``target_name_``), so that ``autoimb predict`` can drop that column when the
+data still holds it.
+"""
+
+import difflib
+import inspect
+import json
+import math
+import os
+import sys
+import traceback
+import warnings
+from enum import Enum
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from . import __version__
+from ._io import read_table, table_format, write_table
+from .exceptions import AutoImbError, NoCompletedTrialError
+
+__all__ = ["app", "main"]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: Names of the columns ``autoimb predict`` writes, after the optional id column.
+PROBABILITY_COLUMN = "probability"
+LABEL_COLUMN = "label"
+
+app = typer.Typer(
+    name="autoimb",
+    help="Search the whole imbalanced-classification strategy (model, class "
+    "weights, resampler, calibration, threshold) with Optuna.\n\n"
+    "Add --debug anywhere to see the traceback of an error.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class ObjectiveName(str, Enum):
+    cost = "cost"
+    average_precision = "average_precision"
+
+
+class ModelFormat(str, Enum):
+    joblib = "joblib"
+    skops = "skops"
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+def _info(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Print a warning as one line, without the source location."""
+    _info(f"autoimb: warning: {_one_line(message)}")
+
+
+def _positive_number(value, param_name):
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise typer.BadParameter(f"{value:g} is not a positive number.",
+                                 param_hint=param_name)
+    return value
+
+
+def _check_cost(value):
+    return _positive_number(value, "'--fp-cost' / '--fn-cost'")
+
+
+def _check_timeout(value):
+    return _positive_number(value, "'--timeout'")
+
+
+def _missing_column(name: str, columns, path: str, what: str) -> AutoImbError:
+    """The error for a column that is not in a data file, with the closest names."""
+    columns = [str(c) for c in columns]
+    by_case = [c for c in columns if c.lower() == name.lower()]
+    close = by_case + [c for c in difflib.get_close_matches(name, columns, n=3)
+                       if c not in by_case]
+    hint = f" Did you mean {' or '.join(map(repr, close[:3]))}?" if close else ""
+    shown = ", ".join(columns[:12]) + (f", ... ({len(columns)} in all)"
+                                       if len(columns) > 12 else "")
+    message = (f"The {what} column {name!r} is not in {path!r}.{hint} "
+               f"Its columns: {shown}.")
+    if len(columns) == 1 and any(sep in columns[0] for sep in ";|\t"):
+        message += (" The file seems to use another delimiter: .csv files must be "
+                    "comma-separated, .tsv files tab-separated.")
+    return AutoImbError(message)
+
+
+def _require_columns(frame: pd.DataFrame, names, path: str, what: str) -> None:
+    for name in names:
+        if name not in frame.columns:
+            raise _missing_column(name, frame.columns, path, what)
+
+
+def _match_label(value: str, y: pd.Series):
+    """The label of ``y`` that the command-line text ``value`` stands for.
+
+    ``"1"`` matches the integer label 1 (or 1.0); text that matches no label is
+    returned as is, for the library to refuse with the list of labels.
+    """
+    labels = pd.unique(y.dropna())
+    for label in labels:
+        if str(label) == value:
+            return label
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    for label in labels:
+        if isinstance(label, (int, float, np.integer, np.floating)) and \
+                not isinstance(label, (bool, np.bool_)) and float(label) == number:
+            return label
+    return value
+
+
+def _check_output(path: str, what: str) -> None:
+    """Refuse an output path whose folder is missing, before any long work."""
+    if os.path.isdir(path):
+        raise AutoImbError(f"The {what} {path!r} is a folder; pass a file path.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise AutoImbError(
+            f"Cannot write the {what} {path!r}: the folder {folder!r} does not exist.")
+    if not os.access(folder, os.W_OK):
+        raise AutoImbError(
+            f"Cannot write the {what} {path!r}: permission denied on {folder!r}.")
+
+
+def _training_columns(model) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        names = model.kinds_.columns
+    return [str(c) for c in names]
+
+
+def _features(model, frame: pd.DataFrame, *, drop, target=None):
+    """The rows to give the model: ``drop`` removed, and the training target
+    column too when the model recorded its name and the data still holds it."""
+    frame = frame.drop(columns=list(drop))
+    target = target or getattr(model, "target_name_", None)
+    if target is not None and target in frame.columns \
+            and target not in _training_columns(model):
+        frame = frame.drop(columns=[target])
+    if getattr(model, "feature_names_in_", None) is None:
+        # Fitted on an array (from Python): columns are matched by position.
+        return frame.to_numpy()
+    return frame
+
+
+def _load_model(path: str, trust: bool):
+    from ._export import load
+
+    try:
+        return load(path, trusted=trust)
+    except AutoImbError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "UntrustedTypesFoundException":
+            raise AutoImbError(
+                f"{path!r} is a skops model file naming types that skops does not "
+                "trust by default; pass --trust if you made it or trust its "
+                "source.") from exc
+        raise
+
+
+def _export(model, path: str, fmt: str) -> str:
+    if fmt == "skops" and isinstance(getattr(model, "results_", None), pd.DataFrame):
+        # skops cannot serialize DataFrames: leave the trial table out of the file.
+        results = model.__dict__.pop("results_")
+        try:
+            return model.export(path, format=fmt)
+        finally:
+            model.results_ = results
+    return model.export(path, format=fmt)
+
+
+def _plain(value):
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _number(value, digits=4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value)}" if abs(value) < 1e15 else f"{value:.6g}"
+    return f"{value:.{digits}f}" if abs(value) < 1e6 else f"{value:.6g}"
+
+
+# -- commands -----------------------------------------------------------------
+
+
+def _version_callback(value: bool):
+    if value:
+        print(f"autoimb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version_callback, is_eager=True,
+        help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Print the traceback of errors (accepted anywhere on the "
+        "line).")] = False,
+):
+    """Search the whole imbalanced-classification strategy with Optuna."""
+
+
+@app.command()
+def fit(
+    data: Annotated[str, typer.Argument(
+        metavar="DATA", help="Training data: .csv, .csv.gz, .tsv or .parquet.", show_default=False)],
+    target: Annotated[str, typer.Option(
+        "--target", "-t", metavar="COL", help="Name of the label column (two classes).",
+        show_default=False)],
+    objective: Annotated[ObjectiveName, typer.Option(
+        help="Minimise the cost of errors, or maximise average precision.")
+    ] = ObjectiveName.cost,
+    fp_cost: Annotated[float | None, typer.Option(
+        callback=_check_cost, metavar="X", help="Cost of one false positive [default: 1].",
+        show_default=False)] = None,
+    fn_cost: Annotated[float | None, typer.Option(
+        callback=_check_cost, metavar="X", help="Cost of one false negative [default: fp-cost "
+        "times negatives per positive].", show_default=False)] = None,
+    trials: Annotated[int, typer.Option(
+        min=1, metavar="N", help="Finished trials wanted in the study.")] = 50,
+    timeout: Annotated[float | None, typer.Option(
+        callback=_check_timeout, metavar="SECONDS", help="Seconds after which no new trial starts.",
+        show_default=False)] = None,
+    preset: Annotated[str, typer.Option(
+        metavar="NAME|FILE", help="Search space: a preset name (see `autoimb presets`) or a TOML file.")
+    ] = "default",
+    storage: Annotated[str | None, typer.Option(
+        metavar="URL|FILE", help="Where the study lives: a journal file path, 'memory', or a database "
+        "URL such as sqlite:///autoimb.db [default: ./autoimb.journal].",
+        show_default=False)] = None,
+    study: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Study name; an existing study of that name is resumed [default: "
+        "derived from the data and settings].", show_default=False)] = None,
+    cv: Annotated[int, typer.Option(min=2, metavar="K", help="Number of stratified folds.")] = 5,
+    seed: Annotated[int | None, typer.Option(
+        metavar="N", help="Random seed, for reproducible searches.", show_default=False)] = None,
+    n_jobs: Annotated[int, typer.Option(
+        min=1, metavar="N", help="Trials run in parallel threads (results then vary).")] = 1,
+    out: Annotated[str | None, typer.Option(
+        "--out", "-o", metavar="FILE", help="Model file to write [default: model.joblib, or "
+        "model.skops with --format skops].", show_default=False)] = None,
+    format: Annotated[ModelFormat | None, typer.Option(
+        "--format", help="Model file format [default: skops if --out ends in "
+        ".skops, else joblib].", show_default=False)] = None,
+    pos_label: Annotated[str | None, typer.Option(
+        metavar="LABEL", help="The class of interest [default: the minority class].",
+        show_default=False)] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", help="A column that identifies rows: left out of the features.",
+        show_default=False)] = None,
+    progress: Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="Show the progress bar.")] = True,
+):
+    """Search the best strategy on DATA and write the fitted model.
+
+    Prints a short summary on stdout; the study can be watched while it runs with
+    `autoimb dashboard STORAGE`. Rerunning the same command resumes the study.
+    """
+    from ._classifier import fit as fit_model
+    from ._spaces import load_search_space
+
+    fmt = format.value if format is not None else (
+        "skops" if out is not None and out.lower().endswith(".skops") else "joblib")
+    out = out if out is not None else f"model.{fmt}"
+    _check_output(out, "model file")
+    load_search_space(preset)  # refuse a bad preset before reading the data
+    frame = read_table(data)
+    drop = [id_column] if id_column is not None else []
+    _require_columns(frame, [target], data, "target")
+    _require_columns(frame, drop, data, "id")
+    if target in drop:
+        raise AutoImbError(f"--id and --target both name the column {target!r}.")
+    y = frame[target]
+    X = frame.drop(columns=[target, *drop])
+    model = fit_model(
+        X, y, search_space=preset, objective=objective.value, fp_cost=fp_cost,
+        fn_cost=fn_cost, n_trials=trials, timeout=timeout, cv=cv, storage=storage,
+        study_name=study, random_state=seed, n_jobs=n_jobs,
+        pos_label=None if pos_label is None else _match_label(pos_label, y),
+        show_progress_bar=progress)
+    model.target_name_ = str(target)
+    written = _export(model, out, fmt)
+    print(model.summary())
+    print(f"Model written to {written} ({fmt}); score new data with: "
+          f"autoimb predict {written} DATA")
+
+
+@app.command()
+def predict(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", help="A model file written by `autoimb fit`.",
+        show_default=False)],
+    data: Annotated[str, typer.Argument(
+        metavar="DATA", help="Rows to score: .csv, .csv.gz, .tsv or .parquet.", show_default=False)],
+    out: Annotated[str | None, typer.Option(
+        "--out", "-o", metavar="FILE", help="Output file, CSV or Parquet after its extension "
+        "[default: CSV on stdout].", show_default=False)] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", help="A column that identifies rows: copied to the output, not "
+        "given to the model.", show_default=False)] = None,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Score DATA: positive-class probability and label of each row.
+
+    The label applies the threshold stored in the model. The output holds the
+    --id column (if given), `probability` and `label`, one row per input row.
+    """
+    if out is not None and out != "-":
+        table_format(out)  # refuse an unknown output format before predicting
+        _check_output(out, "output file")
+    model = _load_model(model_path, trust)
+    frame = read_table(data)
+    drop = [id_column] if id_column is not None else []
+    _require_columns(frame, drop, data, "id")
+    if id_column in (PROBABILITY_COLUMN, LABEL_COLUMN):
+        raise AutoImbError(
+            f"The id column cannot be named {id_column!r}: the output has a column "
+            "of that name. Rename it in the data.")
+    X = _features(model, frame, drop=drop)
+    proba = model.predict_proba(X)[:, list(model.classes_).index(model.pos_label_)]
+    labels = model.predict(X)
+    result = pd.DataFrame({PROBABILITY_COLUMN: proba, LABEL_COLUMN: labels})
+    if id_column is not None:
+        result.insert(0, id_column, frame[id_column].to_numpy())
+    if out is None or out == "-":
+        result.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    else:
+        write_table(result, out)
+        n_pos = int(np.sum(labels == model.pos_label_))
+        _info(f"autoimb: wrote {len(result)} rows to {out} ({n_pos} predicted "
+              f"{model.pos_label_!r})")
+
+
+@app.command()
+def evaluate(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", help="A model file written by `autoimb fit`.",
+        show_default=False)],
+    data: Annotated[str, typer.Argument(
+        metavar="DATA", help="Labelled rows: .csv, .csv.gz, .tsv or .parquet.", show_default=False)],
+    target: Annotated[str, typer.Option(
+        "--target", "-t", metavar="COL", help="Name of the label column.", show_default=False)],
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the metrics as a JSON object.")] = False,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", help="A column that identifies rows: not given to the model.",
+        show_default=False)] = None,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Print the metrics of a model on labelled DATA.
+
+    Cost (with the model's fp and fn costs), normalized cost (below 1 beats the
+    best trivial rule), average precision, precision, recall, F1 and the
+    confusion matrix.
+    """
+    from ._metrics import evaluate as evaluate_model
+
+    model = _load_model(model_path, trust)
+    frame = read_table(data)
+    drop = [id_column] if id_column is not None else []
+    _require_columns(frame, [target], data, "target")
+    _require_columns(frame, drop, data, "id")
+    X = _features(model, frame, drop=[target, *drop])
+    metrics = evaluate_model(model, X, frame[target].to_numpy())
+    fp_cost, fn_cost = model.objective_.fp_cost, model.objective_.fn_cost
+    labels = list(model.classes_)
+    negative = labels[1 - labels.index(model.pos_label_)]
+    if as_json:
+        report = {key: _plain(value) for key, value in metrics.items()}
+        report.update(fp_cost=_plain(fp_cost), fn_cost=_plain(fn_cost),
+                      pos_label=_plain(model.pos_label_),
+                      neg_label=_plain(negative))
+        print(json.dumps(report, indent=2))
+        return
+    m = metrics
+    rows = [
+        ("cost", _number(m["cost"]),
+         f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}"),
+        ("normalized cost", _number(m["normalized_cost"], 3),
+         "below 1 beats the best trivial rule"),
+        ("average precision", _number(m["average_precision"], 3), ""),
+        ("precision", _number(m["precision"], 3), ""),
+        ("recall", _number(m["recall"], 3), ""),
+        ("F1", _number(m["f1"], 3), ""),
+        ("ROC AUC", _number(m.get("roc_auc"), 3), ""),
+        ("balanced accuracy", _number(m.get("balanced_accuracy"), 3), ""),
+    ]
+    print(f"{m['n_rows']} rows, {m['n_positive']} of class {model.pos_label_!r}; "
+          f"threshold {m['threshold']:.4g} on its calibrated probability")
+    for name, value, note in rows:
+        print(f"  {name:<19}{value:>12}" + (f"   ({note})" if note else ""))
+    head = [f"pred {negative}", f"pred {model.pos_label_}"]
+    width = max(10, *(len(h) for h in head)) + 2
+    names = [f"true {negative}", f"true {model.pos_label_}"]
+    left = max(len(n) for n in names) + 2
+    print("Confusion matrix (rows: true label, columns: predicted label)")
+    print(" " * (left + 2) + "".join(h.rjust(width) for h in head))
+    for name, counts in zip(names, ((m["tn"], m["fp"]), (m["fn"], m["tp"])),
+                            strict=True):
+        print(f"  {name:<{left}}" + "".join(str(c).rjust(width) for c in counts))
+
+
+@app.command()
+def dashboard(
+    storage: Annotated[str | None, typer.Argument(
+        metavar="STORAGE", help="Journal file or storage URL of the study [default: ./autoimb.journal].",
+        show_default=False)] = None,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(
+        min=1, max=65535, metavar="PORT", help="TCP port [default: a free one].",
+        show_default=False)] = None,
+    study: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Open this study's page (and wait for it).", show_default=False)] = None,
+    artifact_dir: Annotated[str | None, typer.Option(
+        metavar="DIR", help="Folder of the figures [default: next to the journal file].",
+        show_default=False)] = None,
+    wait: Annotated[float, typer.Option(
+        min=0, metavar="SECONDS", help="Seconds to wait for the storage to hold a study.")] = 60.0,
+    open_browser: Annotated[bool, typer.Option(
+        "--open", help="Open the dashboard in a web browser.")] = False,
+):
+    """Serve optuna-dashboard on a study's storage until Ctrl+C."""
+    try:
+        from ._dashboard import run_dashboard
+    except ImportError as exc:
+        raise _Unavailable(
+            f"The dashboard is not available in this installation "
+            f"({_one_line(exc)}); reinstall autoimb.") from exc
+    options = {"host": host, "port": port, "study_name": study,
+               "artifact_dir": artifact_dir, "wait_for_study": wait}
+    if open_browser:
+        if "open_browser" not in inspect.signature(run_dashboard).parameters:
+            raise _Unavailable("This version of the dashboard cannot open a browser; "
+                               "open the printed URL yourself.")
+        options["open_browser"] = True
+    run_dashboard(storage, **options)
+
+
+@app.command()
+def presets():
+    """List the bundled search-space presets (for fit --preset)."""
+    from ._spaces import list_search_spaces
+
+    found = list_search_spaces()
+    width = max((len(name) for name in found), default=0) + 2
+    for name, description in found.items():
+        print(f"{name:<{width}}{_one_line(description)}")
+
+
+# -- entry point --------------------------------------------------------------
+
+
+class _Unavailable(Exception):
+    """A feature of this installation is missing (exit status 1)."""
+
+
+def _pop_debug(args: list[str]) -> tuple[bool, list[str]]:
+    """Take ``--debug`` out of the arguments, wherever it is before ``--``."""
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    kept = [a for a in args[:end] if a != "--debug"] + args[end:]
+    return debug, kept
+
+
+def _usage_hint(exc) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "autoimb"
+    return f" (see '{path} --help')"
+
+
+def _click_errors() -> tuple[type, ...]:
+    """The exception classes of the click that typer uses (vendored or not)."""
+    found = []
+    if hasattr(typer, "TyperException"):
+        found.append(typer.TyperException)
+    try:
+        import click
+    except ImportError:
+        pass
+    else:
+        found.append(click.ClickException)
+    return tuple(found)
+
+
+def _abort_errors() -> tuple[type, ...]:
+    found = [typer.Abort]
+    try:
+        import click
+    except ImportError:
+        pass
+    else:
+        found.append(click.exceptions.Abort)
+    return tuple(found)
+
+
+def _run(args: list[str]) -> int:
+    command = typer.main.get_command(app)
+    result = command.main(args=args, prog_name="autoimb", standalone_mode=False)
+    return result if isinstance(result, int) else 0
+
+
+def main(argv=None) -> int:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns the exit status: 0 on success, 2 for usage and input errors, 1 for
+    other failures, 130 when interrupted.
+    """
+    debug, args = _pop_debug(list(sys.argv[1:] if argv is None else argv))
+
+    def fail(message: str, status: int) -> int:
+        if debug:
+            traceback.print_exc()
+        _info(f"autoimb: error: {_one_line(message)}")
+        return status
+
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = _show_warning
+        try:
+            return _run(args)
+        except _click_errors() as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                print(exc.format_message(), file=sys.stderr)
+                return EXIT_USAGE
+            status = getattr(exc, "exit_code", EXIT_FAILURE)
+            hint = _usage_hint(exc) if status == EXIT_USAGE else ""
+            return fail(exc.format_message() + hint, status)
+        except _abort_errors():
+            return fail("aborted", EXIT_FAILURE)
+        except KeyboardInterrupt:
+            return fail("interrupted", EXIT_INTERRUPTED)
+        except NoCompletedTrialError as exc:
+            return fail(str(exc), EXIT_FAILURE)
+        except AutoImbError as exc:
+            return fail(str(exc), EXIT_USAGE)
+        except BrokenPipeError:
+            # The reader of stdout went away (e.g. `| head`): stop quietly.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_FAILURE
+        except _Unavailable as exc:
+            return fail(str(exc), EXIT_FAILURE)
+        except Exception as exc:
+            if type(exc).__name__ == "InvalidParameterError":  # scikit-learn's
+                return fail(str(exc), EXIT_USAGE)
+            if isinstance(exc, OSError) and exc.strerror:
+                where = f": {exc.filename!r}" if exc.filename else ""
+                return fail(f"{exc.strerror}{where}", EXIT_FAILURE)
+            more = "" if debug else " (run with --debug for the traceback)"
+            return fail(f"{type(exc).__name__}: {exc}{more}", EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""AutoImbClassifier end to end through the public API."""
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+import autoimb
+from autoimb import AutoImbClassifier, AutoImbError, StudyMismatchError
+from tests.conftest import read_dataset
+
+
+def test_fit_returns_calibrated_thresholded_model(small_data, fast_options):
+    """Check that fit returns a classifier whose predict applies threshold_ to
+    predict_proba, with the attributes the search promises."""
+    X, y = small_data
+    model = autoimb.fit(X, y, n_trials=4, fp_cost=1, fn_cost=20, **fast_options)
+    proba = model.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1)
+    expected = np.where(proba[:, 1] >= model.threshold_, 1, 0)
+    assert np.array_equal(model.predict(X), expected)
+    assert model.best_score_ == model.study_.best_value
+    assert model.best_params_ == model.study_.best_params
+    assert isinstance(model.results_, pd.DataFrame) and len(model.results_) >= 4
+    assert {"strategy", "cost", "normalized_cost", "threshold"} <= set(model.results_)
+
+
+def test_recipes_come_first(small_data, fast_options):
+    """Check that the article's recipes are the first trials of a new study."""
+    X, y = small_data
+    options = {**fast_options, "search_space": "default"}
+    model = autoimb.fit(X, y, n_trials=5, **options)
+    recipes = [t.user_attrs.get("recipe") for t in model.study_.trials[:4]]
+    assert recipes == ["no handling, tuned threshold", "class_weight balanced",
+                       "SMOTE at ratio 0.5", "random forest, balanced_subsample"]
+    assert model.study_.trials[2].params["resampler"] == "smote"
+    assert model.study_.trials[2].params["sampling_ratio"] == 0.5
+
+
+def test_trials_explain_themselves(small_data, fast_options):
+    """Check that each completed trial records its strategy and every metric."""
+    X, y = small_data
+    model = autoimb.fit(X, y, n_trials=3, fp_cost=1, fn_cost=10, **fast_options)
+    keys = {"strategy", "cost", "normalized_cost", "average_precision", "roc_auc", "f1",
+            "precision", "recall", "balanced_accuracy", "brier", "threshold", "fit_time",
+            "fold_scores", "confusion", "threshold_rule"}
+    for trial in model.study_.get_trials(states=(optuna.trial.TrialState.COMPLETE,)):
+        assert keys <= set(trial.user_attrs)
+        assert len(trial.intermediate_values) == 3  # one report per fold
+        c = trial.user_attrs["confusion"]
+        assert trial.user_attrs["cost"] == c["fp"] * 1 + c["fn"] * 10 == trial.value
+
+
+def test_mixed_frame_with_string_labels(mixed_frame, fast_options):
+    """Check that categorical strings, missing values and string labels work end to
+    end, with the minority label as the positive class."""
+    X, y = mixed_frame
+    model = autoimb.fit(X, y, n_trials=4, **fast_options)
+    assert model.pos_label_ == "fraud"
+    assert set(model.predict(X)) <= {"fraud", "ok"}
+    assert list(model.classes_) == ["fraud", "ok"]
+    proba = model.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1)
+    assert model.kinds_.categorical == ("channel", "country")
+
+
+def test_pos_label_overrides_the_minority(small_data, fast_options):
+    """Check that pos_label picks the class of interest."""
+    X, y = small_data
+    model = autoimb.fit(X, np.where(y == 1, "a", "b"), pos_label="b", n_trials=2,
+                        **fast_options)
+    assert model.pos_label_ == "b"
+
+
+def test_average_precision_objective(small_data, fast_options):
+    """Check that the AP objective maximises and reports average precision."""
+    X, y = small_data
+    model = autoimb.fit(X, y, objective="average_precision", n_trials=3, **fast_options)
+    assert model.study_.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert 0 < model.best_score_ <= 1
+    assert model.best_score_ == pytest.approx(model.cv_metrics_["average_precision"])
+
+
+def test_same_seed_same_result(small_data, fast_options):
+    """Check that the same random_state with n_jobs=1 gives the same best parameters
+    and identical predictions."""
+    X, y = small_data
+    a = autoimb.fit(X, y, n_trials=6, **fast_options)
+    b = autoimb.fit(X, y, n_trials=6, **fast_options)
+    assert a.best_params_ == b.best_params_
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_rerun_resumes_the_study(small_data, fast_options, tmp_path):
+    """Check that a rerun with the same storage and study name continues the study
+    and keeps the trials already finished."""
+    X, y = small_data
+    options = {**fast_options, "storage": str(tmp_path / "s.journal"), "study_name": "s"}
+    first = autoimb.fit(X, y, n_trials=3, **options)
+    values = [t.value for t in first.study_.trials]
+    second = autoimb.fit(X, y, n_trials=5, **options)
+    trials = second.study_.trials
+    finished = [t for t in trials if t.state.is_finished()]
+    assert len(finished) >= 5
+    assert [t.value for t in trials[:3]] == values
+
+
+def test_default_storage_is_a_journal_in_the_current_folder(small_data, tmp_path,
+                                                             monkeypatch, capsys):
+    """Check that without storage the study goes to ./autoimb.journal, the dashboard
+    command is printed, and the same fit run again resumes instead of starting over."""
+    monkeypatch.chdir(tmp_path)
+    X, y = small_data
+    model = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3, random_state=0)
+    assert (tmp_path / "autoimb.journal").exists()
+    assert "autoimb dashboard autoimb.journal" in capsys.readouterr().err
+    again = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3, random_state=0,
+                        show_progress_bar=False)
+    assert again.study_name_ == model.study_name_
+    assert len(again.study_.trials) == len(model.study_.trials)
+
+
+def test_study_of_other_data_is_refused(small_data, fast_options, tmp_path):
+    """Check that a study made for another data set is not resumed on this one."""
+    X, y = small_data
+    options = {**fast_options, "storage": str(tmp_path / "s.journal"), "study_name": "s"}
+    autoimb.fit(X, y, n_trials=1, **options)
+    with pytest.raises(StudyMismatchError, match="different data set"):
+        autoimb.fit(X[:500], y[:500], n_trials=1, **options)
+    with pytest.raises(StudyMismatchError, match="fn_cost"):
+        autoimb.fit(X, y, n_trials=1, fn_cost=99, **options)
+
+
+def test_predict_checks_columns(mixed_frame, fast_options):
+    """Check that predict reorders columns by name but refuses missing or extra ones,
+    naming them."""
+    X, y = mixed_frame
+    model = autoimb.fit(X, y, n_trials=2, **fast_options)
+    reordered = X[list(reversed(X.columns))]
+    assert np.array_equal(model.predict_proba(reordered), model.predict_proba(X))
+    with pytest.raises(AutoImbError, match=r"missing \['age'\]"):
+        model.predict(X.drop(columns="age"))
+    with pytest.raises(AutoImbError, match=r"unexpected \['extra'\]"):
+        model.predict(X.assign(extra=1))
+    with pytest.raises(AutoImbError, match="'amount' was numeric in training"):
+        model.predict(X.assign(amount="lots"))
+
+
+def test_interrupt_keeps_best_so_far(small_data, fast_options, monkeypatch):
+    """Check that Ctrl-C during the search returns the best model found so far."""
+    X, y = small_data
+    from autoimb import _search
+
+    original = _search.make_objective
+
+    def interrupting(ctx):
+        run = original(ctx)
+
+        def trial(t):
+            if t.number >= 2:
+                raise KeyboardInterrupt
+            return run(t)
+        return trial
+
+    monkeypatch.setattr(_search, "make_objective", interrupting)
+    with pytest.warns(autoimb.AutoImbWarning, match="interrupted"):
+        model = autoimb.fit(X, y, n_trials=10, **fast_options)
+    assert model.best_trial_number_ in (0, 1)
+    assert model.predict(X).shape == (len(X),)
+
+
+def test_real_data_with_categoricals_and_missing(fast_options):
+    """Check that a real data set with categorical strings and missing values
+    (thyroid_hypo) is searched end to end and beats the trivial classifier."""
+    X, y = read_dataset("thyroid_hypo")
+    model = autoimb.fit(X, y, n_trials=3, fp_cost=1, fn_cost=10, **fast_options)
+    assert model.kinds_.has_categorical and X.isna().any().any()
+    assert model.cv_metrics_["normalized_cost"] < 0.5
+    assert set(np.unique(model.predict(X))) <= {0, 1}
+
+
+def test_invalid_parameters_are_named():
+    """Check that a bad constructor value names the parameter and the value."""
+    with pytest.raises(ValueError, match="'n_trials' parameter.*Got 0"):
+        AutoImbClassifier(n_trials=0).fit([[0], [1]], [0, 1])
+    with pytest.raises(ValueError, match="'timeout' parameter"):
+        AutoImbClassifier(timeout=0).fit([[0], [1]], [0, 1])
