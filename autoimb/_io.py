@@ -37,6 +37,7 @@ SUPPORTED_FORMATS = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet")
 _COMPRESSIONS = (".gz", ".bz2", ".xz", ".zip")
 _TEXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _PARQUET = (".parquet", ".pq")
+_NAMES = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet"}
 
 
 def _supported() -> str:
@@ -102,7 +103,7 @@ def read_table(path) -> pd.DataFrame:
         return pd.read_csv(text, sep="," if kind == "csv" else "\t", low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise AutoImbError(
-            f"Cannot read {text!r} as {kind.upper()}: the file is empty.") from exc
+            f"Cannot read {text!r} as {_NAMES[kind]}: the file is empty.") from exc
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # parsers raise many types: ParserError, OSError, ...
@@ -110,7 +111,7 @@ def read_table(path) -> pd.DataFrame:
         if len(reason) > 200:
             reason = reason[:200] + " ..."
         raise AutoImbError(
-            f"Cannot read {text!r} as {kind.upper()} ({type(exc).__name__}: {reason}); "
+            f"Cannot read {text!r} as {_NAMES[kind]} ({type(exc).__name__}: {reason}); "
             f"it may be corrupted or in another format. Supported formats: "
             f"{_supported()}.") from exc
 

@@ -17,6 +17,7 @@ from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
 from ._objective import Objective
 from ._preprocessing import ColumnKinds
 from ._spaces import Param, SearchSpace
+from ._storage import fail_dead_workers_trials, worker_id
 from .exceptions import NoCompletedTrialError
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,7 @@ def make_objective(ctx: SearchContext):
         strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
                                      has_numeric=ctx.kinds.has_numeric)
         trial.set_user_attr("strategy", strategy.describe())
+        trial.set_user_attr("worker", worker_id())
         pipelines, fold_scores = [], []
 
         def make_pipeline():
@@ -239,6 +241,10 @@ def enqueue_recipes(study, space, kinds):
 def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
                show_progress_bar, callbacks=()):
     """Run trials until ``n_trials`` have finished in the study, or ``timeout``."""
+    dead = fail_dead_workers_trials(study)
+    if dead:
+        logger.warning("Trials %s of study %r were left running by a process that is "
+                       "gone; marked them failed.", dead, study.study_name)
     finished = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
     remaining = None if n_trials is None else n_trials - finished
     if remaining is not None and remaining <= 0:

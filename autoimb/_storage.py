@@ -9,15 +9,18 @@ while the search runs.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import optuna
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
 
 from .exceptions import AutoImbError, StudyMismatchError
 
-__all__ = ["DEFAULT_STORAGE", "check_study_matches", "resolve_storage"]
+__all__ = ["DEFAULT_STORAGE", "check_study_matches", "fail_dead_workers_trials",
+           "resolve_storage", "worker_id"]
 
 DEFAULT_STORAGE = "autoimb.journal"
 _MEMORY = ("memory", ":memory:")
@@ -82,6 +85,45 @@ def _journal(path: Path) -> JournalStorage:
             f"Cannot write the study journal {str(path)!r} (permission denied); "
             "pass storage= a writable path, or storage='memory' to keep no record.")
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def worker_id() -> str:
+    """This process, as recorded on the trials it runs: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fail_dead_workers_trials(study) -> list[int]:
+    """Mark failed the running trials of processes of this host that are gone.
+
+    A killed worker leaves its trial RUNNING. Database storages fail such trials
+    through heartbeats; a journal file has none, so a rerun on the same machine
+    checks the process id each trial recorded. The failed trial's parameters are
+    queued again, so the search retries them. Returns the trial numbers failed.
+    """
+    host = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get("worker", "")
+        worker_host, _, pid = worker.rpartition(":")
+        if worker_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        study._storage.set_trial_user_attr(
+            trial._trial_id, "error", f"worker {worker} died while running this trial")
+        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        if trial.params:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def check_study_matches(study, *, fingerprint: str, config: dict) -> bool:

@@ -88,19 +88,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     _info(f"autoimb: warning: {_one_line(message)}")
 
 
-def _positive_number(value, param_name):
+def _positive_number(value: float | None):
+    """Option callback: refuse zero, negative, infinite and NaN values."""
     if value is not None and (not math.isfinite(value) or value <= 0):
-        raise typer.BadParameter(f"{value:g} is not a positive number.",
-                                 param_hint=param_name)
+        raise typer.BadParameter(f"{value:g} is not a positive number.")
     return value
-
-
-def _check_cost(value):
-    return _positive_number(value, "'--fp-cost' / '--fn-cost'")
-
-
-def _check_timeout(value):
-    return _positive_number(value, "'--timeout'")
 
 
 def _missing_column(name: str, columns, path: str, what: str) -> AutoImbError:
@@ -255,15 +247,15 @@ def fit(
         help="Minimise the cost of errors, or maximise average precision.")
     ] = ObjectiveName.cost,
     fp_cost: Annotated[float | None, typer.Option(
-        callback=_check_cost, metavar="X", help="Cost of one false positive [default: 1].",
+        callback=_positive_number, metavar="X", help="Cost of one false positive [default: 1].",
         show_default=False)] = None,
     fn_cost: Annotated[float | None, typer.Option(
-        callback=_check_cost, metavar="X", help="Cost of one false negative [default: fp-cost "
+        callback=_positive_number, metavar="X", help="Cost of one false negative [default: fp-cost "
         "times negatives per positive].", show_default=False)] = None,
     trials: Annotated[int, typer.Option(
         min=1, metavar="N", help="Finished trials wanted in the study.")] = 50,
     timeout: Annotated[float | None, typer.Option(
-        callback=_check_timeout, metavar="SECONDS", help="Seconds after which no new trial starts.",
+        callback=_positive_number, metavar="SECONDS", help="Seconds after which no new trial starts.",
         show_default=False)] = None,
     preset: Annotated[str, typer.Option(
         metavar="NAME|FILE", help="Search space: a preset name (see `autoimb presets`) or a TOML file.")
@@ -511,10 +503,12 @@ def _pop_debug(args: list[str]) -> tuple[bool, list[str]]:
     return debug, kept
 
 
-def _usage_hint(exc) -> str:
+def _usage_message(exc) -> str:
+    """Click's message of a usage error, with where to read the usage."""
     ctx = getattr(exc, "ctx", None)
     path = getattr(ctx, "command_path", None) or "autoimb"
-    return f" (see '{path} --help')"
+    message = _one_line(exc.format_message()).replace("Value error, ", "")
+    return f"{message.rstrip('.')}; see '{path} --help'."
 
 
 def _click_errors() -> tuple[type, ...]:
@@ -572,8 +566,9 @@ def main(argv=None) -> int:
                 print(exc.format_message(), file=sys.stderr)
                 return EXIT_USAGE
             status = getattr(exc, "exit_code", EXIT_FAILURE)
-            hint = _usage_hint(exc) if status == EXIT_USAGE else ""
-            return fail(exc.format_message() + hint, status)
+            if status == EXIT_USAGE:
+                return fail(_usage_message(exc), status)
+            return fail(exc.format_message(), status)
         except _abort_errors():
             return fail("aborted", EXIT_FAILURE)
         except KeyboardInterrupt:
