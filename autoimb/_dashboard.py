@@ -476,7 +476,7 @@ def run_dashboard(
         raise AutoImbError(
             f"wait_for_study={wait_for_study!r} is negative; pass seconds >= 0."
         )
-    pass
+    _wait_for_study(storage, study_name, wait_for_study)
 
     store = _make_store(artifact_dir)
     if store is None:
