@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import sys
 import warnings
 from numbers import Integral, Real
@@ -29,7 +30,7 @@ from ._search import (
     run_search,
     strategy_of,
 )
-from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
 from ._spaces import load_search_space
 from ._storage import check_study_matches, resolve_storage
 from ._validation import (
@@ -90,7 +91,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the sampler, the folds, the resamplers and the models.
     n_jobs : int, default=1
-        Trials run in parallel threads, each model on one core (BLAS and OpenMP
+        Trials run in parallel threads (``-1``: one per core), each model on one core (BLAS and OpenMP
         are limited to one thread during the search, which on small and medium
         data is faster than sharing cores). Results with ``n_jobs > 1`` are not
         reproducible: the order trials finish in changes what the sampler learns.
@@ -161,7 +162,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         "storage": "no_validation",
         "study_name": [str, None],
         "random_state": ["random_state"],
-        "n_jobs": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"),
+                   Options(Integral, {-1})],
         "pos_label": "no_validation",
         "show_progress_bar": ["boolean"],
     }
@@ -263,7 +265,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = optuna.samplers.TPESampler(
                 seed=sampler_seed, multivariate=True, group=True,
-                constant_liar=self.n_jobs > 1)
+                constant_liar=self.n_jobs != 1)
             study = optuna.create_study(
                 storage=storage, study_name=self.study_name_, sampler=sampler,
                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
@@ -302,7 +304,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def _search(self, study, context) -> bool:
         try:
             run_search(study, context, n_trials=self.n_trials, timeout=self.timeout,
-                       n_jobs=self.n_jobs, show_progress_bar=self.show_progress_bar)
+                       n_jobs=_effective_n_jobs(self.n_jobs),
+                       show_progress_bar=self.show_progress_bar)
         except KeyboardInterrupt:
             if not study.get_trials(deepcopy=False,
                                     states=(optuna.trial.TrialState.COMPLETE,)):
@@ -450,6 +453,10 @@ def _quiet_optuna():
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
+
+
+def _effective_n_jobs(n_jobs: int) -> int:
+    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 def _spawn_seeds(random_state, n):
