@@ -20,7 +20,9 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._dashboard import DashboardServer, dashboard_command
 from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
+from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
 from ._objective import Objective
 from ._search import (
@@ -98,7 +100,13 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     pos_label : label, default=None
         The class of interest; ``None`` means the minority class.
     show_progress_bar : bool, default=True
-        Show a progress bar of finished trials and the best value so far.
+        Show a progress bar of finished trials and the best value so far, and
+        print where the study lives and the command that opens its dashboard.
+    dashboard : bool, default=False
+        Serve optuna-dashboard on 127.0.0.1 (a free port, printed) while the
+        search runs; it stops when ``fit`` returns. Every trial carries a note and
+        the best trial its figures either way: ``autoimb dashboard`` opens them
+        later.
 
     Attributes
     ----------
@@ -166,12 +174,13 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                    Options(Integral, {-1})],
         "pos_label": "no_validation",
         "show_progress_bar": ["boolean"],
+        "dashboard": ["boolean"],
     }
 
     def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
                  fn_cost=None, n_trials=50, timeout=None, cv=5, storage=None,
                  study_name=None, random_state=None, n_jobs=1, pos_label=None,
-                 show_progress_bar=True):
+                 show_progress_bar=True, dashboard=False):
         self.search_space = search_space
         self.objective = objective
         self.fp_cost = fp_cost
@@ -185,6 +194,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.pos_label = pos_label
         self.show_progress_bar = show_progress_bar
+        self.dashboard = dashboard
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y) -> AutoImbClassifier:
@@ -207,14 +217,16 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         warn_if_target_in_X(X, y01)
         self.objective_ = self._resolve_objective(y01)
         space = load_search_space(self.search_space)
-        study, seeds = self._open_study(X, y01, space)
+        study, storage, seeds = self._open_study(X, y01, space)
         folds = self._make_folds(X, y01, seeds["folds"])
         context = SearchContext(X=X, y=y01, kinds=self.kinds_, folds=folds,
                                 objective=self.objective_, space=space,
-                                model_seed=seeds["models"])
-        with threadpool_limits(limits=1):  # one core per trial: see n_jobs
+                                model_seed=seeds["models"],
+                                explainer=self._explainer(X, y01, study))
+        with threadpool_limits(limits=1), self._dashboard_server(storage, context):
             interrupted = self._search(study, context)
             self._refit_best(study, context)
+        self._describe_best(study, context)
         self.results_ = results_table(study)
         if interrupted:
             warnings.warn(
@@ -278,9 +290,45 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.study_ = study
         if self.storage_location_ is not None:
             _tell(f"autoimb: study {self.study_name_!r} in {self.storage_location_}; "
-                  f"watch it with: autoimb dashboard {self.storage_location_}",
+                  f"watch it with: {dashboard_command(self.storage_location_)}",
                   self.show_progress_bar)
-        return study, study.user_attrs["autoimb.seeds"]
+        return study, storage, study.user_attrs["autoimb.seeds"]
+
+    def _explainer(self, X, y01, study) -> Explainer:
+        n_pos = int(np.sum(y01))
+        negative = self.classes_[self.classes_ != self.pos_label_][0]
+        explainer = Explainer(
+            self.objective_, n_rows=len(X), n_columns=X.shape[1],
+            class_counts={_plain(negative): len(y01) - n_pos,
+                          _plain(self.pos_label_): n_pos},
+            artifact_store=artifact_store_for(self.storage_location_)
+            if self.storage_location_ or self.dashboard else None)
+        explainer.describe_study(study)
+        return explainer
+
+    @contextlib.contextmanager
+    def _dashboard_server(self, storage, context):
+        if not self.dashboard:
+            yield None
+            return
+        server = DashboardServer(storage, artifact_store=context.explainer.artifact_store,
+                                 study_name=self.study_name_).start()
+        _tell(f"autoimb: dashboard at {server.url}", True)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    def _describe_best(self, study, context):
+        explainer = context.explainer
+        figures = None
+        if explainer.artifact_store is not None:
+            post = self._best_post
+            figures = explainer.figures(context.y, self._oof["scores"], post,
+                                        self.best_strategy_)
+        explainer.describe_study(
+            study, best={"number": self.best_trial_number_, "value": self.best_score_,
+                         "strategy": self.strategy_}, figures=figures)
 
     def _make_folds(self, X, y01, seed):
         if not isinstance(self.cv, Integral):
@@ -338,6 +386,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.threshold_ = post.threshold
         self.cv_metrics_ = post.metrics
         self._oof = {"y": context.y, "scores": scores, "proba": post.proba}
+        self._best_post = post
 
     # -- prediction ----------------------------------------------------------
 
@@ -397,6 +446,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         state = super().__getstate__()
         state.pop("study_", None)
         state.pop("_oof", None)
+        state.pop("_best_post", None)
         return state
 
     def __sklearn_tags__(self):
@@ -453,6 +503,10 @@ def _quiet_optuna():
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
 
 
 def _effective_n_jobs(n_jobs: int) -> int:

@@ -138,7 +138,7 @@ def _try_study_names(location: str | BaseStorage) -> list[str] | None:
         return [s.study_name for s in storage.get_all_studies()]
     except AutoImbError:
         raise
-    except Exception as exc:  # noqa: BLE001 - not readable yet, e.g. no tables
+    except Exception as exc:
         logger.debug("Storage %r not readable yet: %s", location, exc)
         return None
 
@@ -211,7 +211,7 @@ def _make_store(artifact_dir: str | os.PathLike[str] | None) -> ArtifactStore | 
 class _QuietHandler(WSGIRequestHandler):
     """Request handler that logs at DEBUG instead of writing to stderr."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("dashboard %s - %s", self.address_string(), format % args)
 
 
@@ -495,7 +495,7 @@ def run_dashboard(
     if open_browser:
         try:
             webbrowser.open(url)
-        except Exception as exc:  # noqa: BLE001 - no browser is not an error
+        except Exception as exc:
             logger.warning("Could not open a browser (%s); open %s yourself.", exc, url)
     try:
         while server.running:

@@ -20,8 +20,8 @@ never raise on a storage failure: a diagnostic must never break a search.
 Optuna 5 refuses to change a finished trial: upload a trial's figures while
 the trial is running (inside the objective, before it returns). A note of a
 trial is kept in the *study's* system attributes, so it can still be saved
-for a finished trial, as long as you hold the live :class:`optuna.Trial`
-object (a :class:`optuna.trial.FrozenTrial` will not do).
+for a finished trial (:func:`attach_trial_note` takes the live
+:class:`optuna.Trial`, or a :class:`~optuna.trial.FrozenTrial` with its study).
 
 Examples
 --------
@@ -50,7 +50,9 @@ import math
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -79,6 +81,9 @@ logger = logging.getLogger(__name__)
 ARTIFACT_DIR_SUFFIX = ".artifacts"
 
 _FAILED_STATES = {"PRUNED", "FAIL"}
+
+# Serialises note writes of this process (see _save_note).
+_NOTE_LOCK = threading.Lock()
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -351,8 +356,11 @@ def _save_note(target: Any, body: str, what: str) -> bool:
     try:
         from optuna_dashboard import save_note
 
-        save_note(target, body)
-    except Exception as exc:  # noqa: BLE001 - a note must never break a search
+        # save_note reads the note version, then writes it and the text chunks:
+        # two threads writing at once could interleave their chunks.
+        with _NOTE_LOCK:
+            save_note(target, body)
+    except Exception as exc:
         logger.warning(
             "Could not save the %s note (%s: %s); the search goes on without it. "
             "Check that the storage is writable and that optuna-dashboard is "
@@ -365,30 +373,47 @@ def _save_note(target: Any, body: str, what: str) -> bool:
     return True
 
 
-def attach_trial_note(trial: optuna.Trial, body: str) -> bool:
+def attach_trial_note(
+    trial: optuna.Trial | optuna.trial.FrozenTrial,
+    body: str,
+    *,
+    study: optuna.Study | None = None,
+) -> bool:
     """Save ``body`` as the trial's note in optuna-dashboard; never raise.
 
     Parameters
     ----------
-    trial : optuna.Trial
-        The live trial (the object the objective received). It may already be
-        finished: the note is stored in the study's system attributes.
+    trial : optuna.Trial or optuna.trial.FrozenTrial
+        The live trial (the object the objective received), running or
+        finished: the note is stored in the study's system attributes, which
+        optuna 5 still lets one change after the trial ended. A FrozenTrial
+        (e.g. in a study callback) needs ``study``.
     body : str
         Markdown text, e.g. from :func:`trial_note`. Saving again replaces it.
+    study : optuna.Study or None, default=None
+        The trial's study; required only with a FrozenTrial.
 
     Returns
     -------
     bool
         True if the note was saved; False (and a logged warning) otherwise.
     """
-    if isinstance(trial, optuna.trial.FrozenTrial):
-        logger.warning(
-            "Could not save the note of trial #%s: a FrozenTrial has no storage; "
-            "pass the optuna.Trial the objective received instead.",
-            trial.number,
-        )
-        return False
     number = getattr(trial, "number", "?")
+    if isinstance(trial, optuna.trial.FrozenTrial):
+        if study is None:
+            logger.warning(
+                "Could not save the note of trial #%s: a FrozenTrial has no "
+                "storage; pass study=<its study>, or the optuna.Trial the "
+                "objective received.",
+                number,
+            )
+            return False
+        # What save_note reads from a Trial; building a real optuna.Trial would
+        # call the sampler's before_trial hook on a finished trial.
+        target: Any = SimpleNamespace(
+            storage=study._storage, study=study, _trial_id=trial._trial_id
+        )
+        return _save_note(target, body, f"trial #{number}")
     return _save_note(trial, body, f"trial #{number}")
 
 
@@ -482,7 +507,7 @@ def attach_figures(
                     study_or_trial=study_or_trial,
                     mimetype="image/png",
                 )
-            except Exception as exc:  # noqa: BLE001 - a figure must never break a search
+            except Exception as exc:
                 logger.warning(
                     "Could not upload figure %r (%s: %s); it is left out. Trial "
                     "figures must be uploaded while the trial is running.",

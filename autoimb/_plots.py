@@ -415,7 +415,7 @@ def plot_cost_curve(
         color="tab:red",
         fontsize="small",
     )
-    # The lowest cost is reached for thresholds in (thresholds[best-1], thresholds[best]].
+    # The lowest cost holds over (thresholds[best - 1], thresholds[best]].
     ax.plot(
         [thresholds[best]],
         [costs[best]],
@@ -505,7 +505,11 @@ def plot_reliability(
     fig = Figure(figsize=(5.5, 5.0), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(
-        [0, 1], [0, 1], linestyle="--", color="grey", gid=_DIAGONAL_GID,
+        [0, 1],
+        [0, 1],
+        linestyle="--",
+        color="grey",
+        gid=_DIAGONAL_GID,
         label="perfectly calibrated",
     )
     for scores, gid, name, color in (
@@ -515,7 +519,11 @@ def plot_reliability(
         mean_p, rate = _reliability_points(y, scores, int(n_bins))
         brier = float(np.mean((scores - y) ** 2))
         ax.plot(
-            mean_p, rate, marker="o", color=color, gid=gid,
+            mean_p,
+            rate,
+            marker="o",
+            color=color,
+            gid=gid,
             label=f"{name} (Brier {brier:.4f})",
         )
     ax.set_xlim(-0.02, 1.02)

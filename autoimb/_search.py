@@ -62,7 +62,7 @@ class SearchContext:
     space: SearchSpace
     model_seed: int
     oof_cache: dict = field(default_factory=dict)
-    trial_hooks: list = field(default_factory=list)
+    explainer: object = None
 
     @property
     def fold_ids(self) -> np.ndarray:
@@ -161,12 +161,11 @@ def _count(study, states):
 def make_objective(ctx: SearchContext):
     """The function Optuna calls for each trial."""
     objective = ctx.objective
+    explainer = ctx.explainer
 
     def run_trial(trial: optuna.Trial) -> float:
-        strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
-                                     has_numeric=ctx.kinds.has_numeric)
-        trial.set_user_attr("strategy", strategy.describe())
         trial.set_user_attr("worker", worker_id())
+        strategy = None
         pipelines, fold_scores = [], []
 
         def make_pipeline():
@@ -178,15 +177,20 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
             if trial.should_prune():
-                trial.set_user_attr(
-                    "pruned_reason",
+                reason = (
                     f"after fold {k + 1} of {len(ctx.folds)}, its running "
                     f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
                     f"{np.mean(fold_scores):.4g} was worse than the median of earlier "
                     "trials at the same fold")
+                trial.set_user_attr("pruned_reason", reason)
+                if explainer is not None:
+                    explainer.stopped(trial, strategy, "PRUNED", reason)
                 raise optuna.TrialPruned()
 
         try:
+            strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
+                                         has_numeric=ctx.kinds.has_numeric)
+            trial.set_user_attr("strategy", strategy.describe())
             scores, fold_ids, seconds = out_of_fold_scores(
                 make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
             post = cross_fit_postprocessing(scores, ctx.y, fold_ids,
@@ -196,6 +200,8 @@ def make_objective(ctx: SearchContext):
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            if explainer is not None:
+                explainer.stopped(trial, strategy, "FAIL", f"{type(exc).__name__}: {exc}")
             raise
         for key in _METRIC_ATTRS:
             trial.set_user_attr(key, _json_float(post.metrics[key]))
@@ -208,8 +214,8 @@ def make_objective(ctx: SearchContext):
         if summaries:
             trial.set_user_attr("resampling", _resampling_text(summaries))
         ctx.oof_cache[trial.number] = scores
-        for hook in ctx.trial_hooks:
-            hook(trial, strategy, scores, post)
+        if explainer is not None:
+            explainer.completed(trial, strategy, scores, post, ctx.y)
         return post.value
 
     return run_trial

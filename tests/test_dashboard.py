@@ -95,7 +95,9 @@ def build_demo_study(folder: Path, n_trials: int = 3) -> DemoStudy:
             confusion=None if pruned else {"tn": 60, "fp": 8, "fn": 3, "tp": 9},
             threshold=None if pruned else 0.5,
             metrics=None if pruned else {"recall": 0.75, "precision": 0.53},
-            reason="fold 1 scored below the median of earlier trials" if pruned else None,
+            reason="fold 1 scored below the median of earlier trials"
+            if pruned
+            else None,
         )
         assert attach_trial_note(trial, body)
         demo.notes[trial.number] = body
@@ -146,7 +148,7 @@ def _get_json(url: str) -> dict:
 
 
 def test_trial_note_has_fold_table_confusion_and_metrics():
-    """Check that a completed trial's note lists folds, the confusion matrix and metrics."""
+    """Check that a completed trial's note lists folds, confusion matrix, metrics."""
     body = trial_note(
         strategy="LightGBM | SMOTE",
         state=optuna.trial.TrialState.COMPLETE,
@@ -183,26 +185,42 @@ def test_pruned_or_failed_trial_note_explains_why(state):
         metrics=None,
         reason="ValueError: Input contains NaN",
     )
-    assert with_reason.splitlines()[-3:] == ["### Why", "", "ValueError: Input contains NaN"]
+    assert with_reason.splitlines()[-3:] == [
+        "### Why",
+        "",
+        "ValueError: Input contains NaN",
+    ]
     without = trial_note(
-        strategy="x", state=state, fold_scores=[], metric_name="AP", confusion=None,
-        threshold=None, metrics=None, reason=None,
+        strategy="x",
+        state=state,
+        fold_scores=[],
+        metric_name="AP",
+        confusion=None,
+        threshold=None,
+        metrics=None,
+        reason=None,
     )
     assert "No fold was scored." in without
     assert without.endswith("### Why\n\nNo reason was recorded.")
 
 
 def test_trial_note_rejects_incomplete_confusion():
-    """Check that a confusion dict without all four counts is refused with the missing keys."""
+    """Check that a confusion dict lacking counts is refused, naming them."""
     with pytest.raises(AutoImbError, match=r"missing the key\(s\) \['fn', 'tp'\]"):
         trial_note(
-            strategy="x", state="COMPLETE", fold_scores=[0.1], metric_name="AP",
-            confusion={"tn": 1, "fp": 2}, threshold=0.5, metrics=None, reason=None,
+            strategy="x",
+            state="COMPLETE",
+            fold_scores=[0.1],
+            metric_name="AP",
+            confusion={"tn": 1, "fp": 2},
+            threshold=0.5,
+            metrics=None,
+            reason=None,
         )
 
 
 def test_study_note_summarises_data_costs_best_and_images():
-    """Check that the study note has class counts, the ratio, costs, best trial and images."""
+    """Check that the study note has classes, ratio, costs, best trial, images."""
     body = study_note(
         n_rows=10_000,
         n_columns=31,
@@ -210,8 +228,15 @@ def test_study_note_summarises_data_costs_best_and_images():
         objective="expected cost",
         fp_cost=1.0,
         fn_cost=50.0,
-        best={"number": 12, "value": 321.5, "strategy": "LightGBM, sigmoid calibration"},
-        image_links=[("PR curve", "/artifacts/3/ab-cd"), ("Report", "https://x/y.html")],
+        best={
+            "number": 12,
+            "value": 321.5,
+            "strategy": "LightGBM, sigmoid calibration",
+        },
+        image_links=[
+            ("PR curve", "/artifacts/3/ab-cd"),
+            ("Report", "https://x/y.html"),
+        ],
     )
     lines = body.splitlines()
     assert "10000 rows, 31 columns." in lines
@@ -228,8 +253,14 @@ def test_study_note_summarises_data_costs_best_and_images():
 def test_study_note_before_any_completed_trial():
     """Check that the study note says so when no trial completed yet."""
     body = study_note(
-        n_rows=5, n_columns=1, class_counts={0: 5, 1: 0}, objective="AP",
-        fp_cost=None, fn_cost=None, best=None, image_links=None,
+        n_rows=5,
+        n_columns=1,
+        class_counts={0: 5, 1: 0},
+        objective="AP",
+        fp_cost=None,
+        fn_cost=None,
+        best=None,
+        image_links=None,
     )
     assert "No trial has completed yet." in body
     assert "ratio is undefined" in body
@@ -251,7 +282,7 @@ def test_notes_round_trip_through_get_note(demo_study: DemoStudy):
 
 
 def test_trial_note_can_be_saved_after_the_trial_finished(tmp_path: Path):
-    """Check that a finished live Trial takes a note but a FrozenTrial is refused softly."""
+    """Check that a finished trial takes a note; a FrozenTrial needs its study."""
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "j.journal")))
     study = optuna.create_study(storage=storage, study_name="s")
     trial = study.ask()
@@ -260,6 +291,10 @@ def test_trial_note_can_be_saved_after_the_trial_finished(tmp_path: Path):
     assert get_note(trial) == "written after tell"
     assert attach_trial_note(study.trials[0], "frozen") is False
     assert get_note(trial) == "written after tell"
+    # With its study, a FrozenTrial (what study callbacks get) works too.
+    assert attach_trial_note(study.trials[0], "from a callback", study=study)
+    assert get_note(trial) == "from a callback"
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
 
 
 def test_attach_note_never_raises_on_storage_failure(caplog):
@@ -294,7 +329,7 @@ def test_attach_figures_uploads_pngs_served_by_url(demo_study: DemoStudy):
 
 
 def test_attach_figures_on_finished_trial_warns_and_skips(tmp_path: Path, caplog):
-    """Check that optuna 5's refusal to change a finished trial is logged, not raised."""
+    """Check that optuna 5 refusing a finished trial's figure is logged, not raised."""
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "j.journal")))
     store = default_artifact_store(str(tmp_path / "j.journal"))
     study = optuna.create_study(storage=storage, study_name="s")
@@ -312,14 +347,16 @@ def test_attach_figures_on_finished_trial_warns_and_skips(tmp_path: Path, caplog
 
 
 def test_artifact_locations(tmp_path: Path):
-    """Check where artifact folders go for journal and sqlite storages, and the refusals."""
+    """Check that artifact folders go next to journal and sqlite files, else refused."""
     journal = tmp_path / "runs" / "a.journal"
     journal.parent.mkdir()
     store = default_artifact_store(str(journal))
     assert (tmp_path / "runs" / "a.journal.artifacts").is_dir()
     assert isinstance(store, optuna.artifacts.FileSystemArtifactStore)
-    assert artifact_dir_for(f"sqlite:///{tmp_path}/x.db") == f"{tmp_path}/x.db.artifacts"
-    with pytest.raises(AutoImbError, match="postgresql://u@h/db.*artifact folder"):
+    assert (
+        artifact_dir_for(f"sqlite:///{tmp_path}/x.db") == f"{tmp_path}/x.db.artifacts"
+    )
+    with pytest.raises(AutoImbError, match=r"postgresql://u@h/db.*artifact folder"):
         default_artifact_store("postgresql://u@h/db")
     with pytest.raises(AutoImbError, match="not a local file"):
         artifact_dir_for("sqlite:///:memory:")
@@ -344,7 +381,11 @@ def test_dashboard_command_is_a_valid_shell_command():
     assert dashboard_command("autoimb.journal") == "autoimb dashboard autoimb.journal"
     cmd = dashboard_command("/tmp/my runs/a b.journal", artifact_dir="/tmp/x y")
     assert shlex.split(cmd) == [
-        "autoimb", "dashboard", "/tmp/my runs/a b.journal", "--artifact-dir", "/tmp/x y",
+        "autoimb",
+        "dashboard",
+        "/tmp/my runs/a b.journal",
+        "--artifact-dir",
+        "/tmp/x y",
     ]
     url = "postgresql://user:pw@127.0.0.1/db?sslmode=require&x=1"
     assert shlex.split(dashboard_command(url)) == ["autoimb", "dashboard", url]
@@ -353,9 +394,10 @@ def test_dashboard_command_is_a_valid_shell_command():
 
 
 def test_dashboard_server_serves_the_study_notes_and_artifacts(demo_study: DemoStudy):
-    """Check that DashboardServer serves the study, its notes and PNGs, then frees the port."""
+    """Check that DashboardServer serves study, notes and PNGs, then frees the port."""
     server = DashboardServer(
-        demo_study.storage, artifact_store=demo_study.artifact_store,
+        demo_study.storage,
+        artifact_store=demo_study.artifact_store,
         study_name=STUDY_NAME,
     )
     with pytest.raises(AutoImbError, match="call start"):
@@ -373,7 +415,11 @@ def test_dashboard_server_serves_the_study_notes_and_artifacts(demo_study: DemoS
         assert summaries[0]["study_id"] == sid
 
         detail = _get_json(f"{base}/api/studies/{sid}")
-        assert [t["state"] for t in detail["trials"]] == ["Complete", "Complete", "Pruned"]
+        assert [t["state"] for t in detail["trials"]] == [
+            "Complete",
+            "Complete",
+            "Pruned",
+        ]
         assert [t["note"]["body"] for t in detail["trials"]] == [
             demo_study.notes[i] for i in range(3)
         ]
@@ -417,8 +463,10 @@ def test_dashboard_server_serves_the_study_notes_and_artifacts(demo_study: DemoS
     server.stop()
 
 
-def test_dashboard_server_from_journal_path_uses_default_artifacts(demo_study: DemoStudy):
-    """Check that a journal path gets JournalStorage and the artifact folder next to it."""
+def test_dashboard_server_from_journal_path_uses_default_artifacts(
+    demo_study: DemoStudy,
+):
+    """Check that a journal path gets JournalStorage and its artifact folder."""
     with DashboardServer(str(demo_study.path)) as server:
         base = server.url.split("/dashboard")[0]
         assert server.url == base + "/dashboard/"
@@ -444,19 +492,25 @@ def test_dashboard_server_port_in_use_names_the_port_and_fix(demo_study: DemoStu
         DashboardServer(demo_study.storage, port=70000).start()
 
 
+@pytest.mark.timeout(60)  # a regression would serve forever
 def test_run_dashboard_times_out_without_a_study(tmp_path: Path):
-    """Check that run_dashboard gives up with a clear error and creates no journal file."""
+    """Check that run_dashboard gives up with a clear error, creating no file."""
     path = tmp_path / "none.journal"
     start = time.monotonic()
-    with pytest.raises(AutoImbError, match=r"No study in .*none\.journal.* after 0\.6 s"):
+    with pytest.raises(
+        AutoImbError, match=r"No study in .*none\.journal.* after 0\.6 s"
+    ):
         run_dashboard(str(path), wait_for_study=0.6)
     assert 0.5 < time.monotonic() - start < 10
     assert not path.exists()
 
 
+@pytest.mark.timeout(60)  # a regression would serve forever
 def test_run_dashboard_names_the_studies_when_the_name_is_wrong(demo_study: DemoStudy):
     """Check that an unknown study_name lists the studies the storage holds."""
-    with pytest.raises(AutoImbError, match=r"No study named 'nope'.*\['autoimb-test'\]"):
+    with pytest.raises(
+        AutoImbError, match=r"No study named 'nope'.*\['autoimb-test'\]"
+    ):
         run_dashboard(str(demo_study.path), study_name="nope", wait_for_study=0)
 
 
@@ -479,11 +533,14 @@ def _wait_line(lines: queue.Queue, needle: str, timeout: float, seen: list[str])
     raise AssertionError(f"{needle!r} not printed within {timeout} s; got {seen!r}")
 
 
+@pytest.mark.timeout(60)  # a regression would serve forever
 def test_run_dashboard_waits_for_a_study_created_after_it_starts(tmp_path: Path):
-    """Check that run_dashboard in a subprocess waits for a later study, then serves it."""
+    """Check that run_dashboard (subprocess) waits for a later study, then serves it."""
     path = tmp_path / "later.journal"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO), env.get("PYTHONPATH")])
+    )
     env["PYTHONUNBUFFERED"] = "1"
     code = (
         "import sys\n"

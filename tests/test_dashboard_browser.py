@@ -14,23 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
+from sklearn.datasets import make_classification
 
 from autoimb._dashboard import DashboardServer
-from autoimb._notes import (
-    artifact_url,
-    attach_figures,
-    attach_study_note,
-    attach_trial_note,
-    default_artifact_store,
-    study_note,
-    trial_note,
-)
-from autoimb._plots import plot_cost_curve, plot_precision_recall
+from autoimb._notes import default_artifact_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -52,7 +41,9 @@ NEW_TRIAL_TIMEOUT_MS = 10_000
 def _missing(reason: str) -> None:
     """Skip locally, but fail under CI, where the browser must be installed."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure; run .ci/install_browser.sh)")
+        pytest.fail(
+            f"{reason} (CI is set, so this is a failure; run .ci/install_browser.sh)"
+        )
     pytest.skip(f"{reason}; install it with: bash .ci/install_browser.sh")
 
 
@@ -100,82 +91,40 @@ class BrowserStudy:
     add_trial: Callable[[], int] = field(repr=False)
 
 
-def _scores(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    y = (rng.random(120) < 0.12).astype(int)
-    y[:2] = [0, 1]
-    return y, np.clip(0.45 * y + 0.55 * rng.random(120), 0, 1)
-
-
 @pytest.fixture
 def study_factory(tmp_path: Path) -> Callable[..., BrowserStudy]:
-    """Return ``make(n_trials=3) -> BrowserStudy`` building a study in a journal.
+    """Return ``make(n_trials=3) -> BrowserStudy``: a real autoimb search whose
+    study lives in a journal file, as ``autoimb.fit`` writes it by default."""
+    import autoimb
+    from autoimb._storage import resolve_storage
 
-    Plain optuna, laid out as autoimb does it (notes, PNG artifacts uploaded
-    while each trial runs, a study note with an embedded image). Swap the body
-    of ``make`` for a real autoimb search to test the real thing.
-    """
+    X, y = make_classification(n_samples=600, n_features=6, weights=[0.9],
+                               random_state=0)
+    path = str(tmp_path / "autoimb.journal")
+    options = {"search_space": "fast", "cv": 3, "fp_cost": 1, "fn_cost": 20,
+               "storage": path, "study_name": "autoimb-browser", "random_state": 0,
+               "show_progress_bar": False}
 
     def make(n_trials: int = 3) -> BrowserStudy:
-        path = str(tmp_path / "autoimb.journal")
-        storage = JournalStorage(JournalFileBackend(path))
-        store = default_artifact_store(path)
-        study = optuna.create_study(
-            storage=storage, study_name="autoimb-browser", direction="maximize"
-        )
-        for i in range(n_trials):
-            trial = study.ask()
-            model = trial.suggest_categorical("model", ["lightgbm", "logistic"])
-            y, p = _scores(i)
-            attach_figures(
-                trial, {"pr_curve": plot_precision_recall(y, p, threshold=0.5)}, store
-            )
-            attach_trial_note(
-                trial,
-                trial_note(
-                    strategy=f"{model}, balanced class weights, no resampling",
-                    state="COMPLETE",
-                    fold_scores=[0.61, 0.67],
-                    metric_name="average_precision",
-                    confusion={"tn": 97, "fp": 9, "fn": 4, "tp": 10 + i},
-                    threshold=0.5,
-                    metrics={"recall": 0.71},
-                    reason=None,
-                ),
-            )
-            study.tell(trial, 0.6 + 0.01 * i)
-        y, p = _scores(42)
-        ids = attach_figures(
-            study,
-            {"cost_curve": plot_cost_curve(y, p, fp_cost=1, fn_cost=8, threshold=0.45)},
-            store,
-        )
-        attach_study_note(
-            study,
-            study_note(
-                n_rows=120, n_columns=4, class_counts={0: 105, 1: 15},
-                objective="average_precision", fp_cost=None, fn_cost=None,
-                best={"number": study.best_trial.number, "value": study.best_value},
-                image_links=[("Cost curve", artifact_url(study, ids["cost_curve"]))],
-            ),
-        )
+        model = autoimb.fit(X, y, n_trials=n_trials, **options)
+        best = model.study_.trials[model.best_trial_number_]
+        confusion = best.user_attrs["confusion"]
 
         def add_trial() -> int:
-            trial = study.ask()
-            trial.suggest_categorical("model", ["lightgbm", "logistic"])
-            study.tell(trial, 0.5)
-            return trial.number
+            finished = len(model.study_.trials)
+            autoimb.fit(X, y, n_trials=finished + 1, **options)
+            return finished
 
         return BrowserStudy(
-            storage=storage,
-            artifact_store=store,
-            study_name=study.study_name,
-            study_id=study._study_id,
-            n_trials=n_trials,
-            trial_number=0,
-            note_phrases=["Confusion matrix at threshold 0.5 (out of fold)", "10 (TP)"],
-            image_filename="pr_curve.png",
-            study_image_title="Cost curve",
+            storage=resolve_storage(path)[0],
+            artifact_store=default_artifact_store(path),
+            study_name=model.study_name_,
+            study_id=model.study_._study_id,
+            n_trials=len(model.study_.trials),
+            trial_number=best.number,
+            note_phrases=[f"{confusion['tp']} (TP)", f"{confusion['fn']} (FN)"],
+            image_filename="precision_recall.png",
+            study_image_title="precision recall",
             add_trial=add_trial,
         )
 
@@ -199,7 +148,7 @@ def _assert_image_loaded(page, selector: str) -> int:
 def test_dashboard_shows_study_notes_images_and_new_trials(
     study_factory, chromium, screenshot_dir
 ):
-    """Check that Chromium sees the study, its trials, a note, PNG artifacts and a new trial."""
+    """Check that Chromium shows the study, trials, a note, PNGs and a new trial."""
     from playwright.sync_api import expect, sync_playwright
 
     built = study_factory(n_trials=3)
@@ -218,9 +167,11 @@ def test_dashboard_shows_study_notes_images_and_new_trials(
                 page.on("pageerror", lambda exc: page_errors.append(str(exc)))
                 page.on(
                     "response",
-                    lambda r: failed_requests.append(f"{r.status} {r.url}")
-                    if r.status >= 400
-                    else None,
+                    lambda r: (
+                        failed_requests.append(f"{r.status} {r.url}")
+                        if r.status >= 400
+                        else None
+                    ),
                 )
 
                 # The list of studies.
@@ -230,7 +181,9 @@ def test_dashboard_shows_study_notes_images_and_new_trials(
                 # The trial page: study name, trial count, the trial's note and PNG.
                 sid, number = built.study_id, built.trial_number
                 page.goto(f"{base}/dashboard/studies/{sid}/trials?numbers={number}")
-                expect(page.get_by_text(f"{built.study_name} (id={sid})")).to_be_visible()
+                expect(
+                    page.get_by_text(f"{built.study_name} (id={sid})")
+                ).to_be_visible()
                 expect(
                     page.get_by_text(f"{built.n_trials} Trials", exact=True)
                 ).to_be_visible()
