@@ -17,6 +17,7 @@ scored honestly on rows that none of its stages was fitted on.
 import logging
 
 from ._classifier import AutoImbClassifier, fit
+from ._dashboard import DashboardServer, run_dashboard
 from ._export import load
 from ._fitted import ThresholdedPipeline
 from ._metrics import evaluate
@@ -36,6 +37,7 @@ __all__ = [
     "AutoImbClassifier",
     "AutoImbError",
     "AutoImbWarning",
+    "DashboardServer",
     "ModelFileError",
     "NoCompletedTrialError",
     "SearchSpace",
@@ -48,6 +50,7 @@ __all__ = [
     "list_search_spaces",
     "load",
     "load_search_space",
+    "run_dashboard",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
