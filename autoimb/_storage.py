@@ -9,7 +9,10 @@ while the search runs.
 from __future__ import annotations
 
 import os
+import random
 import socket
+import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -56,11 +59,18 @@ def resolve_storage(storage=None):
     if text in _MEMORY:
         return optuna.storages.InMemoryStorage(), None
     if "://" in text:
-        from optuna.storages import RDBStorage, RetryFailedTrialCallback
+        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+        def connect():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    text, heartbeat_interval=30, grace_period=90,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=2))
 
         try:
-            rdb = RDBStorage(text, heartbeat_interval=30, grace_period=90,
-                             failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+            rdb = _retry_schema_race(connect)
         except Exception as exc:
             raise AutoImbError(
                 f"Cannot open the study storage {text!r}: {exc}. Check the URL, that "
@@ -68,6 +78,20 @@ def resolve_storage(storage=None):
                 "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
         return rdb, text
     return _journal(Path(text)), text
+
+
+def _retry_schema_race(connect, attempts: int = 6):
+    """Workers started together on a new database race to create Optuna's tables;
+    the losers get a unique-key violation. Try again: the tables then exist."""
+    for attempt in range(attempts):
+        try:
+            return connect()
+        except Exception as exc:
+            if attempt == attempts - 1 or "Integrity" not in type(exc).__name__ and \
+                    "duplicate key" not in str(exc):
+                raise
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
+    raise AssertionError("unreachable")
 
 
 def _journal(path: Path) -> JournalStorage:
