@@ -18,49 +18,88 @@ from .exceptions import AutoImbError, AutoImbWarning
 __all__ = [
     "check_costs",
     "check_frame",
+    "check_input_shape",
     "check_target",
     "column_kinds",
     "data_fingerprint",
 ]
 
 
+def check_input_shape(X) -> None:
+    """Refuse sparse matrices, arrays that are not 2-D and duplicate column names.
+
+    :func:`check_frame` runs these checks too; this function lets a caller run
+    them before scikit-learn's own checks, whose messages do not name the fix.
+    """
+    if isinstance(X, pd.DataFrame):
+        duplicated = X.columns[X.columns.duplicated()].unique().tolist()
+        if duplicated:
+            raise AutoImbError(
+                f"X has duplicate column names {duplicated}; rename them so each is "
+                "unique.")
+        return
+    if hasattr(X, "toarray"):
+        raise AutoImbError(
+            f"X is a sparse matrix of shape {getattr(X, 'shape', '?')}; autoimb "
+            "needs dense data. Convert it with X.toarray() (or pass a DataFrame).")
+    ndim = np.asarray(X).ndim
+    if ndim != 2:
+        if ndim < 2:
+            fix = ("Reshape your data with X.reshape(-1, 1) for a single feature, or "
+                   "X.reshape(1, -1) for a single row.")
+        else:
+            fix = ("Flatten the extra dimensions into columns, e.g. "
+                   "X.reshape(len(X), -1).")
+        raise AutoImbError(
+            f"X must be 2-dimensional (rows, columns); got {ndim} dimension(s), "
+            f"shape {np.shape(X)}. {fix}")
+
+
 def check_frame(X, *, columns=None) -> pd.DataFrame:
     """Return ``X`` as a DataFrame with checked, converted columns.
 
     Numeric arrays get columns ``x0, x1, ...`` (or ``columns`` when given).
-    Boolean columns become 0/1, datetime columns become days since 1970-01-01,
-    strings, categories and mixed objects become categorical strings.
-    Infinite values are refused.
+    Boolean columns become 0/1, datetime columns days since 1970-01-01, timedelta
+    columns days; object columns holding only numbers (and missing values) become
+    numeric, and columns with no value at all become all-NaN numeric columns
+    (imputed like any missing value). Strings, categories and mixed objects become
+    categorical strings. Infinite values and complex numbers are refused.
     """
+    check_input_shape(X)
     if not isinstance(X, pd.DataFrame):
         X = np.asarray(X)
-        if X.ndim != 2:
-            raise AutoImbError(
-                f"X must be 2-dimensional (rows, columns); got shape {X.shape}. "
-                "Reshape your data with X.reshape(-1, 1) for a single feature.")
         names = list(columns) if columns is not None else [
             f"x{i}" for i in range(X.shape[1])]
         X = pd.DataFrame(X, columns=names)
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise AutoImbError(
             f"X is empty (shape {X.shape}); pass at least one column and some rows.")
+    X = X.copy()
+    X.columns = [str(c) for c in X.columns]
     duplicated = X.columns[X.columns.duplicated()].unique().tolist()
     if duplicated:
         raise AutoImbError(
-            f"X has duplicate column names {duplicated}; rename them so each is unique.")
-    X = X.copy()
-    X.columns = [str(c) for c in X.columns]
+            f"X has column names that are equal once written as text {duplicated} "
+            "(e.g. 1 and '1'); rename them so each is unique.")
     for name in X.columns:
         X[name] = _convert_column(X[name], name)
     return X
 
 
 def _convert_column(col: pd.Series, name: str) -> pd.Series:
+    if isinstance(col.dtype, pd.SparseDtype):
+        col = col.sparse.to_dense()
+    if pd.api.types.is_complex_dtype(col):
+        raise AutoImbError(
+            f"Column {name!r} holds complex numbers; autoimb needs real numbers. "
+            "Split it into its real and imaginary parts (two columns).")
     if pd.api.types.is_bool_dtype(col):
         return col.astype(float)
     if pd.api.types.is_datetime64_any_dtype(col):
         days = (col - pd.Timestamp("1970-01-01", tz=getattr(col.dt, "tz", None)))
         return days.dt.total_seconds() / 86400.0
+    if pd.api.types.is_timedelta64_dtype(col):
+        return col.dt.total_seconds() / 86400.0
     if pd.api.types.is_numeric_dtype(col):
         values = col.astype(float)
         if np.isinf(values.to_numpy()).any():
@@ -68,11 +107,25 @@ def _convert_column(col: pd.Series, name: str) -> pd.Series:
                 f"Column {name!r} holds infinite values; replace them with NaN "
                 "(which autoimb imputes) or with a finite value.")
         return values
-    if pd.api.types.is_complex_dtype(col):
-        raise AutoImbError(f"Column {name!r} is complex; autoimb needs real numbers.")
     missing = col.isna()
+    if missing.all():  # nothing to learn from; an empty numeric column is imputed
+        return pd.Series(np.nan, index=col.index, name=col.name, dtype=float)
+    present = col[~missing]
+    if col.dtype == object and _is_real_number(present.iloc[0]) and \
+            present.map(_is_real_number).all():  # numbers stored as objects
+        try:
+            values = present.astype(float).reindex(col.index)
+        except (OverflowError, TypeError, ValueError):
+            values = None
+        if values is not None:
+            return _convert_column(values, name)
     text = col.astype(object).where(missing, col.astype(str))
     return text.where(~missing, np.nan).astype(object)
+
+
+def _is_real_number(value) -> bool:
+    return isinstance(value, (Real, np.number, bool, np.bool_)) and \
+        not isinstance(value, (complex, np.complexfloating))
 
 
 def column_kinds(X: pd.DataFrame) -> ColumnKinds:
@@ -87,42 +140,86 @@ def check_target(y, n_rows: int, pos_label=None):
 
     ``classes`` is the sorted pair of labels; the positive class is the minority
     unless ``pos_label`` says otherwise; ``y01`` is 1 for it and 0 for the other.
+    Labels may be of any one type (numbers, strings, booleans).
     """
     if y is None:
         raise AutoImbError(
             "AutoImbClassifier requires y to be passed, but the target y is None.")
-    y = column_or_1d(y, warn=True)
+    try:
+        y = column_or_1d(y, warn=True)
+    except ValueError as exc:
+        try:
+            shape = np.shape(y)
+        except Exception:  # ragged nested lists
+            shape = "ragged"
+        raise AutoImbError(
+            f"y must hold one label per row (1-dimensional); got shape {shape}. "
+            "Pass a single column, e.g. frame['target'] or y[:, 0].") from exc
     if len(y) != n_rows:
         raise AutoImbError(
             f"X has {n_rows} rows but y has {len(y)}; pass one label per row.")
-    if pd.isna(pd.Series(y)).any():
+    missing = pd.isna(pd.Series(y, dtype=object))
+    if missing.any():
         raise AutoImbError(
-            f"y holds {int(pd.isna(pd.Series(y)).sum())} missing labels; drop those "
-            "rows or fill their labels.")
-    kind = type_of_target(y)
-    if kind in ("continuous", "continuous-multioutput"):
+            f"y holds {int(missing.sum())} missing label(s) (first at row "
+            f"{int(np.flatnonzero(missing.to_numpy())[0])}); drop those rows or fill "
+            "their labels.")
+    try:
+        classes, counts = np.unique(y, return_counts=True)
+    except TypeError as exc:  # e.g. 1 and "1" in one object array
+        types = sorted({type(_plain(v)).__name__ for v in y})
         raise AutoImbError(
-            f"Unknown label type: {kind}. y looks like a regression target; "
-            "autoimb classifies, so pass two class labels.")
-    classes, counts = np.unique(y, return_counts=True)
+            f"y mixes label types ({', '.join(types)}) that cannot be compared; give "
+            "every label the same type, e.g. y.astype(str).") from exc
     if len(classes) < 2:
         raise AutoImbError(
-            f"y has only one class ({classes[0]!r}); a classifier needs two classes.")
+            f"y has only one class ({_plain(classes[0])!r}); a classifier needs two. "
+            "Check that y is the right column, or add rows of the other class.")
     if len(classes) > 2:
+        kind = type_of_target(y)
+        if kind in ("continuous", "continuous-multioutput"):
+            raise AutoImbError(
+                f"Unknown label type: {kind}. y holds {len(classes)} distinct numbers "
+                "and looks like a regression target; autoimb classifies, so pass two "
+                "class labels (e.g. y > threshold).")
         raise AutoImbError(
             "Only binary classification is supported. The type of the target is "
-            f"multiclass: y has {len(classes)} classes ({', '.join(map(repr, classes[:6].tolist()))}"
+            f"multiclass: y has {len(classes)} classes ("
+            f"{', '.join(map(repr, classes[:6].tolist()))}"
             f"{', ...' if len(classes) > 6 else ''}); autoimb handles binary targets. "
             "Group the classes into two, e.g. y == rare_class.")
     if pos_label is None:
         pos_label = classes[int(np.argmin(counts))] if counts[0] != counts[1] \
             else classes[1]
-    elif pos_label not in classes:
-        raise AutoImbError(
-            f"pos_label={pos_label!r} is not a label of y; the labels are "
-            f"{classes.tolist()}.")
+    else:
+        pos_label = _match_label(pos_label, classes)
     y01 = (y == pos_label).astype(int)
-    return classes, getattr(pos_label, "item", lambda: pos_label)(), y01
+    return classes, _plain(pos_label), y01
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _match_label(pos_label, classes):
+    """The element of ``classes`` equal to ``pos_label``, or a clear error."""
+    labels = [_plain(c) for c in classes]
+    if np.ndim(pos_label) != 0:
+        raise AutoImbError(
+            f"pos_label={pos_label!r} must be a single label, one of {labels}.")
+    for label in classes:
+        try:
+            same = bool(label == pos_label)
+        except (TypeError, ValueError):
+            same = False
+        if same and isinstance(_plain(label), str) == isinstance(pos_label, str):
+            return label
+    hint = ""
+    by_text = [c for c in labels if str(c) == str(pos_label)]
+    if by_text:
+        hint = f" Did you mean {by_text[0]!r} ({type(by_text[0]).__name__})?"
+    raise AutoImbError(
+        f"pos_label={pos_label!r} is not a label of y; the labels are {labels}.{hint}")
 
 
 def check_costs(objective, fp_cost, fn_cost, y01):
@@ -151,13 +248,15 @@ def check_costs(objective, fp_cost, fn_cost, y01):
 
 
 def warn_if_target_in_X(X: pd.DataFrame, y01) -> None:
-    """Warn when a column of X equals the target: it would leak the answer."""
+    """Warn when a column of X is the target (in any coding): it leaks the answer."""
+    y01 = np.asarray(y01)
+    same_as_first = y01 == y01[0]
     for name in X.columns:
         col = X[name]
-        if col.dtype == object or col.isna().any():
+        if col.isna().any():
             continue
-        values = col.to_numpy()
-        if np.array_equal(values, y01) or np.array_equal(values, 1 - y01):
+        same = (col == col.iloc[0]).to_numpy()
+        if np.array_equal(same, same_as_first) and col[~same].nunique() == 1:
             warnings.warn(
                 f"Column {name!r} of X equals the target: it leaks the answer and the "
                 f"search will look perfect. Drop it from X.", AutoImbWarning,
