@@ -37,6 +37,7 @@ from ._spaces import load_search_space
 from ._storage import check_study_matches, resolve_storage
 from ._validation import (
     check_costs,
+    check_input_shape,
     check_frame,
     check_target,
     column_kinds,
@@ -196,7 +197,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.show_progress_bar = show_progress_bar
         self.dashboard = dashboard
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> AutoImbClassifier:
         """Search the strategy space, then refit the best strategy on all rows.
 
@@ -229,23 +230,27 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self._describe_best(study, context)
         self.results_ = results_table(study)
         if interrupted:
+            n_done = int((self.results_["state"] == "COMPLETE").sum())
             warnings.warn(
                 f"The search was interrupted; the model holds the best of "
-                f"{len(self.results_)} trials. Fit again with the same study_name "
+                f"{n_done} completed trials. Fit again with the same study_name "
                 "to resume.", AutoImbWarning, stacklevel=2)
         return self
 
     # -- fit, step by step ---------------------------------------------------
 
     def _check_X(self, X, *, reset):
+        check_input_shape(X)
         if isinstance(X, pd.DataFrame):
             if not reset and hasattr(self, "feature_names_in_"):
                 X = _match_columns(X, self.feature_names_in_)
             validate_data(self, X, reset=reset, skip_check_array=True)
+            if not reset and not hasattr(self, "feature_names_in_"):
+                X = X.set_axis(self.kinds_.columns, axis=1)  # fitted on an array
             X = check_frame(X)
         else:
             X = validate_data(self, X, reset=reset, dtype=None,
-                              ensure_all_finite="allow-nan",
+                              ensure_all_finite=False,
                               ensure_min_samples=2 if reset else 1)
             X = check_frame(_as_numeric_if_possible(X),
                             columns=None if reset else self.kinds_.columns)
@@ -333,17 +338,20 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def _make_folds(self, X, y01, seed):
         if not isinstance(self.cv, Integral):
             return [(np.asarray(a), np.asarray(b)) for a, b in self.cv.split(X, y01)]
-        n_min = int(min(np.sum(y01), len(y01) - np.sum(y01)))
+        n_pos = int(np.sum(y01))
+        n_min = min(n_pos, len(y01) - n_pos)
+        smaller = self.pos_label_ if n_pos <= len(y01) - n_pos else _plain(
+            self.classes_[self.classes_ != self.pos_label_][0])
         if n_min < 2:
             raise AutoImbError(
-                f"The class {self.pos_label_!r} has {n_min} row(s); honest "
+                f"The class {smaller!r} has {n_min} row(s); honest "
                 "cross-validation needs at least 2 rows of each class. Collect more "
                 "positive examples.")
         n_splits = int(self.cv)
         if n_min < n_splits:
             warnings.warn(
                 f"cv={self.cv} needs {self.cv} rows of each class but class "
-                f"{self.pos_label_!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
+                f"{smaller!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
                 "or fewer to silence this warning.", AutoImbWarning, stacklevel=4)
             n_splits = n_min
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)

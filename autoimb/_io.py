@@ -41,7 +41,8 @@ _NAMES = {"csv": "CSV", "tsv": "TSV", "parquet": "Parquet"}
 
 
 def _supported() -> str:
-    return ", ".join(SUPPORTED_FORMATS) + " (text files may also end in .bz2, .xz, .zip)"
+    return (", ".join(SUPPORTED_FORMATS)
+            + " (text files may also end in .bz2, .xz, .zip)")
 
 
 def table_format(path) -> str:

@@ -53,7 +53,8 @@ def make_preprocessor(kinds: ColumnKinds) -> ColumnTransformer:
     transformers = []
     if kinds.categorical:
         transformers.append(("categorical", make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+            SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY,
+                          keep_empty_features=True),
             OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                            dtype=float),
         ), list(kinds.categorical)))

@@ -127,6 +127,8 @@ class _Stopper:
         with self._lock:
             if trial.state == TrialState.FAIL:
                 self.failures += 1
+                logger.warning("Trial %d failed: %s", trial.number,
+                               trial.user_attrs.get("error", "unknown error"))
             done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
             if (self.n_trials is not None and done >= self.n_trials) or \
                     self.failures >= self.max_failures:
@@ -198,6 +200,10 @@ def make_objective(ctx: SearchContext):
                                             objective=objective)
         except optuna.TrialPruned:
             raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "interrupted (Ctrl-C); queued again")
+            trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             if explainer is not None:
@@ -260,7 +266,8 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
     stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)))
     progress = _Progress(n_trials, finished, show_progress_bar, ctx.objective.metric_name)
     verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Failed trials are logged by _Stopper in one line, with the reason recorded.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -188,6 +188,11 @@ class SearchSpace:
         for calibration in self.calibrations:
             if calibration not in CALIBRATIONS:
                 _raise_unknown("calibration", calibration, CALIBRATIONS, where)
+        _check_range(self.sampling_ratio, 0.0, 1.0, "[resampling] ratio", where,
+                     low_open=True)
+        _check_range(self.k_neighbors, 1, None, "[resampling] k_neighbors", where)
+        _check_range(self.positive_weight, 0.0, None, "[weighting] positive_weight",
+                     where, low_open=True)
 
     @property
     def model_names(self) -> list[str]:
@@ -246,6 +251,11 @@ class SearchSpace:
     def from_mapping(cls, data: Mapping, source: str = "<mapping>") -> SearchSpace:
         """Parse the TOML structure (see ``search_spaces/README.md``)."""
         _check_keys(data, _TOP_KEYS, source)
+        if not isinstance(data.get("models", {}), Mapping):
+            raise AutoImbError(
+                f"'models' in {source} must be a table of model families, e.g. "
+                "[models.lightgbm] in TOML or {'models': {'lightgbm': {}}}; got "
+                f"{data['models']!r}.")
         models = {}
         for name, params in dict(data.get("models", {})).items():
             if name not in MODELS:
@@ -281,6 +291,19 @@ class SearchSpace:
             description=str(data.get("description", "")),
             source=source,
         )
+
+
+def _check_range(value, low, high, name, where, *, low_open=False):
+    """Check a fixed value, or the bounds of a searched one, against a range."""
+    bounds = (value.low, value.high) if isinstance(value, Param) else (value, value)
+    for bound in bounds:
+        if bound is None:
+            continue
+        too_low = bound <= low if low_open else bound < low
+        if too_low or (high is not None and bound > high):
+            interval = f"{'(' if low_open else '['}{low}, {high if high else 'inf'}]"
+            raise AutoImbError(
+                f"{name} in {where} must lie in {interval}; got {bound!r}.")
 
 
 def _raise_unknown(kind: str, name, known, where: str):
@@ -354,7 +377,8 @@ def load_search_space(search_space="default") -> SearchSpace:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise AutoImbError(f"Search space file {text!r} is not valid TOML: {exc}")
+            raise AutoImbError(
+                f"Search space file {text!r} is not valid TOML: {exc}") from exc
         return SearchSpace.from_mapping(data, source=str(path))
     presets = list_search_spaces()
     if text not in presets:

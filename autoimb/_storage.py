@@ -108,7 +108,13 @@ def _journal(path: Path) -> JournalStorage:
         raise AutoImbError(
             f"Cannot write the study journal {str(path)!r} (permission denied); "
             "pass storage= a writable path, or storage='memory' to keep no record.")
-    return JournalStorage(JournalFileBackend(str(path)))
+    try:
+        return JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise AutoImbError(
+            f"Cannot write the study journal {str(path)!r} ({exc.strerror or exc}); "
+            "pass storage= a writable path, or storage='memory' to keep no record."
+        ) from exc
 
 
 def worker_id() -> str:

@@ -95,6 +95,13 @@ def _positive_number(value: float | None):
     return value
 
 
+def _n_jobs(value: int) -> int:
+    """Option callback: -1 or a positive number of parallel trials."""
+    if value != -1 and value < 1:
+        raise typer.BadParameter(f"{value} is neither -1 nor a positive number.")
+    return value
+
+
 def _missing_column(name: str, columns, path: str, what: str) -> AutoImbError:
     """The error for a column that is not in a data file, with the closest names."""
     columns = [str(c) for c in columns]
@@ -159,16 +166,22 @@ def _training_columns(model) -> list[str]:
     return [str(c) for c in names]
 
 
-def _features(model, frame: pd.DataFrame, *, drop, target=None):
+def _features(model, frame: pd.DataFrame, *, drop):
     """The rows to give the model: ``drop`` removed, and the training target
     column too when the model recorded its name and the data still holds it."""
     frame = frame.drop(columns=list(drop))
-    target = target or getattr(model, "target_name_", None)
+    target = getattr(model, "target_name_", None)
     if target is not None and target in frame.columns \
             and target not in _training_columns(model):
         frame = frame.drop(columns=[target])
     if getattr(model, "feature_names_in_", None) is None:
         # Fitted on an array (from Python): columns are matched by position.
+        expected = len(model.kinds_.columns)
+        if frame.shape[1] != expected:
+            raise AutoImbError(
+                f"The model was fitted on an array of {expected} columns, matched by "
+                f"position, but the data has {frame.shape[1]} feature columns "
+                f"({', '.join(map(str, frame.columns[:12]))}).")
         return frame.to_numpy()
     return frame
 
@@ -207,12 +220,11 @@ def _plain(value):
     return value
 
 
-def _number(value, digits=4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+def _number(value, digits: int | None = 3) -> str:
+    """``value`` with ``digits`` decimals, or 6 significant digits if None."""
+    if value is None or not math.isfinite(value):
         return "n/a"
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{int(value)}" if abs(value) < 1e15 else f"{value:.6g}"
-    return f"{value:.{digits}f}" if abs(value) < 1e6 else f"{value:.6g}"
+    return f"{value:.6g}" if digits is None else f"{value:.{digits}f}"
 
 
 # -- commands -----------------------------------------------------------------
@@ -239,51 +251,61 @@ def _root(
 @app.command()
 def fit(
     data: Annotated[str, typer.Argument(
-        metavar="DATA", help="Training data: .csv, .csv.gz, .tsv or .parquet.", show_default=False)],
+        metavar="DATA", show_default=False,
+        help="Training data: .csv, .csv.gz, .tsv or .parquet.")],
     target: Annotated[str, typer.Option(
-        "--target", "-t", metavar="COL", help="Name of the label column (two classes).",
-        show_default=False)],
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column (two classes).")],
     objective: Annotated[ObjectiveName, typer.Option(
         help="Minimise the cost of errors, or maximise average precision.")
     ] = ObjectiveName.cost,
     fp_cost: Annotated[float | None, typer.Option(
-        callback=_positive_number, metavar="X", help="Cost of one false positive [default: 1].",
-        show_default=False)] = None,
+        callback=_positive_number, metavar="X", show_default=False,
+        help="Cost of one false positive [default: 1].")] = None,
     fn_cost: Annotated[float | None, typer.Option(
-        callback=_positive_number, metavar="X", help="Cost of one false negative [default: fp-cost "
-        "times negatives per positive].", show_default=False)] = None,
+        callback=_positive_number, metavar="X", show_default=False,
+        help="Cost of one false negative [default: fp-cost times negatives per "
+        "positive].")] = None,
     trials: Annotated[int, typer.Option(
         min=1, metavar="N", help="Finished trials wanted in the study.")] = 50,
     timeout: Annotated[float | None, typer.Option(
-        callback=_positive_number, metavar="SECONDS", help="Seconds after which no new trial starts.",
-        show_default=False)] = None,
+        callback=_positive_number, metavar="SECONDS", show_default=False,
+        help="Seconds after which no new trial starts.")] = None,
     preset: Annotated[str, typer.Option(
-        metavar="NAME|FILE", help="Search space: a preset name (see `autoimb presets`) or a TOML file.")
+        metavar="NAME|FILE",
+        help="Search space: a preset name (see `autoimb presets`) or a TOML file.")
     ] = "default",
     storage: Annotated[str | None, typer.Option(
-        metavar="URL|FILE", help="Where the study lives: a journal file path, 'memory', or a database "
-        "URL such as sqlite:///autoimb.db [default: ./autoimb.journal].",
-        show_default=False)] = None,
+        metavar="URL|FILE", show_default=False,
+        help="Where the study lives: a journal file path, 'memory', or a database "
+        "URL such as sqlite:///autoimb.db [default: ./autoimb.journal].")] = None,
     study: Annotated[str | None, typer.Option(
-        metavar="NAME", help="Study name; an existing study of that name is resumed [default: "
-        "derived from the data and settings].", show_default=False)] = None,
-    cv: Annotated[int, typer.Option(min=2, metavar="K", help="Number of stratified folds.")] = 5,
+        metavar="NAME", show_default=False,
+        help="Study name; an existing study of that name is resumed [default: "
+        "derived from the data and settings].")] = None,
+    cv: Annotated[int, typer.Option(
+        min=2, metavar="K", help="Number of stratified folds.")] = 5,
     seed: Annotated[int | None, typer.Option(
-        metavar="N", help="Random seed, for reproducible searches.", show_default=False)] = None,
+        metavar="N", show_default=False,
+        help="Random seed, for reproducible searches.")] = None,
     n_jobs: Annotated[int, typer.Option(
-        min=1, metavar="N", help="Trials run in parallel threads (results then vary).")] = 1,
+        callback=_n_jobs, metavar="N",
+        help="Trials run in parallel threads, -1 for one per core (results then "
+        "vary).")] = 1,
     out: Annotated[str | None, typer.Option(
-        "--out", "-o", metavar="FILE", help="Model file to write [default: model.joblib, or "
-        "model.skops with --format skops].", show_default=False)] = None,
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="Model file to write [default: model.joblib, or model.skops with "
+        "--format skops].")] = None,
     format: Annotated[ModelFormat | None, typer.Option(
-        "--format", help="Model file format [default: skops if --out ends in "
-        ".skops, else joblib].", show_default=False)] = None,
+        "--format", show_default=False,
+        help="Model file format [default: skops if --out ends in .skops, else "
+        "joblib].")] = None,
     pos_label: Annotated[str | None, typer.Option(
-        metavar="LABEL", help="The class of interest [default: the minority class].",
-        show_default=False)] = None,
+        metavar="LABEL", show_default=False,
+        help="The class of interest [default: the minority class].")] = None,
     id_column: Annotated[str | None, typer.Option(
-        "--id", metavar="COL", help="A column that identifies rows: left out of the features.",
-        show_default=False)] = None,
+        "--id", metavar="COL", show_default=False,
+        help="A column that identifies rows: left out of the features.")] = None,
     progress: Annotated[bool, typer.Option(
         "--progress/--no-progress", help="Show the progress bar.")] = True,
 ):
@@ -324,16 +346,19 @@ def fit(
 @app.command()
 def predict(
     model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", help="A model file written by `autoimb fit`.",
-        show_default=False)],
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
     data: Annotated[str, typer.Argument(
-        metavar="DATA", help="Rows to score: .csv, .csv.gz, .tsv or .parquet.", show_default=False)],
+        metavar="DATA", show_default=False,
+        help="Rows to score: .csv, .csv.gz, .tsv or .parquet.")],
     out: Annotated[str | None, typer.Option(
-        "--out", "-o", metavar="FILE", help="Output file, CSV or Parquet after its extension "
-        "[default: CSV on stdout].", show_default=False)] = None,
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="Output file, CSV or Parquet after its extension [default: CSV on "
+        "stdout].")] = None,
     id_column: Annotated[str | None, typer.Option(
-        "--id", metavar="COL", help="A column that identifies rows: copied to the output, not "
-        "given to the model.", show_default=False)] = None,
+        "--id", metavar="COL", show_default=False,
+        help="A column that identifies rows: copied to the output, not given to "
+        "the model.")] = None,
     trust: Annotated[bool, typer.Option(
         "--trust", help="Trust every type a skops model file names (only for "
         "files you made).")] = False,
@@ -373,17 +398,19 @@ def predict(
 @app.command()
 def evaluate(
     model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", help="A model file written by `autoimb fit`.",
-        show_default=False)],
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
     data: Annotated[str, typer.Argument(
-        metavar="DATA", help="Labelled rows: .csv, .csv.gz, .tsv or .parquet.", show_default=False)],
+        metavar="DATA", show_default=False,
+        help="Labelled rows: .csv, .csv.gz, .tsv or .parquet.")],
     target: Annotated[str, typer.Option(
-        "--target", "-t", metavar="COL", help="Name of the label column.", show_default=False)],
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column.")],
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the metrics as a JSON object.")] = False,
     id_column: Annotated[str | None, typer.Option(
-        "--id", metavar="COL", help="A column that identifies rows: not given to the model.",
-        show_default=False)] = None,
+        "--id", metavar="COL", show_default=False,
+        help="A column that identifies rows: not given to the model.")] = None,
     trust: Annotated[bool, typer.Option(
         "--trust", help="Trust every type a skops model file names (only for "
         "files you made).")] = False,
@@ -415,16 +442,16 @@ def evaluate(
         return
     m = metrics
     rows = [
-        ("cost", _number(m["cost"]),
+        ("cost", _number(m["cost"], None),
          f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}"),
-        ("normalized cost", _number(m["normalized_cost"], 3),
+        ("normalized cost", _number(m["normalized_cost"]),
          "below 1 beats the best trivial rule"),
-        ("average precision", _number(m["average_precision"], 3), ""),
-        ("precision", _number(m["precision"], 3), ""),
-        ("recall", _number(m["recall"], 3), ""),
-        ("F1", _number(m["f1"], 3), ""),
-        ("ROC AUC", _number(m.get("roc_auc"), 3), ""),
-        ("balanced accuracy", _number(m.get("balanced_accuracy"), 3), ""),
+        ("average precision", _number(m["average_precision"]), ""),
+        ("precision", _number(m["precision"]), ""),
+        ("recall", _number(m["recall"]), ""),
+        ("F1", _number(m["f1"]), ""),
+        ("ROC AUC", _number(m.get("roc_auc")), ""),
+        ("balanced accuracy", _number(m.get("balanced_accuracy")), ""),
     ]
     print(f"{m['n_rows']} rows, {m['n_positive']} of class {model.pos_label_!r}; "
           f"threshold {m['threshold']:.4g} on its calibrated probability")
@@ -444,19 +471,23 @@ def evaluate(
 @app.command()
 def dashboard(
     storage: Annotated[str | None, typer.Argument(
-        metavar="STORAGE", help="Journal file or storage URL of the study [default: ./autoimb.journal].",
-        show_default=False)] = None,
-    host: Annotated[str, typer.Option(metavar="HOST", help="Address to bind.")] = "127.0.0.1",
+        metavar="STORAGE", show_default=False,
+        help="Journal file or storage URL of the study [default: "
+        "./autoimb.journal].")] = None,
+    host: Annotated[str, typer.Option(
+        metavar="HOST", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(
-        min=1, max=65535, metavar="PORT", help="TCP port [default: a free one].",
-        show_default=False)] = None,
+        min=1, max=65535, metavar="PORT", show_default=False,
+        help="TCP port [default: a free one].")] = None,
     study: Annotated[str | None, typer.Option(
-        metavar="NAME", help="Open this study's page (and wait for it).", show_default=False)] = None,
+        metavar="NAME", show_default=False,
+        help="Open this study's page (and wait for it).")] = None,
     artifact_dir: Annotated[str | None, typer.Option(
-        metavar="DIR", help="Folder of the figures [default: next to the journal file].",
-        show_default=False)] = None,
+        metavar="DIR", show_default=False,
+        help="Folder of the figures [default: next to the journal file].")] = None,
     wait: Annotated[float, typer.Option(
-        min=0, metavar="SECONDS", help="Seconds to wait for the storage to hold a study.")] = 60.0,
+        min=0, metavar="SECONDS",
+        help="Seconds to wait for the storage to hold a study.")] = 60.0,
     open_browser: Annotated[bool, typer.Option(
         "--open", help="Open the dashboard in a web browser.")] = False,
 ):
@@ -474,7 +505,10 @@ def dashboard(
             raise _Unavailable("This version of the dashboard cannot open a browser; "
                                "open the printed URL yourself.")
         options["open_browser"] = True
-    run_dashboard(storage, **options)
+    try:
+        run_dashboard(storage, **options)
+    except AutoImbError as exc:
+        raise AutoImbError(str(exc).replace("wait_for_study", "--wait")) from exc
 
 
 @app.command()
@@ -560,7 +594,10 @@ def main(argv=None) -> int:
         if not debug:
             warnings.showwarning = _show_warning
         try:
-            return _run(args)
+            status = _run(args)
+            if status == EXIT_INTERRUPTED:  # typer turns Ctrl+C into this status
+                _info("autoimb: interrupted")
+            return status
         except _click_errors() as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 print(exc.format_message(), file=sys.stderr)
