@@ -74,7 +74,7 @@ def run_one(path: Path) -> dict:
         X = frame.drop(columns="target")
         record.update(rows=len(frame), columns=X.shape[1],
                       positives=int((y == 1).sum()),
-                      categorical_columns=int((X.dtypes == object).sum()),
+                      categorical_columns=_n_non_numeric(X),
                       missing_cells=int(X.isna().sum().sum()))
         record["read_seconds"] = time.perf_counter() - start
     except Exception as exc:
@@ -133,6 +133,16 @@ def _warning_summary(caught) -> list[dict]:
             for (c, m, where), n in counts.items()]
 
 
+def _n_non_numeric(X: pd.DataFrame) -> int:
+    """Columns that are neither numeric nor boolean (text: object or pandas str)."""
+    return int(sum(not (pd.api.types.is_numeric_dtype(d) or pd.api.types.is_bool_dtype(d))
+                   for d in X.dtypes))
+
+
+def _n_rows(path: Path) -> int:
+    return len(pd.read_csv(path, usecols=["target"]))
+
+
 def to_markdown(report) -> str:
     records = report["datasets"]
     ok = [r for r in records if r["status"] == "ok"]
@@ -143,7 +153,8 @@ def to_markdown(report) -> str:
         "",
         f"Measured: {environment_line(report['environment'])}.",
         "",
-        "Each: `autoimb.fit(X, y, " + ", ".join(f"{k}={v!r}" for k, v in OPTIONS.items())
+        "Each: `autoimb.fit(X, y, " + ", ".join(f"{k}={v!r}"
+                                                for k, v in report["options"].items())
         + ")` with the default costs (fp_cost = 1, fn_cost = negatives per positive), "
         "fitted on all rows. Metrics are cross-validated (3 folds) at the chosen "
         "threshold; normalized cost = cost / cost of the best trivial classifier "
@@ -172,7 +183,9 @@ def to_markdown(report) -> str:
     lines.append(markdown_table(
         ["data set", "rows", "cols", "pos", "fit s", "trials c/p/f", "norm. cost",
          "AP", "recall", "precision", "best strategy / error"], rows, "lrrrrrrrrrl"))
-    lines += ["", f"⚠: one fit took more than {SLOW_SECONDS} s.", ""]
+    slow = [r["dataset"] for r in records if r.get("fit_seconds", 0) > SLOW_SECONDS]
+    lines += ["", (f"⚠ more than {SLOW_SECONDS} s for one fit: {', '.join(slow)}."
+                   if slow else f"No fit took more than {SLOW_SECONDS} s."), ""]
     trial_notes = [r for r in ok if r["failed_trial_reasons"]]
     if trial_notes:
         lines += ["## Failed trials (caught by the search)", ""]
@@ -213,17 +226,26 @@ def main(argv=None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated data set names")
     parser.add_argument("--out", default="all_datasets",
                         help="stem of the results files in benchmarks/results/")
+    parser.add_argument("--preset", default=OPTIONS["search_space"],
+                        help='search_space (default "fast")')
+    parser.add_argument("--n-trials", type=int, default=OPTIONS["n_trials"],
+                        help="n_trials (default 4)")
+    parser.add_argument("--max-rows", type=int, default=None,
+                        help="skip data sets with more rows than this")
     args = parser.parse_args(argv)
+    OPTIONS.update(search_space=args.preset, n_trials=args.n_trials)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     # smallest files first: quick feedback, the two big ones last
     paths = sorted(args.data_dir.glob("*.csv.gz"), key=lambda p: p.stat().st_size)
     paths = [p for p in paths if (not only or p.name.removesuffix(".csv.gz") in only)
              and p.name.removesuffix(".csv.gz") not in skip]
+    if args.max_rows is not None:
+        paths = [p for p in paths if _n_rows(p) <= args.max_rows]
     if not paths:
         print(f"no data sets found in {args.data_dir}", file=sys.stderr)
         return 2
-    report = {"options": OPTIONS, "data_dir": str(args.data_dir),
+    report = {"options": dict(OPTIONS), "data_dir": str(args.data_dir),
               "environment": environment(), "datasets": []}
     print(environment_line(report["environment"]), flush=True)
     for path in paths:
