@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dashboard import DashboardServer, dashboard_command
+from ._ensemble import Candidate, blend, top_trials
 from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
 from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
@@ -100,6 +101,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         reproducible: the order trials finish in changes what the sampler learns.
     pos_label : label, default=None
         The class of interest; ``None`` means the minority class.
+    ensemble_size : int, default=3
+        After the search, blend (average the calibrated probabilities of) up to
+        this many of the best distinct strategies, if the blend's cross-validated
+        score beats the best single strategy's. ``1`` keeps the best strategy alone.
     show_progress_bar : bool, default=True
         Show a progress bar of finished trials and the best value so far, and
         print where the study lives and the command that opens its dashboard.
@@ -116,8 +121,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     best_params_ : dict
         Optuna parameters of the best trial.
     best_score_ : float
-        Its cross-validated value: total cost (lower is better) or average
-        precision (higher is better).
+        Cross-validated value of the returned model (the best strategy, or the
+        blend): total cost (lower is better) or average precision (higher is
+        better).
+    ensemble_ : list of int
+        Trial numbers whose strategies the model averages (one when not blended).
     best_strategy_ : Strategy
         The best trial's strategy; ``strategy_`` is it in words.
     threshold_ : float
@@ -174,6 +182,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         "n_jobs": [Interval(Integral, 1, None, closed="left"),
                    Options(Integral, {-1})],
         "pos_label": "no_validation",
+        "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "show_progress_bar": ["boolean"],
         "dashboard": ["boolean"],
     }
@@ -181,7 +190,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
                  fn_cost=None, n_trials=50, timeout=None, cv=5, storage=None,
                  study_name=None, random_state=None, n_jobs=1, pos_label=None,
-                 show_progress_bar=True, dashboard=False):
+                 ensemble_size=3, show_progress_bar=True, dashboard=False):
         self.search_space = search_space
         self.objective = objective
         self.fp_cost = fp_cost
@@ -194,6 +203,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.pos_label = pos_label
+        self.ensemble_size = ensemble_size
         self.show_progress_bar = show_progress_bar
         self.dashboard = dashboard
 
@@ -371,30 +381,44 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
 
     def _refit_best(self, study, context):
         best = best_trial_or_raise(study)
-        strategy = strategy_of(context.space, best.params, context.kinds)
+        candidates = [self._candidate(trial, context)
+                      for trial in top_trials(study, self.ensemble_size)]
+        n_members, post = blend(candidates, context.y, context.fold_ids,
+                                context.objective)
+        members = [(c.strategy.make_pipeline(context.kinds, context.model_seed)
+                    .fit(context.X, context.y), c.post.calibrator)
+                   for c in candidates[:n_members]]
+        threshold = post.threshold if n_members == 1 else \
+            context.objective.tune_threshold(context.y, np.mean(
+                [c.post.calibrator.transform(c.scores)
+                 for c in candidates[:n_members]], axis=0))
+        self.best_estimator_ = ThresholdedPipeline(members, threshold, self.classes_,
+                                                   self.pos_label_)
+        self.best_params_ = dict(best.params)
+        self.best_trial_number_ = best.number
+        self.best_strategy_ = candidates[0].strategy
+        self.ensemble_ = [c.trial_number for c in candidates[:n_members]]
+        self.strategy_ = candidates[0].strategy.describe() if n_members == 1 else (
+            f"Blend of {n_members}: " + " | ".join(
+                c.strategy.describe() for c in candidates[:n_members]))
+        self.best_score_ = float(post.value)
+        self.threshold_ = float(threshold)
+        self.cv_metrics_ = dict(post.metrics, threshold=float(threshold))
+        self._oof = {"y": context.y, "scores": candidates[0].scores,
+                     "proba": post.proba}
+        self._best_post = post
 
-        def make_pipeline():
-            return strategy.make_pipeline(context.kinds, context.model_seed)
-
-        scores = context.oof_cache.get(best.number)
+    def _candidate(self, trial, context) -> Candidate:
+        strategy = strategy_of(context.space, trial.params, context.kinds)
+        scores = context.oof_cache.get(trial.number)
         if scores is None:
-            scores, _, _ = out_of_fold_scores(make_pipeline, context.X, context.y,
-                                              context.folds)
+            scores, _, _ = out_of_fold_scores(
+                lambda: strategy.make_pipeline(context.kinds, context.model_seed),
+                context.X, context.y, context.folds)
         post = cross_fit_postprocessing(scores, context.y, context.fold_ids,
                                         calibration=strategy.calibration,
                                         objective=context.objective)
-        pipeline = make_pipeline().fit(context.X, context.y)
-        self.best_estimator_ = ThresholdedPipeline(
-            pipeline, post.calibrator, post.threshold, self.classes_, self.pos_label_)
-        self.best_params_ = dict(best.params)
-        self.best_score_ = float(best.value)
-        self.best_trial_number_ = best.number
-        self.best_strategy_ = strategy
-        self.strategy_ = strategy.describe()
-        self.threshold_ = post.threshold
-        self.cv_metrics_ = post.metrics
-        self._oof = {"y": context.y, "scores": scores, "proba": post.proba}
-        self._best_post = post
+        return Candidate(trial.number, strategy, scores, post)
 
     # -- prediction ----------------------------------------------------------
 

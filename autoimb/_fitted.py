@@ -9,18 +9,18 @@ __all__ = ["ThresholdedPipeline"]
 
 
 class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
-    """A fitted pipeline whose probabilities are calibrated and whose labels apply
-    a stored threshold.
+    """Fitted pipelines whose calibrated probabilities are averaged and whose labels
+    apply a stored threshold.
 
     It is what :class:`~autoimb.AutoImbClassifier` keeps as ``best_estimator_``;
-    it holds already-fitted parts, so it has no ``fit``.
+    it holds already-fitted parts, so it has no ``fit``. Usually it has one member;
+    a blend of the best strategies has several.
 
     Parameters
     ----------
-    pipeline : imblearn Pipeline
-        Fitted preprocessing, (resampler,) and model.
-    calibrator : fitted calibrator
-        Maps the model's positive-class score to a probability.
+    members : list of (pipeline, calibrator)
+        Fitted preprocessing, (resampler,) and model, each with the calibrator
+        that maps its positive-class score to a probability.
     threshold : float
         Predict the positive class when its calibrated probability is at least this.
     classes : array of two labels
@@ -29,9 +29,8 @@ class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
         The positive class, one of ``classes``.
     """
 
-    def __init__(self, pipeline, calibrator, threshold, classes, pos_label):
-        self.pipeline = pipeline
-        self.calibrator = calibrator
+    def __init__(self, members, threshold, classes, pos_label):
+        self.members = members
         self.threshold = threshold
         self.classes = classes
         self.pos_label = pos_label
@@ -45,9 +44,10 @@ class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
         return int(np.flatnonzero(self.classes_ == self.pos_label)[0])
 
     def positive_proba(self, X) -> np.ndarray:
-        """Calibrated probability of the positive class."""
-        scores = self.pipeline.predict_proba(X)[:, 1]
-        return np.clip(self.calibrator.transform(scores), 0.0, 1.0)
+        """Calibrated probability of the positive class (averaged over members)."""
+        probas = [calibrator.transform(pipeline.predict_proba(X)[:, 1])
+                  for pipeline, calibrator in self.members]
+        return np.clip(np.mean(probas, axis=0), 0.0, 1.0)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, columns in the order of ``classes_``."""

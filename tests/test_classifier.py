@@ -19,8 +19,10 @@ def test_fit_returns_calibrated_thresholded_model(small_data, fast_options):
     assert np.allclose(proba.sum(axis=1), 1)
     expected = np.where(proba[:, 1] >= model.threshold_, 1, 0)
     assert np.array_equal(model.predict(X), expected)
-    assert model.best_score_ == model.study_.best_value
     assert model.best_params_ == model.study_.best_params
+    assert model.best_score_ <= model.study_.best_value  # a blend only if better
+    if len(model.ensemble_) == 1:
+        assert model.best_score_ == model.study_.best_value
     assert isinstance(model.results_, pd.DataFrame) and len(model.results_) >= 4
     assert {"strategy", "cost", "normalized_cost", "threshold"} <= set(model.results_)
 
@@ -185,3 +187,23 @@ def test_invalid_parameters_are_named():
         AutoImbClassifier(n_trials=0).fit([[0], [1]], [0, 1])
     with pytest.raises(ValueError, match="'timeout' parameter"):
         AutoImbClassifier(timeout=0).fit([[0], [1]], [0, 1])
+
+
+def test_blend_of_best_strategies(small_data, fast_options):
+    """Check that a blend averages its members' calibrated probabilities, applies
+    its own threshold, and is kept only when its cross-validated cost is lower."""
+    X, y = small_data
+    model = autoimb.fit(X, y, n_trials=8, fp_cost=1, fn_cost=20, ensemble_size=3,
+                        **fast_options)
+    members = model.best_estimator_.members
+    assert len(members) == len(model.ensemble_) >= 1
+    frame = pd.DataFrame(X, columns=model.kinds_.columns)
+    average = np.mean([c.transform(p.predict_proba(frame)[:, 1]) for p, c in members],
+                      axis=0)
+    assert np.allclose(model.predict_proba(X)[:, 1], np.clip(average, 0, 1))
+    single = autoimb.fit(X, y, n_trials=8, fp_cost=1, fn_cost=20, ensemble_size=1,
+                         **fast_options)
+    assert len(single.ensemble_) == 1
+    assert model.best_score_ <= single.best_score_
+    if len(model.ensemble_) > 1:
+        assert model.strategy_.startswith(f"Blend of {len(model.ensemble_)}")

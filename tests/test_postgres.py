@@ -92,7 +92,7 @@ def test_workers_share_one_study(postgres_url, tmp_path):
     recipes = [t.user_attrs.get("recipe") for t in study.trials if "recipe" in t.user_attrs]
     assert len(recipes) == len(set(recipes))
     bests = {float(out.split()[-1]) for out, _ in outputs}
-    assert min(bests) == study.best_value
+    assert min(bests) <= study.best_value  # the best trial, or a better blend
 
 
 def test_storage_url_resumes(postgres_url):
