@@ -295,7 +295,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 constant_liar=self.n_jobs != 1)
             study = optuna.create_study(
                 storage=storage, study_name=self.study_name_, sampler=sampler,
-                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
                 direction=self.objective_.direction, load_if_exists=True)
             if check_study_matches(study, fingerprint=fingerprint, config=config):
                 study.set_user_attr("autoimb.seeds", {"folds": fold_seed,
