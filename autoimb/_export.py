@@ -1,31 +1,39 @@
 """Model files: the fitted classifier, its metadata and a checksum.
 
-A file is a small joblib envelope ``{"format", "metadata", "sha256", "payload"}``
-whose payload holds the serialized classifier (joblib or skops bytes). ``load``
-checks the envelope, the checksum and the library versions before it unpacks the
-payload, so a truncated or corrupted file is refused with a clear message.
+A file is a zip of ``autoimb-model.json`` (format, metadata, SHA-256 of the payload)
+and ``payload.bin``, the serialized classifier (joblib or skops bytes). ``load``
+reads the JSON, checks the checksum and the library versions before it unpacks the
+payload, so a truncated, corrupted or foreign file is refused with a clear message
+and without running anything it carries.
 
-A joblib (pickle) payload can run arbitrary code when loaded: load only files
-from a source you trust, or export with ``format="skops"``.
+A joblib (pickle) payload can run arbitrary code when it is unpacked: load only
+files from a source you trust, or export with ``format="skops"``, which loads
+without executing code and asks you to trust the types it names.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
+import json
 import os
+import zipfile
 import platform
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
+import pandas as pd
 
 from .exceptions import AutoImbWarning, ModelFileError
 
 __all__ = ["export_model", "load", "model_metadata"]
 
 FORMAT = "autoimb-model/1"
+_MANIFEST = "autoimb-model.json"
+_PAYLOAD = "payload.bin"
 _LIBRARIES = ("autoimb", "scikit-learn", "imbalanced-learn", "lightgbm", "optuna",
               "numpy", "pandas")
 
@@ -74,34 +82,66 @@ def _plain(value):
 
 def export_model(model, path, *, format: str = "joblib") -> str:
     """Write ``model`` to ``path`` (see the module docstring)."""
-    if format == "joblib":
-        buffer = io.BytesIO()
-        joblib.dump(model, buffer)
-        payload = buffer.getvalue()
-    elif format == "skops":
-        import skops.io as sio
-
-        payload = sio.dumps(model)
-    else:
+    if format not in ("joblib", "skops"):
         raise ModelFileError(
             f"Unknown model file format {format!r}; use 'joblib' or 'skops'.")
+    portable = copy.copy(model)
+    if hasattr(portable, "results_"):  # skops cannot serialise a DataFrame
+        portable.results_ = portable.results_.to_dict(orient="list")
+    if format == "joblib":
+        buffer = io.BytesIO()
+        joblib.dump(portable, buffer)
+        payload = buffer.getvalue()
+    else:
+        import skops.io as sio
+
+        payload = sio.dumps(portable)
     envelope = {"format": FORMAT, "payload_format": format,
                 "metadata": model_metadata(model),
                 "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload}
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
-    joblib.dump(envelope, tmp)
+    write_envelope(envelope, tmp)
     os.replace(tmp, path)
     return str(path)
 
 
+def write_envelope(envelope: dict, path) -> None:
+    """Write a model file: a zip of a JSON manifest and the payload bytes."""
+    manifest = {k: v for k, v in envelope.items() if k != "payload"}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(_MANIFEST, json.dumps(manifest, indent=1, default=str))
+        archive.writestr(_PAYLOAD, envelope["payload"])
+
+
 def read_envelope(path) -> dict:
-    """The checked envelope of a model file, payload not yet unpacked."""
+    """The checked envelope of a model file, payload not yet unpacked.
+
+    Nothing in the file is unpickled here: the manifest is JSON, and the payload's
+    checksum is verified before :func:`load` unpacks it.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Model file {str(path)!r} does not exist.")
     try:
-        envelope = joblib.load(path)
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if _MANIFEST not in names or _PAYLOAD not in names:
+                raise ModelFileError(
+                    f"{str(path)!r} is not an autoimb model file; make one with "
+                    "model.export(path) or `autoimb fit ... --out model.joblib`.")
+            envelope = json.loads(archive.read(_MANIFEST))
+            envelope["payload"] = archive.read(_PAYLOAD)
+    except ModelFileError:
+        raise
+    except zipfile.BadZipFile as exc:
+        if "CRC" in str(exc):
+            raise ModelFileError(
+                f"The checksum of {str(path)!r} does not match its content: the file "
+                "is corrupted. Export the model again.") from exc
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable autoimb model file ({exc}); it may be "
+            "truncated or corrupted. Export the model again.") from exc
     except Exception as exc:
         raise ModelFileError(
             f"{str(path)!r} is not a readable autoimb model file ({type(exc).__name__}: "
@@ -110,8 +150,7 @@ def read_envelope(path) -> dict:
         raise ModelFileError(
             f"{str(path)!r} is not an autoimb model file; make one with "
             "model.export(path) or `autoimb fit ... --out model.joblib`.")
-    payload = envelope.get("payload", b"")
-    if hashlib.sha256(payload).hexdigest() != envelope.get("sha256"):
+    if hashlib.sha256(envelope["payload"]).hexdigest() != envelope.get("sha256"):
         raise ModelFileError(
             f"The checksum of {str(path)!r} does not match its content: the file is "
             "corrupted. Export the model again.")
@@ -149,10 +188,21 @@ def load(path, *, trusted: bool | list[str] = False):
     if envelope["payload_format"] == "skops":
         import skops.io as sio
 
+        untrusted = sio.get_untrusted_types(data=payload)
         if trusted is True:
-            trusted = sio.get_untrusted_types(data=payload)
-        return sio.loads(payload, trusted=trusted or None)
-    return joblib.load(io.BytesIO(payload))
+            trusted = untrusted
+        missing = sorted(set(untrusted) - set(trusted or ()))
+        if missing:
+            raise ModelFileError(
+                f"{str(path)!r} names types skops does not trust by default: "
+                f"{', '.join(missing)}. If you made this file or trust its source, "
+                "pass trusted=True (or the list of types) to autoimb.load.")
+        model = sio.loads(payload, trusted=trusted or None)
+    else:
+        model = joblib.load(io.BytesIO(payload))
+    if isinstance(getattr(model, "results_", None), dict):
+        model.results_ = pd.DataFrame(model.results_)
+    return model
 
 
 def _warn_on_version_mismatch(saved: dict, path) -> None:
