@@ -191,26 +191,13 @@ def _load_model(path: str, trust: bool):
 
     try:
         return load(path, trusted=trust)
-    except AutoImbError:
-        raise
-    except Exception as exc:
-        if type(exc).__name__ == "UntrustedTypesFoundException":
+    except AutoImbError as exc:
+        if not trust and "trusted=" in str(exc):  # a skops file with untrusted types
             raise AutoImbError(
                 f"{path!r} is a skops model file naming types that skops does not "
                 "trust by default; pass --trust if you made it or trust its "
                 "source.") from exc
         raise
-
-
-def _export(model, path: str, fmt: str) -> str:
-    if fmt == "skops" and isinstance(getattr(model, "results_", None), pd.DataFrame):
-        # skops cannot serialize DataFrames: leave the trial table out of the file.
-        results = model.__dict__.pop("results_")
-        try:
-            return model.export(path, format=fmt)
-        finally:
-            model.results_ = results
-    return model.export(path, format=fmt)
 
 
 def _plain(value):
@@ -337,7 +324,7 @@ def fit(
         pos_label=None if pos_label is None else _match_label(pos_label, y),
         show_progress_bar=progress)
     model.target_name_ = str(target)
-    written = _export(model, out, fmt)
+    written = model.export(out, format=fmt)
     print(model.summary())
     print(f"Model written to {written} ({fmt}); score new data with: "
           f"autoimb predict {written} DATA")
