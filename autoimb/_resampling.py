@@ -123,6 +123,14 @@ class AdaptiveResampler(BaseEstimator):
                 k = n_pos - 1
         sampler = _build(self.method, ratio, k, self.categorical_features,
                          self.random_state)
-        X_res, y_res = sampler.fit_resample(X, y)
+        try:
+            X_res, y_res = sampler.fit_resample(X, y)
+        except (ValueError, RuntimeError) as exc:
+            if "No samples will be generated" not in str(exc):
+                raise
+            # ADASYN rounds the rows to add per minority row; near the fold's own
+            # ratio that is zero everywhere.
+            self.summary_["adapted"] = f"ratio {ratio:.2f} adds no row here; left as is"
+            return X, y
         self.summary_["after"] = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
         return X_res, y_res

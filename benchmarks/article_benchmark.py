@@ -82,11 +82,11 @@ def best_test_cost(y_true, proba) -> float:
     return float(min(costs.min(), FN_COST * n_pos))
 
 
-def run_autoimb(X_train, y_train, X_test, y_test, seed, budget, preset):
+def run_autoimb(X_train, y_train, X_test, y_test, seed, budget, preset, n_jobs=1):
     start = time.perf_counter()
     model = autoimb.fit(X_train, y_train, search_space=preset, fp_cost=FP_COST,
                         fn_cost=FN_COST, n_trials=None, timeout=budget,
-                        storage="memory", random_state=seed, n_jobs=1,
+                        storage="memory", random_state=seed, n_jobs=n_jobs,
                         show_progress_bar=False)
     wall = time.perf_counter() - start
     trials = model.study_.get_trials(deepcopy=False)
@@ -174,7 +174,7 @@ def to_markdown(report) -> str:
         f"{FP_COST:g}·FP + {FN_COST:g}·FN on the test part.",
         "",
         f"autoimb: preset `{s['preset']}`, `timeout={s['budget']}`, `n_trials=None`, "
-        "`storage=\"memory\"`, `n_jobs=1`, `random_state=<split seed>`. Baseline: "
+        f"`storage=\"memory\"`, `n_jobs={s.get('n_jobs', 1)}`, `random_state=<split seed>`. Baseline: "
         "`TunedThresholdClassifierCV(HistGradientBoostingClassifier(), "
         "scoring=make_scorer(cost, greater_is_better=False))`, 5-fold.",
         "",
@@ -254,6 +254,8 @@ def main(argv=None) -> int:
                         help="comma-separated split seeds (default 0,1,2)")
     parser.add_argument("--preset", default="default",
                         help='autoimb search_space (default "default")')
+    parser.add_argument("--n-jobs", type=int, default=1,
+                        help="autoimb trials in parallel (default 1; -1: one per core)")
     parser.add_argument("--out", default="article_benchmark",
                         help="stem of the results files in benchmarks/results/")
     args = parser.parse_args(argv)
@@ -261,7 +263,8 @@ def main(argv=None) -> int:
 
     X, y = make_classification(**DATA)
     report = {"settings": {"budget": args.budget, "splits": seeds,
-                           "preset": args.preset, "fp_cost": FP_COST,
+                           "preset": args.preset, "n_jobs": args.n_jobs,
+                           "fp_cost": FP_COST,
                            "fn_cost": FN_COST, "data": DATA, "test_size": TEST_SIZE},
               "environment": environment(), "article_reference": ARTICLE_REFERENCE,
               "splits": [], "failures": []}
@@ -276,7 +279,7 @@ def main(argv=None) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 model, table, a = run_autoimb(X_train, y_train, X_test, y_test, seed,
-                                              args.budget, args.preset)
+                                              args.budget, args.preset, args.n_jobs)
         except Exception as exc:  # record it, run the baseline, fail at the end
             error = {"error": f"{type(exc).__name__}: {exc}",
                      "traceback": traceback.format_exc(),

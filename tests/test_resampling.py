@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from autoimb._resampling import RESAMPLERS, AdaptiveResampler
+
+
+@pytest.fixture
+def fold():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 4))
+    y = (rng.random(1000) < 0.05).astype(int)
+    return X, y
+
+
+@pytest.mark.parametrize("method", ["random_over", "smote", "borderline_smote",
+                                    "random_under"])
+def test_ratio_is_reached(fold, method):
+    """Check that over- and under-samplers reach the minority/majority ratio asked."""
+    X, y = fold
+    sampler = AdaptiveResampler(method, sampling_ratio=0.5, k_neighbors=5,
+                                random_state=0)
+    _, y_res = sampler.fit_resample(X, y)
+    assert np.sum(y_res == 1) / np.sum(y_res == 0) == pytest.approx(0.5, abs=0.01)
+    assert sampler.summary_["after"] == (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+
+
+def test_ratio_below_the_folds_own_leaves_it(fold):
+    """Check that a ratio at or below the fold's own is not an error: the fold is
+    left as it is, and the summary says why."""
+    X, y = fold
+    sampler = AdaptiveResampler("smote", sampling_ratio=0.01, k_neighbors=5)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert X_res is X and y_res is y
+    assert "below the fold's own" in sampler.summary_["adapted"]
+
+
+def test_k_neighbors_shrinks_to_the_minority(fold):
+    """Check that k_neighbors larger than the minority rows allow is lowered."""
+    X, y = fold
+    keep = np.flatnonzero(y == 0)[:300].tolist() + np.flatnonzero(y == 1)[:4].tolist()
+    sampler = AdaptiveResampler("smote", sampling_ratio=0.5, k_neighbors=10,
+                                random_state=0)
+    _, y_res = sampler.fit_resample(X[keep], y[keep])
+    assert "lowered to 3" in sampler.summary_["adapted"]
+    assert np.sum(y_res == 1) == 150
+
+
+def test_adasyn_that_adds_nothing_leaves_the_fold(fold):
+    """Check that ADASYN at a ratio just above the fold's own, where it would add
+    no row, leaves the fold instead of failing the trial."""
+    X, y = fold
+    ratio = np.sum(y == 1) / np.sum(y == 0) + 0.002
+    sampler = AdaptiveResampler("adasyn", sampling_ratio=ratio, k_neighbors=15,
+                                random_state=0)
+    _, y_res = sampler.fit_resample(X, y)
+    assert len(y_res) == len(y)
+    assert "adds no row" in sampler.summary_["adapted"]
+
+
+def test_every_resampler_has_a_label():
+    """Check that each resampler says in words what it does."""
+    assert all(info.label for info in RESAMPLERS.values())
