@@ -14,15 +14,10 @@ scored honestly on rows that none of its stages was fitted on.
 (2, 2)
 """
 
+import importlib
 import logging
+from typing import TYPE_CHECKING
 
-from ._classifier import AutoImbClassifier, fit
-from ._dashboard import DashboardServer, run_dashboard
-from ._export import load
-from ._fitted import ThresholdedPipeline
-from ._metrics import evaluate
-from ._spaces import SearchSpace, list_search_spaces, load_search_space
-from ._strategy import Strategy
 from .exceptions import (
     AutoImbError,
     AutoImbWarning,
@@ -32,6 +27,45 @@ from .exceptions import (
 )
 
 __version__ = "0.1.0"
+
+# Public names and the module defining each. They are imported on first use, so
+# that `autoimb --version` or a bad command line does not pay for scikit-learn,
+# imbalanced-learn, LightGBM and Optuna (about 3 s).
+_LAZY = {
+    "AutoImbClassifier": "._classifier",
+    "fit": "._classifier",
+    "DashboardServer": "._dashboard",
+    "run_dashboard": "._dashboard",
+    "load": "._export",
+    "ThresholdedPipeline": "._fitted",
+    "evaluate": "._metrics",
+    "SearchSpace": "._spaces",
+    "list_search_spaces": "._spaces",
+    "load_search_space": "._spaces",
+    "Strategy": "._strategy",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._classifier import AutoImbClassifier, fit
+    from ._dashboard import DashboardServer, run_dashboard
+    from ._export import load
+    from ._fitted import ThresholdedPipeline
+    from ._metrics import evaluate
+    from ._spaces import SearchSpace, list_search_spaces, load_search_space
+    from ._strategy import Strategy
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'autoimb' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AutoImbClassifier",
