@@ -58,6 +58,7 @@ def model_metadata(model) -> dict:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "columns": kinds.columns,
+        "target": getattr(model, "target_name_", None),
         "dtypes": {c: ("categorical" if c in kinds.categorical else "numeric")
                    for c in kinds.columns},
         "fitted_on_dataframe": hasattr(model, "feature_names_in_"),

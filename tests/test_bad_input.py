@@ -1,9 +1,5 @@
 """Bad input: each case either works as documented or fails with a message that
 names the bad value and the way out. docs/bad_input.md lists them all.
-
-Tests marked ``xfail(strict=True)`` state the behaviour wanted where the fix lies
-outside autoimb/_validation.py (the reason names the file); they turn into
-failures once it is fixed, so that the marker gets removed.
 """
 
 import warnings
