@@ -1,0 +1,100 @@
+"""Trials and studies explain themselves in optuna-dashboard."""
+
+import json
+import re
+import urllib.request
+
+import optuna
+import pytest
+from optuna_dashboard import get_note
+
+import autoimb
+from autoimb import _search
+
+
+def _note(study, trial):
+    return get_note(optuna.Trial(study, trial._trial_id))
+
+
+@pytest.fixture
+def search(small_data, tmp_path):
+    X, y = small_data
+    path = tmp_path / "autoimb.journal"
+    model = autoimb.fit(X, y, search_space="fast", n_trials=8, cv=3, fp_cost=1,
+                        fn_cost=20, storage=str(path), random_state=0,
+                        show_progress_bar=False)
+    return model, path
+
+
+def test_every_trial_has_a_note(search):
+    """Check that each completed trial's note gives its strategy, every fold's score
+    and its confusion matrix, and each pruned trial's note says why."""
+    model, _ = search
+    study = model.study_
+    for trial in study.trials:
+        note = _note(study, trial)
+        assert trial.user_attrs["strategy"] in note
+        if trial.state.name == "COMPLETE":
+            c = trial.user_attrs["confusion"]
+            assert f"{c['tp']} (TP)" in note and f"{c['fn']} (FN)" in note
+            assert len(re.findall(r"^\| [123] \|", note, flags=re.M)) == 3
+        elif trial.state.name == "PRUNED":
+            assert "worse than the median" in note
+
+
+def test_best_trial_has_its_figures(search):
+    """Check that the trial that first reached the best value carries the PR curve,
+    the cost curve and the reliability diagram, as PNG artifacts on disk."""
+    model, path = search
+    study = model.study_
+    best = study.best_trial
+    metas = optuna.artifacts.get_all_artifact_meta(best, storage=study._storage)
+    names = {meta.filename for meta in metas}
+    assert {"precision_recall.png", "cost_vs_threshold.png", "reliability.png"} <= names
+    folder = path.parent / "autoimb.journal.artifacts"
+    for meta in metas:
+        assert (folder / meta.artifact_id).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_study_note_tells_data_objective_and_best(search, small_data):
+    """Check that the study note gives the class counts, the costs and the returned
+    model with links to its figures."""
+    model, _ = search
+    _, y = small_data
+    note = get_note(model.study_)
+    assert f"| 0 | {(y == 0).sum()} |" in note and f"| 1 | {(y == 1).sum()} |" in note
+    assert "Cost of a false positive: 1; of a false negative: 20." in note
+    assert "Best trial so far" in note
+    assert len(re.findall(r"!\[[^\]]+\]\(/artifacts/", note)) == 3
+
+
+def test_dashboard_serves_while_the_search_runs(small_data, tmp_path, monkeypatch,
+                                                capsys):
+    """Check that fit(dashboard=True) serves optuna-dashboard on 127.0.0.1 while the
+    trials run, with the study in it, and stops it when fit returns."""
+    X, y = small_data
+    seen = {}
+    original = _search.make_objective
+
+    def watching(ctx):
+        run = original(ctx)
+
+        def trial(t):
+            if "url" not in seen:
+                err = capsys.readouterr().err
+                seen["url"] = re.search(r"dashboard at (http://\S+)", err).group(1)
+                base = seen["url"].split("/dashboard")[0]
+                with urllib.request.urlopen(f"{base}/api/studies", timeout=10) as r:
+                    seen["studies"] = json.load(r)["study_summaries"]
+            return run(t)
+        return trial
+
+    monkeypatch.setattr(_search, "make_objective", watching)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3,
+                        storage=str(tmp_path / "autoimb.journal"), random_state=0,
+                        dashboard=True)
+    assert seen["url"].startswith("http://127.0.0.1:")
+    assert [s["study_name"] for s in seen["studies"]] == [model.study_name_]
+    base = seen["url"].split("/dashboard")[0]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/api/studies", timeout=3)
