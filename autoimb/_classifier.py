@@ -17,8 +17,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ._dashboard import DashboardServer, dashboard_command
 from ._ensemble import Candidate, blend, top_trials
@@ -38,8 +38,8 @@ from ._spaces import load_search_space
 from ._storage import check_study_matches, resolve_storage
 from ._validation import (
     check_costs,
-    check_input_shape,
     check_frame,
+    check_input_shape,
     check_target,
     column_kinds,
     data_fingerprint,

@@ -18,9 +18,9 @@ import hashlib
 import io
 import json
 import os
-import zipfile
 import platform
 import warnings
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 

@@ -87,8 +87,8 @@ def _retry_schema_race(connect, attempts: int = 6):
         try:
             return connect()
         except Exception as exc:
-            if attempt == attempts - 1 or "Integrity" not in type(exc).__name__ and \
-                    "duplicate key" not in str(exc):
+            if attempt == attempts - 1 or ("Integrity" not in type(exc).__name__ and \
+                    "duplicate key" not in str(exc)):
                 raise
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
     raise AssertionError("unreachable")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bayes_threshold", "cost_curve", "best_cost_threshold", "best_f1_threshold"]
+__all__ = ["bayes_threshold", "best_cost_threshold", "best_f1_threshold", "cost_curve"]
 
 
 def bayes_threshold(fp_cost: float, fn_cost: float) -> float:

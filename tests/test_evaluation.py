@@ -71,7 +71,7 @@ def test_no_stage_sees_the_rows_it_scores(data):
     assert not np.isnan(scores).any()
     fits = [rows for stage, rows in log if stage == "model"]
     samples = [rows for stage, rows in log if stage == "resampler"]
-    for (train, test), fitted, sampled in zip(folds, fits, samples):
+    for (train, test), fitted, sampled in zip(folds, fits, samples, strict=True):
         assert fitted <= set(train) and sampled == set(train)
         assert not fitted & set(test)
 

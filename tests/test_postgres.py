@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 import optuna
 import pytest
@@ -80,7 +79,7 @@ def test_workers_share_one_study(postgres_url, tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for _ in range(2)]
     outputs = [w.communicate(timeout=240) for w in workers]
-    for worker, (out, err) in zip(workers, outputs, strict=True):
+    for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err[-3000:]
     study = optuna.load_study(study_name="shared", storage=postgres_url)
     finished = [t for t in study.trials if t.state.is_finished()]
@@ -97,8 +96,9 @@ def test_workers_share_one_study(postgres_url, tmp_path):
 
 def test_storage_url_resumes(postgres_url):
     """Check that a rerun with the same PostgreSQL study continues it."""
-    import autoimb
     from sklearn.datasets import make_classification
+
+    import autoimb
 
     X, y = make_classification(n_samples=800, weights=[0.9], random_state=1)
     options = {"search_space": "fast", "cv": 3, "storage": postgres_url,

@@ -5,12 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-import pandas as pd
 import pytest
 
 from autoimb import AutoImbError, list_search_spaces, load_search_space
 from autoimb._models import MODELS
-from autoimb._preprocessing import ColumnKinds
 from autoimb._resampling import RESAMPLERS
 from autoimb._spaces import Param
 from autoimb._strategy import Strategy
