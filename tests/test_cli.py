@@ -193,6 +193,12 @@ def test_evaluate_table_shows_metrics_and_confusion_matrix(fitted, metrics):
                     "1": [str(metrics["fn"]), str(metrics["tp"])]}
 
 
+def _default_sigint():
+    # A background job of a non-interactive shell (as CI may be) inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt: restore the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_dashboard_serves_the_study_of_fit(fitted):
     """Check that `autoimb dashboard autoimb.journal` serves the fit's study until
     interrupted."""
@@ -201,7 +207,7 @@ def test_dashboard_serves_the_study_of_fit(fitted):
     proc = subprocess.Popen(
         [sys.executable, "-m", "autoimb.cli", "dashboard", "autoimb.journal",
          "--wait", "0"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=_default_sigint)
     killer = threading.Timer(90, proc.kill)
     killer.start()
     try:
