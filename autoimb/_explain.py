@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Explainer", "artifact_store_for"]
 
+_OBJECTIVE_TEXT = {
+    "cost": "minimise the total cost of errors on held-out rows",
+    "average_precision": "maximise average precision on held-out rows",
+}
 _NOTE_METRICS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
                  "precision", "recall", "balanced_accuracy", "brier")
 
@@ -121,7 +125,7 @@ class Explainer:
                      for name, artifact_id in ids.items()]
         attach_study_note(study, study_note(
             n_rows=self.n_rows, n_columns=self.n_columns,
-            class_counts=self.class_counts, objective=self.objective.kind,
+            class_counts=self.class_counts, objective=_OBJECTIVE_TEXT[self.objective.kind],
             fp_cost=self.objective.fp_cost, fn_cost=self.objective.fn_cost,
             best=best, image_links=links))
 
