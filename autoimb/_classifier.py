@@ -43,6 +43,7 @@ from ._validation import (
     check_target,
     column_kinds,
     data_fingerprint,
+    plain_value,
     warn_if_target_in_X,
 )
 from .exceptions import AutoImbError, AutoImbWarning
@@ -314,8 +315,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         negative = self.classes_[self.classes_ != self.pos_label_][0]
         explainer = Explainer(
             self.objective_, n_rows=len(X), n_columns=X.shape[1],
-            class_counts={_plain(negative): len(y01) - n_pos,
-                          _plain(self.pos_label_): n_pos},
+            class_counts={plain_value(negative): len(y01) - n_pos,
+                          plain_value(self.pos_label_): n_pos},
             artifact_store=artifact_store_for(self.storage_location_)
             if self.storage_location_ or self.dashboard else None)
         explainer.describe_study(study)
@@ -350,7 +351,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             return [(np.asarray(a), np.asarray(b)) for a, b in self.cv.split(X, y01)]
         n_pos = int(np.sum(y01))
         n_min = min(n_pos, len(y01) - n_pos)
-        smaller = self.pos_label_ if n_pos <= len(y01) - n_pos else _plain(
+        smaller = self.pos_label_ if n_pos <= len(y01) - n_pos else plain_value(
             self.classes_[self.classes_ != self.pos_label_][0])
         if n_min < 2:
             raise AutoImbError(
@@ -535,10 +536,6 @@ def _quiet_optuna():
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 def _effective_n_jobs(n_jobs: int) -> int:

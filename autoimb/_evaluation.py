@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._calibration import make_calibrator
-from ._metrics import binary_metrics
+from ._metrics import error_metrics, ranking_metrics
 from ._objective import Objective
 
 __all__ = ["PostProcessing", "cross_fit_postprocessing", "out_of_fold_scores"]
@@ -137,22 +137,11 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, calibration: str,
         threshold = objective.bayes_threshold
     else:
         threshold = objective.tune_threshold(y, calibrator.transform(scores))
-    metrics = _metrics_of(y, proba, pred, objective)
-    metrics["threshold"] = float(threshold)
+    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
+                            fn_cost=objective.fn_cost)
+    metrics.update(ranking_metrics(y, proba), threshold=float(threshold))
     value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
     return PostProcessing(proba=proba, pred=pred, rule=rule,
                           fold_thresholds=[float(t) for t in fold_thresholds],
                           metrics=metrics, value=float(value), calibrator=calibrator,
                           threshold=float(threshold))
-
-
-def _metrics_of(y, proba, pred, objective):
-    # binary_metrics thresholds one array; predictions here come from one threshold
-    # per fold, so score them as 0/1 "probabilities" at 0.5 and fix the rest.
-    metrics = binary_metrics(y, pred.astype(float), 0.5, fp_cost=objective.fp_cost,
-                             fn_cost=objective.fn_cost)
-    ranking = binary_metrics(y, proba, 0.5, fp_cost=objective.fp_cost,
-                             fn_cost=objective.fn_cost)
-    for key in ("average_precision", "roc_auc", "brier"):
-        metrics[key] = ranking[key]
-    return metrics

@@ -27,6 +27,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
+from ._validation import plain_value
 from .exceptions import AutoImbWarning, ModelFileError
 
 __all__ = ["export_model", "load", "model_metadata"]
@@ -62,23 +63,19 @@ def model_metadata(model) -> dict:
         "dtypes": {c: ("categorical" if c in kinds.categorical else "numeric")
                    for c in kinds.columns},
         "fitted_on_dataframe": hasattr(model, "feature_names_in_"),
-        "classes": [_plain(c) for c in model.classes_],
-        "pos_label": _plain(model.pos_label_),
+        "classes": [plain_value(c) for c in model.classes_],
+        "pos_label": plain_value(model.pos_label_),
         "objective": model.objective_.kind,
         "fp_cost": model.objective_.fp_cost,
         "fn_cost": model.objective_.fn_cost,
         "threshold": model.threshold_,
         "cv_score": model.best_score_,
-        "cv_metrics": {k: _plain(v) for k, v in model.cv_metrics_.items()},
+        "cv_metrics": {k: plain_value(v) for k, v in model.cv_metrics_.items()},
         "strategy": model.strategy_,
-        "best_params": {k: _plain(v) for k, v in model.best_params_.items()},
+        "best_params": {k: plain_value(v) for k, v in model.best_params_.items()},
         "study_name": getattr(model, "study_name_", None),
         "storage": getattr(model, "storage_location_", None),
     }
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
 
 
 def export_model(model, path, *, format: str = "joblib") -> str:

@@ -13,7 +13,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["binary_metrics", "trivial_cost"]
+__all__ = ["binary_metrics", "error_metrics", "ranking_metrics", "trivial_cost"]
 
 
 def trivial_cost(y_true, fp_cost: float, fn_cost: float) -> float:
@@ -59,9 +59,18 @@ def binary_metrics(y_true, proba, threshold: float, *, fp_cost: float,
     >>> m["cost"], m["tp"], m["fp"]
     (6.0, 1, 1)
     """
-    y_true = np.asarray(y_true).astype(int)
     proba = np.asarray(proba, dtype=float)
-    pred = (proba >= threshold).astype(int)
+    metrics = error_metrics(y_true, proba >= threshold, fp_cost=fp_cost,
+                            fn_cost=fn_cost)
+    metrics.update(ranking_metrics(y_true, proba), threshold=float(threshold))
+    return metrics
+
+
+def error_metrics(y_true, pred, *, fp_cost: float, fn_cost: float) -> dict:
+    """Cost, normalized cost, F1, precision, recall, balanced accuracy and the
+    confusion matrix of 0/1 predictions."""
+    y_true = np.asarray(y_true).astype(int)
+    pred = np.asarray(pred).astype(int)
     tp = int(np.sum((pred == 1) & (y_true == 1)))
     fp = int(np.sum((pred == 1) & (y_true == 0)))
     fn = int(np.sum((pred == 0) & (y_true == 1)))
@@ -73,17 +82,25 @@ def binary_metrics(y_true, proba, threshold: float, *, fp_cost: float,
         "cost": cost,
         "cost_per_row": cost / max(len(y_true), 1),
         "normalized_cost": cost / trivial if trivial > 0 else float("nan"),
-        "average_precision": float(average_precision_score(y_true, proba))
-        if both else float("nan"),
-        "roc_auc": float(roc_auc_score(y_true, proba)) if both else float("nan"),
         "f1": float(f1_score(y_true, pred, zero_division=0)),
         "precision": float(precision_score(y_true, pred, zero_division=0)),
         "recall": float(recall_score(y_true, pred, zero_division=0)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, pred))
         if both else float("nan"),
-        "brier": float(brier_score_loss(y_true, proba, labels=[0, 1])),
-        "threshold": float(threshold),
         "tn": tn, "fp": fp, "fn": fn, "tp": tp,
+    }
+
+
+def ranking_metrics(y_true, proba) -> dict:
+    """Average precision, ROC AUC and Brier score of probabilities."""
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.asarray(proba, dtype=float)
+    both = len(np.unique(y_true)) == 2
+    return {
+        "average_precision": float(average_precision_score(y_true, proba))
+        if both else float("nan"),
+        "roc_auc": float(roc_auc_score(y_true, proba)) if both else float("nan"),
+        "brier": float(brier_score_loss(y_true, proba, labels=[0, 1])),
     }
 
 

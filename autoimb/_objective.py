@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.metrics import average_precision_score
 
+from ._metrics import trivial_cost
 from ._threshold import bayes_threshold, best_cost_threshold, best_f1_threshold
 
 __all__ = ["Objective"]
@@ -70,13 +72,9 @@ class Objective:
         Cost: the least normalised cost any threshold reaches on the fold;
         average precision: the fold's average precision.
         """
-        from ._metrics import trivial_cost
-
         y_true = np.asarray(y_true)
         if self.kind == "cost":
             cost = best_cost_threshold(y_true, scores, self.fp_cost, self.fn_cost)[1]
             trivial = trivial_cost(y_true, self.fp_cost, self.fn_cost)
             return cost / trivial if trivial > 0 else 0.0
-        from sklearn.metrics import average_precision_score
-
         return float(average_precision_score(y_true, scores))

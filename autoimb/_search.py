@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -64,7 +65,7 @@ class SearchContext:
     oof_cache: dict = field(default_factory=dict)
     explainer: object = None
 
-    @property
+    @functools.cached_property
     def fold_ids(self) -> np.ndarray:
         ids = np.empty(len(self.y), dtype=int)
         for k, (_, test) in enumerate(self.folds):

@@ -167,13 +167,13 @@ def check_target(y, n_rows: int, pos_label=None):
     try:
         classes, counts = np.unique(y, return_counts=True)
     except TypeError as exc:  # e.g. 1 and "1" in one object array
-        types = sorted({type(_plain(v)).__name__ for v in y})
+        types = sorted({type(plain_value(v)).__name__ for v in y})
         raise AutoImbError(
             f"y mixes label types ({', '.join(types)}) that cannot be compared; give "
             "every label the same type, e.g. y.astype(str).") from exc
     if len(classes) < 2:
         raise AutoImbError(
-            f"y has only one class ({_plain(classes[0])!r}); a classifier needs two. "
+            f"y has only one class ({plain_value(classes[0])!r}); a classifier needs two. "
             "Check that y is the right column, or add rows of the other class.")
     if len(classes) > 2:
         kind = type_of_target(y)
@@ -194,16 +194,17 @@ def check_target(y, n_rows: int, pos_label=None):
     else:
         pos_label = _match_label(pos_label, classes)
     y01 = (y == pos_label).astype(int)
-    return classes, _plain(pos_label), y01
+    return classes, plain_value(pos_label), y01
 
 
-def _plain(value):
+def plain_value(value):
+    """A numpy scalar as the Python value it holds; anything else unchanged."""
     return value.item() if isinstance(value, np.generic) else value
 
 
 def _match_label(pos_label, classes):
     """The element of ``classes`` equal to ``pos_label``, or a clear error."""
-    labels = [_plain(c) for c in classes]
+    labels = [plain_value(c) for c in classes]
     if np.ndim(pos_label) != 0:
         raise AutoImbError(
             f"pos_label={pos_label!r} must be a single label, one of {labels}.")
@@ -212,7 +213,7 @@ def _match_label(pos_label, classes):
             same = bool(label == pos_label)
         except (TypeError, ValueError):
             same = False
-        if same and isinstance(_plain(label), str) == isinstance(pos_label, str):
+        if same and isinstance(plain_value(label), str) == isinstance(pos_label, str):
             return label
     hint = ""
     by_text = [c for c in labels if str(c) == str(pos_label)]

@@ -37,6 +37,7 @@ import typer
 
 from . import __version__
 from ._io import read_table, table_format, write_table
+from ._validation import plain_value
 from .exceptions import AutoImbError, NoCompletedTrialError
 
 __all__ = ["app", "main"]
@@ -201,7 +202,8 @@ def _load_model(path: str, trust: bool):
 
 
 def _plain(value):
-    value = value.item() if hasattr(value, "item") else value
+    """A JSON-ready value: Python scalars, NaN and infinities as null."""
+    value = plain_value(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
