@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 __all__ = ["make_calibrator"]
 
@@ -19,6 +18,10 @@ _EPS = 1e-7
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
 
 
 class IdentityCalibrator(BaseEstimator):
@@ -32,22 +35,43 @@ class IdentityCalibrator(BaseEstimator):
 
 
 class SigmoidCalibrator(BaseEstimator):
-    """Platt scaling on the logit of the scores: ``p = sigmoid(a * logit(s) + b)``."""
+    """Platt scaling on the logit of the scores: ``p = sigmoid(a * logit(s) + b)``.
+
+    Fitted by Newton's method on Platt's smoothed targets (``(n+ + 1) / (n+ + 2)``
+    for positives, ``1 / (n- + 2)`` for negatives), which keeps a few positives
+    from pushing the probabilities to 0 and 1; a two-parameter fit costs a few
+    passes over the scores, so it can run hundreds of times per search.
+    """
 
     def fit(self, scores, y):
         y = np.asarray(y)
-        if len(np.unique(y)) < 2:
+        z = _logit(scores)
+        n_pos = float(np.sum(y == 1))
+        n_neg = float(len(y) - n_pos)
+        if n_pos == 0 or n_neg == 0:
             self.coef_, self.intercept_ = 1.0, 0.0
             return self
-        model = LogisticRegression(C=1e4, max_iter=1000)
-        model.fit(_logit(scores).reshape(-1, 1), y)
-        self.coef_ = float(model.coef_[0, 0])
-        self.intercept_ = float(model.intercept_[0])
+        target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+        a, b = 1.0, float(np.log((n_pos + 1) / (n_neg + 1)))
+        for _ in range(50):
+            p = _sigmoid(a * z + b)
+            g = p - target
+            w = np.maximum(p * (1 - p), 1e-12)
+            grad = np.array([np.dot(g, z), g.sum()])
+            hzz, hz1, h11 = np.dot(w, z * z) + 1e-9, np.dot(w, z), w.sum() + 1e-9
+            det = hzz * h11 - hz1 * hz1
+            if det <= 0:
+                break
+            step_a = (h11 * grad[0] - hz1 * grad[1]) / det
+            step_b = (hzz * grad[1] - hz1 * grad[0]) / det
+            a, b = a - step_a, b - step_b
+            if abs(step_a) < 1e-8 and abs(step_b) < 1e-8:
+                break
+        self.coef_, self.intercept_ = float(a), float(b)
         return self
 
     def transform(self, scores):
-        z = self.coef_ * _logit(scores) + self.intercept_
-        return 1.0 / (1.0 + np.exp(-z))
+        return _sigmoid(self.coef_ * _logit(scores) + self.intercept_)
 
 
 class IsotonicCalibrator(BaseEstimator):

@@ -15,29 +15,25 @@ import numpy as np
 import optuna
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import StratifiedKFold
+from sklearn.dummy import DummyClassifier
+from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._dashboard import DashboardServer, dashboard_command
-from ._ensemble import Candidate, blend, top_trials
-from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
 from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
+from ._metrics import trivial_cost
 from ._objective import Objective
-from ._search import (
-    SearchContext,
-    best_trial_or_raise,
-    enqueue_recipes,
-    run_search,
-    strategy_of,
-)
+from ._search import SearchContext, best_trial_or_raise, enqueue_recipes, run_search
+from ._selection import bias_corrected_estimate, candidate_pool
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
 from ._spaces import load_search_space
 from ._storage import check_study_matches, resolve_storage
 from ._validation import (
     check_costs,
+    check_folds,
     check_frame,
     check_input_shape,
     check_target,
@@ -46,7 +42,8 @@ from ._validation import (
     plain_value,
     warn_if_target_in_X,
 )
-from .exceptions import AutoImbError, AutoImbWarning
+from ._warnings import warn
+from .exceptions import AutoImbError
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +119,16 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     best_params_ : dict
         Optuna parameters of the best trial.
     best_score_ : float
-        Cross-validated value of the returned model (the best strategy, or the
-        blend): total cost (lower is better) or average precision (higher is
-        better).
+        What the returned model is expected to score on new data, in the units
+        of the objective: total cost over as many rows as the training data
+        (lower is better), or average precision (higher is better). It is the
+        bootstrap bias-corrected cross-validation estimate (BBC-CV), which
+        accounts for the returned model being the best of many candidates
+        scored on the same rows.
+    best_score_raw_ : float
+        The returned model's own cross-validated value: the best of the
+        candidates on the rows that chose it, so optimistic. ``results_["value"]``
+        holds this raw value for every trial.
     ensemble_ : list of int
         Trial numbers whose strategies the model averages (one when not blended).
     best_strategy_ : Strategy
@@ -132,7 +136,18 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     threshold_ : float
         Decision threshold on the calibrated positive-class probability.
     cv_metrics_ : dict
-        Cross-validated metrics of the best strategy at its threshold.
+        Cross-validated metrics of the returned model at its threshold (raw, not
+        bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,
+        ``brier`` and ``ece`` (expected calibration error) of its probabilities,
+        ``n_candidates`` it was chosen among, and for the cost objective
+        ``normalized_cost_corrected`` (``best_score_`` over the cost of the best
+        trivial rule).
+    oof_proba_ : ndarray of float32
+        The returned model's cross-fitted probabilities of the positive class
+        on the training rows (each from models, a calibrator and a threshold not
+        fitted on its row), as a reference for monitoring.
+    oof_target_ : ndarray of int8
+        The same rows' labels (1 for ``pos_label_``).
     results_ : pandas.DataFrame
         One row per trial: state, value, strategy, metrics and parameters.
     study_ : optuna.Study
@@ -242,10 +257,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.results_ = results_table(study)
         if interrupted:
             n_done = int((self.results_["state"] == "COMPLETE").sum())
-            warnings.warn(
-                f"The search was interrupted; the model holds the best of "
-                f"{n_done} completed trials. Fit again with the same study_name "
-                "to resume.", AutoImbWarning, stacklevel=2)
+            warn(f"The search was interrupted; the model holds the best of "
+                 f"{n_done} completed trials. Fit again with the same study_name "
+                 "to resume.")
         return self
 
     # -- fit, step by step ---------------------------------------------------
@@ -282,7 +296,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             "fp_cost": self.objective_.fp_cost,
             "fn_cost": self.objective_.fn_cost,
             "search_space": hashlib.sha256(repr(space).encode()).hexdigest()[:12],
-            "cv": repr(self.cv),
+            "cv": _describe_cv(self.cv),
             "pos_label": str(self.pos_label_),
         }
         config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
@@ -339,16 +353,18 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         explainer = context.explainer
         figures = None
         if explainer.artifact_store is not None:
-            post = self._best_post
-            figures = explainer.figures(context.y, self._oof["scores"], post,
-                                        self.best_strategy_)
+            figures = explainer.figures(context.y[context.scored], self._chosen.scores,
+                                        self._chosen.post)
         explainer.describe_study(
-            study, best={"number": self.best_trial_number_, "value": self.best_score_,
-                         "strategy": self.strategy_}, figures=figures)
+            study, best={"number": self.best_trial_number_, "value": self.best_score_raw_,
+                         "estimate": self.best_score_, "strategy": self.strategy_},
+            figures=figures)
 
     def _make_folds(self, X, y01, seed):
-        if not isinstance(self.cv, Integral):
-            return [(np.asarray(a), np.asarray(b)) for a, b in self.cv.split(X, y01)]
+        if self.cv is not None and not isinstance(self.cv, Integral):
+            splitter = check_cv(self.cv, y01, classifier=True)
+            return check_folds([(np.asarray(a), np.asarray(b))
+                                for a, b in splitter.split(X, y01)], y01, self.cv)
         n_pos = int(np.sum(y01))
         n_min = min(n_pos, len(y01) - n_pos)
         smaller = self.pos_label_ if n_pos <= len(y01) - n_pos else plain_value(
@@ -358,12 +374,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 f"The class {smaller!r} has {n_min} row(s); honest "
                 "cross-validation needs at least 2 rows of each class. Collect more "
                 "positive examples.")
-        n_splits = int(self.cv)
+        n_splits = 5 if self.cv is None else int(self.cv)
         if n_min < n_splits:
-            warnings.warn(
-                f"cv={self.cv} needs {self.cv} rows of each class but class "
-                f"{smaller!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
-                "or fewer to silence this warning.", AutoImbWarning, stacklevel=4)
+            warn(f"cv={n_splits} needs {n_splits} rows of each class but class "
+                 f"{smaller!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
+                 "or fewer to silence this warning.")
             n_splits = n_min
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros(len(y01)), y01))
@@ -381,45 +396,50 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         return False
 
     def _refit_best(self, study, context):
-        best = best_trial_or_raise(study)
-        candidates = [self._candidate(trial, context)
-                      for trial in top_trials(study, self.ensemble_size)]
-        n_members, post = blend(candidates, context.y, context.fold_ids,
-                                context.objective)
-        members = [(c.strategy.make_pipeline(context.kinds, context.model_seed)
-                    .fit(context.X, context.y), c.post.calibrator)
-                   for c in candidates[:n_members]]
-        threshold = post.threshold if n_members == 1 else \
-            context.objective.tune_threshold(context.y, np.mean(
-                [c.post.calibrator.transform(c.scores)
-                 for c in candidates[:n_members]], axis=0))
-        self.best_estimator_ = ThresholdedPipeline(members, threshold, self.classes_,
+        best_trial_or_raise(study)
+        pool = candidate_pool(study, context, ensemble_size=self.ensemble_size)
+        y_scored = context.y[context.scored]
+        selection = bias_corrected_estimate(pool, y_scored, context.objective,
+                                            random_state=context.model_seed)
+        chosen = pool[selection.index]
+        if chosen.is_trivial:
+            pipelines = [DummyClassifier(strategy="prior").fit(context.X, context.y)]
+            side = "positive" if chosen.post.threshold <= 0 else "negative"
+            warn(f"No strategy beat the trivial rule by more than the noise of "
+                 f"cross-validation; the model predicts every row {side}. More rows "
+                 "(more positives above all) or more informative features may "
+                 "change that.")
+        else:
+            pipelines = [strategy.make_pipeline(context.kinds, context.model_seed)
+                         .fit(context.X, context.y) for strategy in chosen.strategies]
+        post = chosen.post
+        self.best_estimator_ = ThresholdedPipeline(pipelines, post.calibrator,
+                                                   post.threshold, self.classes_,
                                                    self.pos_label_)
-        self.best_params_ = dict(best.params)
-        self.best_trial_number_ = best.number
-        self.best_strategy_ = candidates[0].strategy
-        self.ensemble_ = [c.trial_number for c in candidates[:n_members]]
-        self.strategy_ = candidates[0].strategy.describe() if n_members == 1 else (
-            f"Blend of {n_members}: " + " | ".join(
-                c.strategy.describe() for c in candidates[:n_members]))
-        self.best_score_ = float(post.value)
-        self.threshold_ = float(threshold)
-        self.cv_metrics_ = dict(post.metrics, threshold=float(threshold))
-        self._oof = {"y": context.y, "scores": candidates[0].scores,
-                     "proba": post.proba}
-        self._best_post = post
-
-    def _candidate(self, trial, context) -> Candidate:
-        strategy = strategy_of(context.space, trial.params, context.kinds)
-        scores = context.oof_cache.get(trial.number)
-        if scores is None:
-            scores, _, _ = out_of_fold_scores(
-                lambda: strategy.make_pipeline(context.kinds, context.model_seed),
-                context.X, context.y, context.folds)
-        post = cross_fit_postprocessing(scores, context.y, context.fold_ids,
-                                        calibration=strategy.calibration,
-                                        objective=context.objective)
-        return Candidate(trial.number, strategy, scores, post)
+        self.best_trial_number_ = (chosen.trial_numbers[0] if chosen.trial_numbers
+                                   else None)
+        self.best_params_ = (dict(study.trials[self.best_trial_number_].params)
+                             if chosen.trial_numbers else {})
+        self.best_strategy_ = chosen.strategies[0] if chosen.strategies else None
+        self.ensemble_ = list(chosen.trial_numbers)
+        self.strategy_ = chosen.describe()
+        # Costs are totals over the training rows, even when only some were scored.
+        scale = len(context.y) / len(y_scored) if context.objective.kind == "cost" else 1
+        self.best_score_ = float(selection.estimate * scale)
+        self.best_score_raw_ = float(selection.raw * scale)
+        self.threshold_ = float(post.threshold)
+        self.cv_metrics_ = dict(post.metrics, threshold=self.threshold_,
+                                calibration=post.calibration,
+                                threshold_rule=post.rule,
+                                n_candidates=selection.n_candidates)
+        if context.objective.kind == "cost":
+            trivial = trivial_cost(y_scored, context.objective.fp_cost,
+                                   context.objective.fn_cost) * scale
+            self.cv_metrics_["normalized_cost_corrected"] = (
+                self.best_score_ / trivial if trivial > 0 else float("nan"))
+        self.oof_proba_ = post.proba.astype(np.float32)
+        self.oof_target_ = y_scored.astype(np.int8)
+        self._chosen = chosen
 
     # -- prediction ----------------------------------------------------------
 
@@ -462,10 +482,12 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         m = self.cv_metrics_
         lines = [
             f"Best strategy: {self.strategy_}",
-            f"Cross-validated {metric}: {self.best_score_:.6g} "
-            f"(normalized cost {m['normalized_cost']:.3f}, AP "
-            f"{m['average_precision']:.3f}, precision {m['precision']:.3f}, "
-            f"recall {m['recall']:.3f})",
+            f"Expected {metric} on new data: {self.best_score_:.6g} (bootstrap "
+            f"bias-corrected; the best of {m['n_candidates']} candidates scored "
+            f"{self.best_score_raw_:.6g} on the rows that chose it)",
+            f"Cross-validated at the threshold: normalized cost "
+            f"{m['normalized_cost']:.3f}, AP {m['average_precision']:.3f}, precision "
+            f"{m['precision']:.3f}, recall {m['recall']:.3f}, Brier {m['brier']:.4f}",
             f"Threshold: {self.threshold_:.4g} on the calibrated probability of "
             f"{self.pos_label_!r}",
         ]
@@ -478,8 +500,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("study_", None)
-        state.pop("_oof", None)
-        state.pop("_best_post", None)
+        state.pop("_chosen", None)
         return state
 
     def __sklearn_tags__(self):
@@ -519,8 +540,8 @@ def results_table(study) -> pd.DataFrame:
         row = {"number": trial.number, "state": trial.state.name, "value": value,
                "strategy": attrs.get("strategy")}
         for key in ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                    "precision", "recall", "balanced_accuracy", "brier", "threshold",
-                    "threshold_rule", "fit_time", "recipe"):
+                    "precision", "recall", "balanced_accuracy", "brier", "ece",
+                    "threshold", "calibration", "threshold_rule", "fit_time", "recipe"):
             row[key] = attrs.get(key)
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
         row.update({f"params.{k}": v for k, v in trial.params.items()})
@@ -536,6 +557,15 @@ def _quiet_optuna():
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
+
+
+def _describe_cv(cv) -> str:
+    """``cv`` in a few words, for the study's settings (resumes compare it)."""
+    if cv is None or isinstance(cv, Integral) or hasattr(cv, "split"):
+        return repr(cv)
+    pairs = [(np.asarray(a).tolist(), np.asarray(b).tolist()) for a, b in cv]
+    digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:12]
+    return f"{len(pairs)} given (train, test) splits, sha256 {digest}"
 
 
 def _effective_n_jobs(n_jobs: int) -> int:

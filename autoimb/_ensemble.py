@@ -1,11 +1,12 @@
-"""Blending the best strategies: average their calibrated probabilities.
+"""Candidates for the final model: single strategies, and blends of the best.
 
 The differences between the best few strategies are often within the noise of
-cross-validation; averaging their calibrated probabilities lowers the variance
-that picking one of them would keep. The blend is scored as honestly as a single
-strategy: each member's probabilities are already cross-fitted, and the blend's
-threshold is cross-fitted again, fold by fold. A blend is kept only if it does
-better than the best single strategy.
+cross-validation; averaging their scores lowers the variance that picking one of
+them would keep. A blend is scored as honestly as a single strategy: its members'
+scores are out of fold, and its calibrator, rule and threshold are cross-fitted
+over the same folds. Whether a blend or a
+single strategy is returned is a choice among candidates like any other, made by
+:mod:`autoimb._selection`, whose reported score corrects for it.
 """
 
 from __future__ import annotations
@@ -13,52 +14,73 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from optuna.trial import TrialState
 
 from ._evaluation import PostProcessing, cross_fit_postprocessing
 
-__all__ = ["Candidate", "blend", "top_trials"]
+__all__ = ["Candidate", "blends"]
 
 
 @dataclass
 class Candidate:
-    """One completed trial with its out-of-fold scores and post-processing."""
+    """A scored candidate for the final model.
 
-    trial_number: int
-    strategy: object
+    Attributes
+    ----------
+    trial_numbers : tuple of int
+        The trial (one) or trials (a blend) it is made of; none for the trivial
+        rule.
+    strategies : tuple of Strategy
+        Their strategies, in the same order.
+    scores : array
+        Its out-of-fold scores: the strategy's, or the average of the members'.
+    post : PostProcessing
+        Its cross-fitted post-processing (calibrator, rule and threshold).
+    """
+
+    trial_numbers: tuple
+    strategies: tuple
     scores: np.ndarray
     post: PostProcessing
 
+    @property
+    def is_blend(self) -> bool:
+        return len(self.trial_numbers) > 1
 
-def top_trials(study, k: int) -> list:
-    """The ``k`` best completed trials with distinct strategies, best first."""
-    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    reverse = study.direction.name == "MAXIMIZE"
-    ranked = sorted(completed, key=lambda t: t.value, reverse=reverse)
-    chosen, seen = [], set()
-    for trial in ranked:
-        key = trial.user_attrs.get("strategy", str(trial.params))
-        if key not in seen:
-            seen.add(key)
-            chosen.append(trial)
-        if len(chosen) == k:
-            break
-    return chosen
+    @property
+    def is_trivial(self) -> bool:
+        """The rule without a model (see :func:`autoimb._selection.trivial_candidate`)."""
+        return not self.trial_numbers
+
+    def describe(self) -> str:
+        """The candidate in words, with its chosen post-processing."""
+        if self.is_trivial:
+            side = "positive" if self.post.final.threshold_ <= 0 else "negative"
+            return (f"No model: every row predicted {side} (no strategy beat this "
+                    "trivial rule by more than the noise of cross-validation)")
+        if not self.is_blend:
+            return f"{self.strategies[0].describe()}; {self.post.final.describe()}"
+        return (f"Blend of {len(self.strategies)} (average of their scores; "
+                f"{self.post.final.describe()}): "
+                + " | ".join(s.describe() for s in self.strategies))
 
 
-def blend(candidates: list[Candidate], y, fold_ids, objective):
-    """How many of the best candidates to average, and the scoring of that blend.
+def blends(singles: list[Candidate], y, groups, objective, max_members: int,
+           calibrations) -> list[Candidate]:
+    """Blends of the 2, 3, ... ``max_members`` first of ``singles`` (best first).
 
-    Returns ``(m, post)``: the first ``m`` candidates are averaged (``m == 1``: the
-    best single strategy), ``post`` is the cross-fitted post-processing of their
-    averaged probabilities.
+    A blend averages its members' out-of-fold scores (probabilities on the real
+    class balance); its calibrator, rule and threshold are then cross-fitted over
+    ``groups`` like a single strategy's, so no choice it makes for a row saw that
+    row's label.
     """
-    better = (np.less if objective.direction == "minimize" else np.greater)
-    best_m, best_post = 1, candidates[0].post
-    for m in range(2, len(candidates) + 1):
-        proba = np.mean([c.post.proba for c in candidates[:m]], axis=0)
-        post = cross_fit_postprocessing(proba, y, fold_ids, calibration="none",
-                                        objective=objective)
-        if better(post.value, best_post.value):
-            best_m, best_post = m, post
-    return best_m, best_post
+    made = []
+    for m in range(2, min(max_members, len(singles)) + 1):
+        members = singles[:m]
+        scores = np.mean([c.scores for c in members], axis=0)
+        post = cross_fit_postprocessing(scores, y, groups, objective=objective,
+                                        calibrations=calibrations)
+        made.append(Candidate(
+            trial_numbers=tuple(c.trial_numbers[0] for c in members),
+            strategies=tuple(c.strategies[0] for c in members), scores=scores,
+            post=post))
+    return made

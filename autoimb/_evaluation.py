@@ -2,9 +2,10 @@
 
 1. Out-of-fold scores: for each fold, fit the pipeline (resampling included) on
    the training part only, and score the held-out part.
-2. Cross-fitted post-processing: for each fold k, fit the calibrator and choose
-   the threshold on the out-of-fold scores of the *other* folds, then apply them to
-   fold k. The rows that score a stage were never used to fit it.
+2. Cross-fitted post-processing: for each fold k, choose and fit the calibrator,
+   the threshold rule and the threshold on the out-of-fold scores of the *other*
+   folds, then apply them to fold k. The rows that score a stage were never used
+   to fit it, nor to choose it.
 
 Both the calibrator and the threshold work on ``n`` numbers, not on ``X``, so the
 second step is cheap.
@@ -21,6 +22,7 @@ import numpy as np
 from ._calibration import make_calibrator
 from ._metrics import error_metrics, ranking_metrics
 from ._objective import Objective
+from ._postprocessing import CALIBRATIONS, PostProcessor
 
 __all__ = ["PostProcessing", "cross_fit_postprocessing", "out_of_fold_scores"]
 
@@ -46,9 +48,10 @@ def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
     Returns
     -------
     scores : array of shape (n,)
-        Probability of the positive class, out of fold.
+        Probability of the positive class, out of fold; NaN for a row that no
+        fold holds out.
     fold_ids : array of shape (n,)
-        The fold each row was held out in.
+        The fold each row was held out in; -1 for a row no fold holds out.
     fit_seconds : float
     """
     n = len(y)
@@ -67,7 +70,7 @@ def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
 
 @dataclass
 class PostProcessing:
-    """The outcome of cross-fitted calibration and thresholding.
+    """The outcome of cross-fitted post-processing of one candidate's scores.
 
     Attributes
     ----------
@@ -75,34 +78,56 @@ class PostProcessing:
         Calibrated out-of-fold probabilities, each from a calibrator that did not
         see its row.
     pred : array of bool
-        Predictions, each from a threshold not chosen on its row.
-    rule : {"tuned", "bayes"}
-        Threshold rule kept: tuned on held-out scores, or the Bayes threshold
-        ``fp_cost / (fp_cost + fn_cost)`` (calibrated strategies only).
+        Decisions, each from a threshold (and a choice of calibrator and rule)
+        made without its row.
+    fold_choices : list of str
+        What each fold's post-processor chose, in words.
     fold_thresholds : list of float
     metrics : dict
-        :func:`~autoimb._metrics.binary_metrics` of ``proba`` and ``pred``.
+        Cost, confusion counts and rates of ``pred``; average precision and ROC
+        AUC of the scores; Brier score and expected calibration error of
+        ``proba``.
     value : float
-        The objective's value: total cost, or average precision.
-    calibrator, threshold :
-        Fitted on all out-of-fold scores, for the final model.
+        The objective's value: total cost of ``pred``, or average precision of
+        the scores.
+    final : PostProcessor
+        Fitted on all rows, for the refitted model.
     """
 
     proba: np.ndarray
     pred: np.ndarray
-    rule: str
+    fold_choices: list = field(default_factory=list)
     fold_thresholds: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     value: float = float("nan")
-    calibrator: object = None
-    threshold: float = 0.5
+    final: PostProcessor | None = None
+
+    @property
+    def calibration(self) -> str:
+        return self.final.calibration_
+
+    @property
+    def rule(self) -> str:
+        return self.final.rule_
+
+    @property
+    def calibrator(self):
+        return self.final.calibrator_
+
+    @property
+    def threshold(self) -> float:
+        return float(self.final.threshold_)
 
 
-def cross_fit_postprocessing(scores, y, fold_ids, *, calibration: str,
-                             objective: Objective,
+def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
+                             calibrations=tuple(CALIBRATIONS),
                              make_calibrator: Callable = make_calibrator,
                              ) -> PostProcessing:
     """Calibrate and threshold out-of-fold scores, each fold by the other folds.
+
+    For each fold k a :class:`~autoimb._postprocessing.PostProcessor` is fitted on
+    the other folds' scores (it chooses its calibrator and rule by cross-fitting
+    over those folds) and decides fold k's rows.
 
     Parameters
     ----------
@@ -110,38 +135,32 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, calibration: str,
         Out-of-fold scores.
     y : array of 0 and 1
     fold_ids : array of shape (n,)
-    calibration : {"none", "sigmoid", "isotonic"}
+        The fold (or group) each row was scored in; at least two distinct.
     objective : Objective
+    calibrations : sequence of str, default=("none", "sigmoid", "isotonic")
+        The calibrators to choose from.
     make_calibrator : callable, default=autoimb._calibration.make_calibrator
-        Builds an unfitted calibrator from ``calibration`` (replaceable in tests).
+        Builds an unfitted calibrator from its name (replaceable in tests).
     """
-    y = np.asarray(y)
+    scores, y = np.asarray(scores, dtype=float), np.asarray(y)
     proba = np.empty(len(y))
-    tuned = np.zeros(len(y), dtype=bool)
-    fold_thresholds = []
+    pred = np.zeros(len(y), dtype=bool)
+    choices, thresholds = [], []
+
+    def make_postprocessor():
+        return PostProcessor(objective, calibrations, make_calibrator=make_calibrator)
+
     for k in np.unique(fold_ids):
-        fit_rows, score_rows = fold_ids != k, fold_ids == k
-        calibrator = make_calibrator(calibration).fit(scores[fit_rows], y[fit_rows])
-        threshold = objective.tune_threshold(
-            y[fit_rows], calibrator.transform(scores[fit_rows]))
-        proba[score_rows] = calibrator.transform(scores[score_rows])
-        tuned[score_rows] = proba[score_rows] >= threshold
-        fold_thresholds.append(threshold)
-    rule, pred = "tuned", tuned
-    if calibration != "none" and objective.uses_costs_for_threshold:
-        bayes = proba >= objective.bayes_threshold
-        if objective.rule_score(y, bayes) < objective.rule_score(y, tuned):
-            rule, pred = "bayes", bayes
-    calibrator = make_calibrator(calibration).fit(scores, y)
-    if rule == "bayes":
-        threshold = objective.bayes_threshold
-    else:
-        threshold = objective.tune_threshold(y, calibrator.transform(scores))
-    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
-                            fn_cost=objective.fn_cost)
-    metrics.update(ranking_metrics(y, proba), threshold=float(threshold))
+        fit, held = fold_ids != k, fold_ids == k
+        post = make_postprocessor().fit(scores[fit], y[fit], fold_ids[fit])
+        proba[held] = post.transform(scores[held])
+        pred[held] = post.predict(scores[held])
+        choices.append(post.describe())
+        thresholds.append(float(post.threshold_))
+    final = make_postprocessor().fit(scores, y, fold_ids)
+    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost, fn_cost=objective.fn_cost)
+    metrics.update(ranking_metrics(y, scores, proba), threshold=float(final.threshold_))
     value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
-    return PostProcessing(proba=proba, pred=pred, rule=rule,
-                          fold_thresholds=[float(t) for t in fold_thresholds],
-                          metrics=metrics, value=float(value), calibrator=calibrator,
-                          threshold=float(threshold))
+    return PostProcessing(proba=proba, pred=pred, fold_choices=choices,
+                          fold_thresholds=thresholds, metrics=metrics,
+                          value=float(value), final=final)

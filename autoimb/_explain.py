@@ -37,7 +37,7 @@ _OBJECTIVE_TEXT = {
     "average_precision": "maximise average precision on held-out rows",
 }
 _NOTE_METRICS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                 "precision", "recall", "balanced_accuracy", "brier")
+                 "precision", "recall", "balanced_accuracy", "brier", "ece")
 
 
 def artifact_store_for(location: str | None):
@@ -81,13 +81,12 @@ class Explainer:
         metrics = {k: post.metrics[k] for k in _NOTE_METRICS}
         confusion = {k: post.metrics[k] for k in ("tn", "fp", "fn", "tp")}
         attach_trial_note(trial, trial_note(
-            strategy=strategy.describe(), state="COMPLETE",
+            strategy=f"{strategy.describe()}; {post.final.describe()}", state="COMPLETE",
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,
             threshold=post.threshold, metrics=metrics, reason=None))
         if self.artifact_store is not None and self._is_new_best(trial.study, post.value):
-            attach_figures(trial, self.figures(y, scores, post, strategy),
-                           self.artifact_store)
+            attach_figures(trial, self.figures(y, scores, post), self.artifact_store)
 
     def stopped(self, trial, strategy, state: str, reason: str) -> None:
         """Note a pruned or failed trial with the reason."""
@@ -97,7 +96,7 @@ class Explainer:
             metric_name=self._fold_metric, confusion=None, threshold=None,
             metrics=None, reason=reason))
 
-    def figures(self, y, scores, post, strategy) -> dict:
+    def figures(self, y, scores, post) -> dict:
         """The best trial's figures, by name."""
         from ._plots import plot_cost_curve, plot_precision_recall, plot_reliability
 
@@ -108,10 +107,7 @@ class Explainer:
                 y, post.proba, fp_cost=self.objective.fp_cost,
                 fn_cost=self.objective.fn_cost, threshold=post.threshold),
         }
-        if strategy.calibration != "none":
-            figures["reliability"] = plot_reliability(y, scores, post.proba)
-        else:
-            figures["reliability"] = plot_reliability(y, scores, scores)
+        figures["reliability"] = plot_reliability(y, scores, post.proba)
         return figures
 
     # -- the study -----------------------------------------------------------

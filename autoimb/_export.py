@@ -19,7 +19,6 @@ import io
 import json
 import os
 import platform
-import warnings
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +27,8 @@ import joblib
 import pandas as pd
 
 from ._validation import plain_value
-from .exceptions import AutoImbWarning, ModelFileError
+from ._warnings import warn
+from .exceptions import ModelFileError
 
 __all__ = ["export_model", "load", "model_metadata"]
 
@@ -209,7 +209,5 @@ def _warn_on_version_mismatch(saved: dict, path) -> None:
               if k != "python" and now.get(k) != v}
     if differ:
         text = ", ".join(f"{k} {old} (now {new})" for k, (old, new) in differ.items())
-        warnings.warn(
-            f"{str(path)!r} was saved with {text}; predictions may differ. Install "
-            "the saved versions, or refit and export the model again.",
-            AutoImbWarning, stacklevel=3)
+        warn(f"{str(path)!r} was saved with {text}; predictions may differ. Install "
+             "the saved versions, or refit and export the model again.")

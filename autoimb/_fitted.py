@@ -1,4 +1,4 @@
-"""The fitted result: one pipeline, its calibrator and its decision threshold."""
+"""The fitted result: pipelines, one calibrator and a decision threshold."""
 
 from __future__ import annotations
 
@@ -9,18 +9,20 @@ __all__ = ["ThresholdedPipeline"]
 
 
 class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
-    """Fitted pipelines whose calibrated probabilities are averaged and whose labels
-    apply a stored threshold.
+    """Fitted pipelines whose positive-class scores are averaged, calibrated, and
+    turned into labels at a stored threshold.
 
     It is what :class:`~autoimb.AutoImbClassifier` keeps as ``best_estimator_``;
-    it holds already-fitted parts, so it has no ``fit``. Usually it has one member;
-    a blend of the best strategies has several.
+    it holds already-fitted parts, so it has no ``fit``. Usually it has one
+    pipeline; a blend of the best strategies has several.
 
     Parameters
     ----------
-    members : list of (pipeline, calibrator)
-        Fitted preprocessing, (resampler,) and model, each with the calibrator
-        that maps its positive-class score to a probability.
+    pipelines : list of fitted pipelines
+        Preprocessing, (resampler,) and model, whose ``predict_proba`` gives
+        probabilities on the real class balance (see :mod:`autoimb._prior`).
+    calibrator : fitted calibrator
+        Maps the pipelines' averaged positive-class score to a probability.
     threshold : float
         Predict the positive class when its calibrated probability is at least this.
     classes : array of two labels
@@ -29,8 +31,9 @@ class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
         The positive class, one of ``classes``.
     """
 
-    def __init__(self, members, threshold, classes, pos_label):
-        self.members = members
+    def __init__(self, pipelines, calibrator, threshold, classes, pos_label):
+        self.pipelines = pipelines
+        self.calibrator = calibrator
         self.threshold = threshold
         self.classes = classes
         self.pos_label = pos_label
@@ -43,11 +46,14 @@ class ThresholdedPipeline(ClassifierMixin, BaseEstimator):
     def _pos_index(self):
         return int(np.flatnonzero(self.classes_ == self.pos_label)[0])
 
+    def positive_score(self, X) -> np.ndarray:
+        """The pipelines' averaged positive-class score, before calibration."""
+        return np.mean([pipeline.predict_proba(X)[:, 1] for pipeline in self.pipelines],
+                       axis=0)
+
     def positive_proba(self, X) -> np.ndarray:
-        """Calibrated probability of the positive class (averaged over members)."""
-        probas = [calibrator.transform(pipeline.predict_proba(X)[:, 1])
-                  for pipeline, calibrator in self.members]
-        return np.clip(np.mean(probas, axis=0), 0.0, 1.0)
+        """Calibrated probability of the positive class."""
+        return np.clip(self.calibrator.transform(self.positive_score(X)), 0.0, 1.0)
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, columns in the order of ``classes_``."""

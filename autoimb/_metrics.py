@@ -13,7 +13,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["binary_metrics", "error_metrics", "ranking_metrics", "trivial_cost"]
+__all__ = ["binary_metrics", "error_metrics", "expected_calibration_error",
+           "ranking_metrics", "trivial_cost"]
 
 
 def trivial_cost(y_true, fp_cost: float, fn_cost: float) -> float:
@@ -50,8 +51,9 @@ def binary_metrics(y_true, proba, threshold: float, *, fp_cost: float,
     dict
         cost, cost_per_row, normalized_cost (cost over that of the best trivial
         classifier: below 1 the model earns its keep), average_precision, roc_auc,
-        f1, precision, recall, balanced_accuracy, brier, threshold, and the
-        confusion matrix counts tn, fp, fn, tp.
+        f1, precision, recall, balanced_accuracy, brier, ece (expected
+        calibration error), threshold, and the confusion matrix counts tn, fp,
+        fn, tp.
 
     Examples
     --------
@@ -91,17 +93,44 @@ def error_metrics(y_true, pred, *, fp_cost: float, fn_cost: float) -> dict:
     }
 
 
-def ranking_metrics(y_true, proba) -> dict:
-    """Average precision, ROC AUC and Brier score of probabilities."""
+def ranking_metrics(y_true, scores, proba=None) -> dict:
+    """Average precision and ROC AUC of scores; Brier score and expected
+    calibration error of probabilities (``proba``, or the scores themselves)."""
     y_true = np.asarray(y_true).astype(int)
-    proba = np.asarray(proba, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    proba = scores if proba is None else np.asarray(proba, dtype=float)
     both = len(np.unique(y_true)) == 2
     return {
-        "average_precision": float(average_precision_score(y_true, proba))
+        "average_precision": float(average_precision_score(y_true, scores))
         if both else float("nan"),
-        "roc_auc": float(roc_auc_score(y_true, proba)) if both else float("nan"),
+        "roc_auc": float(roc_auc_score(y_true, scores)) if both else float("nan"),
         "brier": float(brier_score_loss(y_true, proba, labels=[0, 1])),
+        "ece": expected_calibration_error(y_true, proba),
     }
+
+
+def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
+    """Mean gap between predicted probability and observed rate, over bins of
+    equal size (by predicted probability), weighted by the rows in each.
+
+    Equal-size bins, not equal-width ones: with rare positives nearly every
+    probability falls in the lowest tenth of [0, 1].
+
+    Examples
+    --------
+    >>> expected_calibration_error([0, 0, 1, 1], [0.0, 0.0, 1.0, 1.0], n_bins=2)
+    0.0
+    >>> expected_calibration_error([0, 0, 0, 0], [0.5, 0.5, 0.5, 0.5], n_bins=2)
+    0.5
+    """
+    y_true = np.asarray(y_true, dtype=float)
+    proba = np.asarray(proba, dtype=float)
+    if len(y_true) == 0:
+        return float("nan")
+    order = np.argsort(proba, kind="mergesort")
+    gaps = [abs(proba[rows].mean() - y_true[rows].mean()) * len(rows)
+            for rows in np.array_split(order, min(n_bins, len(order)))]
+    return float(np.sum(gaps) / len(y_true))
 
 
 def evaluate(model, X, y) -> dict:

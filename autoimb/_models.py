@@ -57,6 +57,9 @@ def _forest(cls):
 
 
 def _hgb(params, weight, kinds, seed):
+    # early_stopping="auto" switches on above 10,000 rows: fold models (fewer
+    # rows) and the refit (all rows) would differ. The search sets max_iter.
+    params = {"early_stopping": False, **params}
     return HistGradientBoostingClassifier(class_weight=weight, random_state=seed,
                                           **params)
 

@@ -261,8 +261,9 @@ def study_note(
         Costs of a false positive and a false negative, if the objective
         uses them.
     best : dict or None
-        The best trial so far: keys ``"number"``, ``"value"`` and
-        ``"strategy"`` (each optional). ``None`` before any trial completed.
+        The best trial so far: keys ``"number"``, ``"value"``, ``"estimate"``
+        (the bias-corrected value of the returned model) and ``"strategy"``
+        (each optional). ``None`` before any trial completed.
     image_links : list of (title, url) or None
         Images to show, e.g. ``[("PR curve", artifact_url(study, art_id))]``.
         URLs ending in an image extension, or pointing at ``/artifacts/``,
@@ -299,6 +300,13 @@ def study_note(
             f"Trial **#{best.get('number', '?')}**, value "
             f"**{_fmt(best.get('value'))}**",
         ]
+        if best.get("estimate") is not None:
+            parts += [
+                "",
+                "That value is the best of many on the same rows, so optimistic. "
+                "Expected on new data (bootstrap bias-corrected): "
+                f"**{_fmt(best.get('estimate'))}**.",
+            ]
         if best.get("strategy"):
             parts += ["", str(best["strategy"])]
     else:

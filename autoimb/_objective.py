@@ -8,7 +8,13 @@ import numpy as np
 from sklearn.metrics import average_precision_score
 
 from ._metrics import trivial_cost
-from ._threshold import bayes_threshold, best_cost_threshold, best_f1_threshold
+from ._threshold import (
+    bayes_threshold,
+    best_cost_threshold,
+    cost_loss,
+    f1_loss,
+    stable_threshold,
+)
 
 __all__ = ["Objective"]
 
@@ -51,10 +57,11 @@ class Objective:
         return bayes_threshold(self.fp_cost, self.fn_cost)
 
     def tune_threshold(self, y_true, scores) -> float:
-        """The threshold that is best on these rows (cost, or F1)."""
-        if self.uses_costs_for_threshold:
-            return best_cost_threshold(y_true, scores, self.fp_cost, self.fn_cost)[0]
-        return best_f1_threshold(y_true, scores)[0]
+        """The threshold that is best on these rows (cost, or F1), stabilised by
+        the bootstrap (see :func:`~autoimb._threshold.stable_threshold`)."""
+        loss = (cost_loss(self.fp_cost, self.fn_cost)
+                if self.uses_costs_for_threshold else f1_loss)
+        return stable_threshold(y_true, scores, loss)
 
     def rule_score(self, y_true, pred) -> float:
         """Lower is better: the cost of these predictions, or minus their F1."""

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 from optuna.trial import FixedTrial, TrialState
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from tqdm.auto import tqdm
 
-from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
+from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
 from ._objective import Objective
+from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
 from ._spaces import Param, SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
@@ -26,7 +28,14 @@ logger = logging.getLogger(__name__)
 __all__ = ["SearchContext", "recipe_params", "run_search", "strategy_of"]
 
 _METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                 "precision", "recall", "balanced_accuracy", "brier", "threshold")
+                 "precision", "recall", "balanced_accuracy", "brier", "ece",
+                 "threshold")
+
+# Warnings that trials raise by design and that say nothing to the user: a
+# strategy that does not converge, or scores a fold without positives, is judged
+# by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
+_TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
+                optuna.exceptions.ExperimentalWarning)
 
 # The seed article's recipes, tried first so that the search can never miss them.
 RECIPES = [
@@ -67,10 +76,33 @@ class SearchContext:
 
     @functools.cached_property
     def fold_ids(self) -> np.ndarray:
-        ids = np.empty(len(self.y), dtype=int)
+        """The fold each row is held out in; -1 for rows no fold holds out."""
+        ids = np.full(len(self.y), -1, dtype=int)
         for k, (_, test) in enumerate(self.folds):
             ids[test] = k
         return ids
+
+    @functools.cached_property
+    def scored(self) -> np.ndarray:
+        """Rows that some fold holds out: those every candidate is scored on."""
+        return self.fold_ids >= 0
+
+    @functools.cached_property
+    def groups(self) -> np.ndarray:
+        """The groups post-processing is cross-fitted over, for the scored rows:
+        their folds, or three stratified groups when one split scored them all
+        (a holdout)."""
+        groups = self.fold_ids[self.scored]
+        if len(np.unique(groups)) >= 2:
+            return groups
+        y = self.y[self.scored]
+        return inner_groups(y, np.arange(len(y)))
+
+    def postprocess(self, scores) -> PostProcessing:
+        """Cross-fitted post-processing of out-of-fold scores (of all rows)."""
+        return cross_fit_postprocessing(
+            scores[self.scored], self.y[self.scored], self.groups,
+            objective=self.objective, calibrations=self.space.calibrations)
 
 
 def strategy_of(space: SearchSpace, params: dict, kinds: ColumnKinds):
@@ -101,8 +133,6 @@ def recipe_params(space: SearchSpace, recipe: dict, kinds: ColumnKinds) -> dict 
     for key in ("sampling_ratio", "k_neighbors"):
         if key in recipe and isinstance(getattr(space, key), Param):
             params[key] = _fit_into(getattr(space, key), recipe[key])
-    if list(space.calibrations) != ["none"]:
-        params["calibration"] = "none"
     return params
 
 
@@ -194,11 +224,9 @@ def make_objective(ctx: SearchContext):
             strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
                                          has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
-            scores, fold_ids, seconds = out_of_fold_scores(
+            scores, _, seconds = out_of_fold_scores(
                 make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
-            post = cross_fit_postprocessing(scores, ctx.y, fold_ids,
-                                            calibration=strategy.calibration,
-                                            objective=objective)
+            post = ctx.postprocess(scores)
         except optuna.TrialPruned:
             raise
         except KeyboardInterrupt:
@@ -212,6 +240,7 @@ def make_objective(ctx: SearchContext):
             raise
         for key in _METRIC_ATTRS:
             trial.set_user_attr(key, _json_float(post.metrics[key]))
+        trial.set_user_attr("calibration", post.calibration)
         trial.set_user_attr("threshold_rule", post.rule)
         trial.set_user_attr("fit_time", round(seconds, 3))
         trial.set_user_attr("confusion", {k: post.metrics[k] for k in
@@ -220,9 +249,11 @@ def make_objective(ctx: SearchContext):
                      if "resample" in p.named_steps]
         if summaries:
             trial.set_user_attr("resampling", _resampling_text(summaries))
-        ctx.oof_cache[trial.number] = scores
+        post.proba = post.proba.astype(np.float32)
+        ctx.oof_cache[trial.number] = (scores.astype(np.float32), post)
         if explainer is not None:
-            explainer.completed(trial, strategy, scores, post, ctx.y)
+            explainer.completed(trial, strategy, scores[ctx.scored], post,
+                                ctx.y[ctx.scored])
         return post.value
 
     return run_trial
@@ -271,7 +302,8 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            for category in _TRIAL_NOISE:
+                warnings.simplefilter("ignore", category)
             study.optimize(make_objective(ctx), n_trials=None, timeout=timeout,
                            n_jobs=n_jobs, catch=(Exception,),
                            callbacks=[stopper, progress, *callbacks])

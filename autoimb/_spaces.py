@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ._models import MODELS
+from ._postprocessing import CALIBRATIONS
 from ._resampling import RESAMPLERS
-from ._strategy import CALIBRATIONS, Strategy
+from ._strategy import Strategy
 from .exceptions import AutoImbError
 
 if sys.version_info >= (3, 11):
@@ -153,7 +154,8 @@ class SearchSpace:
     k_neighbors : Param or int
         Neighbours of the SMOTE family and ADASYN.
     calibrations : tuple of str
-        Among ``"none"``, ``"sigmoid"``, ``"isotonic"``.
+        Among ``"none"``, ``"sigmoid"``, ``"isotonic"``: the calibrators every
+        trial chooses from (by cross-fitting, not as a searched parameter).
     description : str
         One line shown in listings.
     source : str
@@ -165,7 +167,7 @@ class SearchSpace:
     resamplers: tuple = ("none",)
     sampling_ratio: Any = 0.5
     k_neighbors: Any = 5
-    calibrations: tuple = ("none",)
+    calibrations: tuple = tuple(CALIBRATIONS)
     description: str = ""
     source: str = field(default="<mapping>", compare=False, repr=False)
 
@@ -230,13 +232,9 @@ class SearchSpace:
             ratio = _suggest_or_fix(trial, "sampling_ratio", self.sampling_ratio)
         if RESAMPLERS.get(resampler) and RESAMPLERS[resampler].uses_neighbors:
             k = _suggest_or_fix(trial, "k_neighbors", self.k_neighbors)
-        calibration = "none"
-        if list(self.calibrations) != ["none"]:
-            calibration = trial.suggest_categorical("calibration",
-                                                    list(self.calibrations))
         return Strategy(model=model, model_params=model_params, weighting=weighting,
                         positive_weight=positive_weight, resampler=resampler,
-                        sampling_ratio=ratio, k_neighbors=k, calibration=calibration)
+                        sampling_ratio=ratio, k_neighbors=k)
 
     def usable_resamplers(self, has_categorical: bool, has_numeric: bool) -> list[str]:
         """The resamplers that can run on data with these kinds of columns."""
@@ -287,7 +285,7 @@ class SearchSpace:
                                        f"{source} [resampling] ratio"),
             k_neighbors=Param.parse(resampling.get("k_neighbors", 5),
                                     f"{source} [resampling] k_neighbors"),
-            calibrations=tuple(calibration.get("methods", ("none",))),
+            calibrations=tuple(calibration.get("methods", tuple(CALIBRATIONS))),
             description=str(data.get("description", "")),
             source=source,
         )

@@ -3,13 +3,28 @@
 Sort the scores once; cumulative sums of positives and negatives give the false
 positives and false negatives of every cut in one pass. No model is refitted per
 candidate threshold.
+
+Two rules choose a threshold from labelled scores:
+
+- :func:`best_cost_threshold` (and :func:`best_f1_threshold`): the best cut on
+  these rows. Where several cuts tie, the middle one, not the first: the first
+  minimum is the highest threshold of the optimal plateau, the edge on the side
+  of the expensive false negatives.
+- :func:`stable_threshold`: the median of the best cuts of bootstrap resamples of
+  the rows. With a few dozen positives the cost curve is flat and noisy near its
+  minimum; the median sits in the middle of the near-optimal region instead of on
+  one noisy dip, which is what generalises to new rows. This is the rule the
+  search uses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["bayes_threshold", "best_cost_threshold", "best_f1_threshold", "cost_curve"]
+__all__ = ["bayes_threshold", "best_cost_threshold", "best_f1_threshold",
+           "cost_curve", "cost_loss", "f1_loss", "stable_threshold"]
 
 
 def bayes_threshold(fp_cost: float, fn_cost: float) -> float:
@@ -24,6 +39,26 @@ def bayes_threshold(fp_cost: float, fn_cost: float) -> float:
     0.0196078431372549
     """
     return fp_cost / (fp_cost + fn_cost)
+
+
+def _groups(y_true, scores):
+    """Rows sorted by decreasing score, grouped by distinct score.
+
+    Returns the thresholds of every cut (see :func:`cost_curve`), the sorting
+    order, and the index in the sorted rows where each group starts.
+    """
+    y_true = np.asarray(y_true)
+    scores = np.asarray(scores, dtype=float)
+    order = np.argsort(-scores, kind="mergesort")
+    s = scores[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    s_group = s[starts]
+    lower = np.r_[s_group[1:], s_group[-1:]]
+    cut = np.where(np.arange(len(s_group)) < len(s_group) - 1,
+                   (s_group + lower) / 2.0, s_group)
+    # Midpoints must still admit the group above them (floating point).
+    cut = np.minimum(cut, s_group)
+    return np.r_[np.inf, cut], order, starts
 
 
 def cost_curve(y_true, scores):
@@ -45,25 +80,40 @@ def cost_curve(y_true, scores):
     tp, fp : arrays of shape (m + 1,)
         True and false positives at each threshold.
     """
-    y_true = np.asarray(y_true)
-    scores = np.asarray(scores, dtype=float)
-    order = np.argsort(-scores, kind="mergesort")
-    s, y = scores[order], y_true[order]
-    tp = np.cumsum(y == 1)
-    fp = np.cumsum(y != 1)
-    last_of_group = np.r_[s[1:] != s[:-1], True]
-    s_group = s[last_of_group]
-    lower = np.r_[s_group[1:], s_group[-1:]]
-    cut = np.where(np.arange(len(s_group)) < len(s_group) - 1,
-                   (s_group + lower) / 2.0, s_group)
-    # Midpoints must still admit the group above them (floating point).
-    cut = np.minimum(cut, s_group)
-    thresholds = np.r_[np.inf, cut]
-    return thresholds, np.r_[0, tp[last_of_group]], np.r_[0, fp[last_of_group]]
+    thresholds, order, starts = _groups(y_true, scores)
+    positive = np.asarray(y_true)[order] == 1
+    tp = np.r_[0, np.add.reduceat(positive.astype(float), starts).cumsum()]
+    fp = np.r_[0, np.add.reduceat((~positive).astype(float), starts).cumsum()]
+    return thresholds, tp.astype(int), fp.astype(int)
+
+
+def cost_loss(fp_cost: float, fn_cost: float) -> Callable:
+    """The total cost of every cut, from its (weighted) counts."""
+    def loss(tp, fp, n_pos):
+        return fp * fp_cost + (n_pos - tp) * fn_cost
+    return loss
+
+
+def f1_loss(tp, fp, n_pos):
+    """Minus the F1 score of every cut, from its (weighted) counts."""
+    denominator = tp + fp + n_pos
+    return -np.divide(2 * tp, denominator, out=np.zeros(np.shape(tp)),
+                      where=denominator > 0)
+
+
+def _middle_of_minimum(loss):
+    """Index of the middle of the cuts of least loss, per row of ``loss``."""
+    loss = np.atleast_2d(loss)
+    low = loss.min(axis=1, keepdims=True)
+    ties = loss <= low + 1e-9 * np.maximum(np.abs(low), 1.0)
+    target = ties.sum(axis=1) // 2
+    return np.argmax(np.cumsum(ties, axis=1) > target[:, None], axis=1)
 
 
 def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float):
     """The threshold of least total cost on these rows, and that cost.
+
+    Where several cuts share the least cost, the middle one is returned.
 
     Examples
     --------
@@ -73,17 +123,77 @@ def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float):
     (0.225, 1.0)
     """
     thresholds, tp, fp = cost_curve(y_true, scores)
-    n_pos = tp[-1]
-    cost = fp * fp_cost + (n_pos - tp) * fn_cost
-    best = int(np.argmin(cost))
+    cost = cost_loss(fp_cost, fn_cost)(tp, fp, tp[-1])
+    best = int(_middle_of_minimum(cost)[0])
     return float(thresholds[best]), float(cost[best])
 
 
 def best_f1_threshold(y_true, scores):
     """The threshold of highest F1 on these rows, and that F1."""
     thresholds, tp, fp = cost_curve(y_true, scores)
-    fn = tp[-1] - tp
-    denominator = 2 * tp + fp + fn
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(len(tp)), where=denominator > 0)
-    best = int(np.argmax(f1))
-    return float(thresholds[best]), float(f1[best])
+    loss = f1_loss(tp, fp, tp[-1])
+    best = int(_middle_of_minimum(loss)[0])
+    return float(thresholds[best]), float(-loss[best])
+
+
+def stable_threshold(y_true, scores, loss: Callable, *, n_boot: int = 64,
+                     random_state: int = 0) -> float:
+    """The median of the best thresholds of bootstrap resamples of the rows.
+
+    Each resample weighs every row by a Poisson(1) count (the bootstrap), finds
+    the cut of least ``loss`` on those weights (the middle one where several tie),
+    and the median of their thresholds is returned. Where the minimum of the loss
+    is sharp, every resample finds it; where a plateau or several dips of
+    near-equal loss exist, the median lands in their middle rather than on the
+    edge that the exact minimum of one sample happens to pick.
+
+    Parameters
+    ----------
+    y_true : array of shape (n,)
+        1 for the positive class, 0 otherwise.
+    scores : array of shape (n,)
+    loss : callable
+        ``loss(tp, fp, n_pos)`` of arrays of weighted counts, lower is better:
+        :func:`cost_loss` or :func:`f1_loss`.
+    n_boot : int, default=64
+        Number of bootstrap resamples.
+    random_state : int, default=0
+        Seed of the resampling; the same rows always give the same threshold.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random(500) < 0.1).astype(int)
+    >>> s = rng.random(500) + y
+    >>> t = stable_threshold(y, s, cost_loss(1, 9))
+    >>> bool(0.5 < t < 1.2)
+    True
+    """
+    y_true = np.asarray(y_true)
+    thresholds, order, starts = _groups(y_true, scores)
+    positive = (y_true[order] == 1).astype(float)
+    rng = np.random.default_rng(random_state)
+    chosen = []
+    chunk = max(1, min(n_boot, 4_000_000 // max(len(order), 1)))
+    for done in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - done)
+        weights = rng.poisson(1.0, size=(size, len(order))).astype(float)
+        tp_group = np.add.reduceat(weights * positive, starts, axis=1)
+        fp_group = np.add.reduceat(weights * (1.0 - positive), starts, axis=1)
+        zeros = np.zeros((size, 1))
+        tp = np.hstack([zeros, np.cumsum(tp_group, axis=1)])
+        fp = np.hstack([zeros, np.cumsum(fp_group, axis=1)])
+        best = _middle_of_minimum(loss(tp, fp, tp[:, -1:]))
+        chosen.append(thresholds[best])
+    chosen = np.concatenate(chosen)
+    finite = chosen[np.isfinite(chosen)]
+    if len(finite) <= len(chosen) // 2:
+        return float("inf")  # most resamples predict nothing positive
+    # The median of all, with "nothing positive" counted as above every score.
+    return float(np.median(np.where(np.isfinite(chosen), chosen, np.inf)))
+

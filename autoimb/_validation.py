@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -13,10 +12,12 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
 from ._preprocessing import ColumnKinds
-from .exceptions import AutoImbError, AutoImbWarning
+from ._warnings import warn
+from .exceptions import AutoImbError
 
 __all__ = [
     "check_costs",
+    "check_folds",
     "check_frame",
     "check_input_shape",
     "check_target",
@@ -258,10 +259,8 @@ def warn_if_target_in_X(X: pd.DataFrame, y01) -> None:
             continue
         same = (col == col.iloc[0]).to_numpy()
         if np.array_equal(same, same_as_first) and col[~same].nunique() == 1:
-            warnings.warn(
-                f"Column {name!r} of X equals the target: it leaks the answer and the "
-                f"search will look perfect. Drop it from X.", AutoImbWarning,
-                stacklevel=3)
+            warn(f"Column {name!r} of X equals the target: it leaks the answer and "
+                 "the search will look perfect. Drop it from X.")
 
 
 def data_fingerprint(X: pd.DataFrame, y01) -> str:
@@ -271,3 +270,32 @@ def data_fingerprint(X: pd.DataFrame, y01) -> str:
     digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
     digest.update(np.asarray(y01, dtype=np.int8).tobytes())
     return digest.hexdigest()[:16]
+
+
+def check_folds(folds, y01, cv) -> list:
+    """Check that a splitter's test parts can score every row at most once.
+
+    Each row must be held out by at most one split (rows held out by none are
+    not scored), at least one row must be held out, and every training part
+    must hold both classes.
+    """
+    n = len(y01)
+    times = np.zeros(n, dtype=int)
+    for _, test in folds:
+        times[test] += 1
+    if not folds or times.max() == 0:
+        raise AutoImbError(
+            f"cv={cv!r} holds out no row, so nothing can be scored. Pass an int "
+            "(the number of stratified folds) or a splitter such as StratifiedKFold.")
+    if times.max() > 1:
+        raise AutoImbError(
+            f"cv={cv!r} holds out {int((times > 1).sum())} row(s) in more than one "
+            "split; autoimb scores every row once, from a model that never saw it. "
+            "Pass a splitter whose test parts do not overlap, such as "
+            "StratifiedKFold (not ShuffleSplit with n_splits > 1).")
+    for k, (train, test) in enumerate(folds):
+        if len(np.unique(np.asarray(y01)[train])) < 2:
+            raise AutoImbError(
+                f"Split {k} of cv={cv!r} trains on one class only. Pass a "
+                "stratified splitter (StratifiedKFold) or fewer splits.")
+    return folds

@@ -36,3 +36,27 @@ def test_none_is_identity(miscalibrated):
     """Check that 'none' leaves scores unchanged."""
     scores, y = miscalibrated
     assert np.array_equal(make_calibrator("none").fit(scores, y).transform(scores), scores)
+
+
+def test_sigmoid_matches_a_logistic_regression_on_platt_targets(miscalibrated):
+    """Check that the Newton fit finds the maximum-likelihood Platt parameters
+    (compared with scikit-learn's solver on the same smoothed targets)."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores, y = miscalibrated
+    calibrator = make_calibrator("sigmoid").fit(scores, y)
+    n_pos, n_neg = y.sum(), len(y) - y.sum()
+    targets = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+    z = np.log(scores / (1 - scores)).reshape(-1, 1)
+    # soft targets as two weighted copies of every row
+    model = LogisticRegression(C=1e10, tol=1e-10, max_iter=10000).fit(
+        np.vstack([z, z]), np.r_[np.ones(len(y)), np.zeros(len(y))],
+        sample_weight=np.r_[targets, 1 - targets])
+    assert calibrator.coef_ == pytest.approx(model.coef_[0, 0], rel=1e-3)
+    assert calibrator.intercept_ == pytest.approx(model.intercept_[0], rel=1e-3)
+
+
+def test_sigmoid_with_one_class_is_identity():
+    """Check that a sigmoid fitted on one class only leaves scores alone."""
+    calibrator = make_calibrator("sigmoid").fit(np.array([0.2, 0.4]), np.array([0, 0]))
+    assert calibrator.transform(np.array([0.3]))[0] == pytest.approx(0.3)

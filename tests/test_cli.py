@@ -107,7 +107,7 @@ def test_fit_writes_model_journal_and_summary(fitted):
     folder, result = fitted
     out = result.stdout
     assert out.startswith("Best strategy: ")
-    assert "Cross-validated cost: " in out
+    assert "Expected cost on new data: " in out
     assert "Threshold: " in out
     assert "autoimb dashboard autoimb.journal" in out
     assert "Model written to model.joblib (joblib)" in out

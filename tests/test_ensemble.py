@@ -1,44 +1,67 @@
 import numpy as np
 
-from autoimb._ensemble import Candidate, blend
+from autoimb._ensemble import Candidate, blends
 from autoimb._evaluation import cross_fit_postprocessing
 from autoimb._objective import Objective
+from autoimb._strategy import Strategy
 
 
-def _candidate(number, proba, y, fold_ids, objective):
-    post = cross_fit_postprocessing(proba, y, fold_ids, calibration="none",
-                                    objective=objective)
-    return Candidate(number, None, proba, post)
+def _candidate(number, scores, y, fold_ids, objective):
+    post = cross_fit_postprocessing(scores, y, fold_ids, objective=objective)
+    return Candidate((number,), (Strategy("lightgbm"),), scores, post)
 
 
-def test_blend_kept_when_noise_averages_out():
-    """Check that averaging two noisy views of one signal beats either alone, and
-    blend keeps both."""
-    rng = np.random.default_rng(0)
-    n = 4000
+def _views(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.1).astype(int)
-    fold_ids = np.arange(n) % 5
-    objective = Objective("cost", 1.0, 9.0)
     signal = 1.5 * y
-    a = 1 / (1 + np.exp(-(signal + rng.normal(size=n) - 2)))
-    b = 1 / (1 + np.exp(-(signal + rng.normal(size=n) - 2)))
-    first, second = (_candidate(i, p, y, fold_ids, objective) for i, p in enumerate([a, b]))
-    m, post = blend([first, second], y, fold_ids, objective)
-    assert m == 2
-    assert post.value < min(first.post.value, second.post.value)
+
+    def view():
+        return 1 / (1 + np.exp(-(signal + rng.normal(size=n) - 2)))
+
+    return y, np.arange(n) % 5, view(), view(), view()
 
 
-def test_blend_refuses_a_useless_member():
-    """Check that a member that only adds noise is left out."""
-    rng = np.random.default_rng(1)
-    n = 4000
-    y = (rng.random(n) < 0.1).astype(int)
-    fold_ids = np.arange(n) % 5
+def test_blend_of_noisy_views_beats_each():
+    """Check that averaging noisy views of one signal costs less than either."""
+    y, fold_ids, a, b, _ = _views()
     objective = Objective("cost", 1.0, 9.0)
-    good = 1 / (1 + np.exp(-(3 * y + rng.normal(size=n) - 2)))
-    noise = rng.random(n)
-    candidates = [_candidate(0, good, y, fold_ids, objective),
-                  _candidate(1, noise, y, fold_ids, objective)]
-    m, post = blend(candidates, y, fold_ids, objective)
-    assert m == 1
-    assert post is candidates[0].post
+    singles = [_candidate(i, p, y, fold_ids, objective) for i, p in enumerate([a, b])]
+    (blend,) = blends(singles, y, fold_ids, objective, 2, ("none", "sigmoid"))
+    assert blend.trial_numbers == (0, 1) and blend.is_blend
+    assert np.allclose(blend.scores, (a + b) / 2)
+    assert blend.post.value < min(c.post.value for c in singles)
+    assert blend.describe().startswith("Blend of 2")
+
+
+def test_blends_grow_one_member_at_a_time():
+    """Check that blends of the first 2 .. max_members candidates are made."""
+    y, fold_ids, a, b, c = _views(n=1500, seed=1)
+    objective = Objective("cost", 1.0, 9.0)
+    singles = [_candidate(i, p, y, fold_ids, objective) for i, p in enumerate([a, b, c])]
+    made = blends(singles, y, fold_ids, objective, 3, ("none",))
+    assert [m.trial_numbers for m in made] == [(0, 1), (0, 1, 2)]
+    assert blends(singles, y, fold_ids, objective, 1, ("none",)) == []
+
+
+def test_fold_labels_never_change_blend_decisions():
+    """Check, black-box, that flipping every label of fold k leaves the blend's
+    probabilities and decisions of fold k unchanged: its calibrator, rule and
+    threshold are cross-fitted like a single strategy's."""
+    y, fold_ids, a, b, _ = _views(n=1000, seed=2)
+    objective = Objective("cost", 1.0, 9.0)
+
+    def blend_for(labels):
+        singles = [_candidate(i, p, labels, fold_ids, objective)
+                   for i, p in enumerate([a, b])]
+        return blends(singles, labels, fold_ids, objective, 2,
+                      ("none", "sigmoid", "isotonic"))[0].post
+
+    base = blend_for(y)
+    for k in range(5):
+        rows = fold_ids == k
+        changed = y.copy()
+        changed[rows] = 1 - changed[rows]
+        post = blend_for(changed)
+        assert np.array_equal(post.pred[rows], base.pred[rows])
+        assert np.allclose(post.proba[rows], base.proba[rows])

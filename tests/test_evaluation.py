@@ -1,4 +1,11 @@
-"""Honest evaluation: no stage is fitted on the rows that score it."""
+"""Honest evaluation: no stage is fitted, or chosen, on the rows that score it.
+
+The first test instruments the resampler and the model and records the rows they
+were fitted on. The others are black-box: the labels of one fold's rows are
+changed, and that fold's out-of-fold scores, probabilities and decisions must not
+move. Every stage that looked at those labels (a threshold tuned on all rows, a
+calibrator or a rule chosen on all rows) would make them move.
+"""
 
 import numpy as np
 import pandas as pd
@@ -8,9 +15,11 @@ from imblearn.pipeline import Pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 
-from autoimb._calibration import make_calibrator
 from autoimb._evaluation import cross_fit_postprocessing, out_of_fold_scores
 from autoimb._objective import Objective
+from autoimb._postprocessing import CALIBRATIONS
+from autoimb._strategy import Strategy
+from autoimb._validation import check_frame, column_kinds
 
 N = 300
 
@@ -43,11 +52,6 @@ class RecordingModel(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
 
-def _rows_of(scores, all_scores):
-    lookup = {round(s, 12): i for i, s in enumerate(all_scores)}
-    return {lookup[round(s, 12)] for s in scores}
-
-
 @pytest.fixture
 def data():
     rng = np.random.default_rng(0)
@@ -57,9 +61,9 @@ def data():
     return X, y, folds
 
 
-def test_no_stage_sees_the_rows_it_scores(data):
-    """Check that resampler, model, calibrator and threshold are fitted only on rows
-    other than those they score, fold by fold."""
+def test_resampler_and_model_never_see_the_rows_they_score(data):
+    """Check that the resampler and the model of each fold are fitted on exactly
+    the other folds' rows, and every row gets a score."""
     X, y, folds = data
     log = []
 
@@ -71,73 +75,79 @@ def test_no_stage_sees_the_rows_it_scores(data):
     assert not np.isnan(scores).any()
     fits = [rows for stage, rows in log if stage == "model"]
     samples = [rows for stage, rows in log if stage == "resampler"]
-    for (train, test), fitted, sampled in zip(folds, fits, samples, strict=True):
+    for k, ((train, test), fitted, sampled) in enumerate(
+            zip(folds, fits, samples, strict=True)):
         assert fitted <= set(train) and sampled == set(train)
         assert not fitted & set(test)
-
-    calibrator_rows, threshold_rows = [], []
-
-    def recording_calibrator(method):
-        calibrator = make_calibrator("none")
-        original_fit = calibrator.fit
-
-        def fit(s, y_fit):
-            calibrator_rows.append(_rows_of(s, scores))
-            return original_fit(s, y_fit)
-
-        calibrator.fit = fit
-        return calibrator
-
-    class RecordingObjective(Objective):
-        def tune_threshold(self, y_fit, s):
-            threshold_rows.append(_rows_of(s, scores))
-            return super().tune_threshold(y_fit, s)
-
-    objective = RecordingObjective("cost", 1.0, 10.0)
-    post = cross_fit_postprocessing(scores, y, fold_ids, calibration="none",
-                                    objective=objective,
-                                    make_calibrator=recording_calibrator)
-    for k, (_, test) in enumerate(folds):
-        held_out = set(np.flatnonzero(fold_ids == k))
-        assert held_out == set(test)
-        assert not calibrator_rows[k] & held_out
-        assert not threshold_rows[k] & held_out
-        assert calibrator_rows[k] | held_out == set(range(N))
-    # the final calibrator and threshold (for the refitted model) use every row
-    assert calibrator_rows[-1] == set(range(N)) and threshold_rows[-1] == set(range(N))
-    assert len(post.fold_thresholds) == len(folds)
+        assert set(np.flatnonzero(fold_ids == k)) == set(test)
 
 
-def test_threshold_of_each_fold_comes_from_other_folds(data):
-    """Check that a fold's predictions use the threshold tuned without it, so a
-    degenerate fold cannot choose its own threshold."""
+def test_fold_labels_never_change_fold_scores(data):
+    """Check, black-box, that changing every label of fold k leaves the
+    out-of-fold scores of fold k as they were (a real resampling pipeline)."""
     X, y, folds = data
-    scores = np.where(y == 1, 0.8, 0.2)
-    fold_ids = np.empty(N, dtype=int)
-    for k, (_, test) in enumerate(folds):
-        fold_ids[test] = k
-    scores[fold_ids == 0] = np.where(y[fold_ids == 0] == 1, 0.1, 0.05)  # shifted fold
-    post = cross_fit_postprocessing(scores, y, fold_ids, calibration="none",
-                                    objective=Objective("cost", 1.0, 1.0))
-    # fold 0's positives score 0.1, below the threshold the other folds chose
-    assert post.fold_thresholds[0] > 0.1
-    assert not post.pred[(fold_ids == 0) & (y == 1)].any()
-    assert post.metrics["fn"] == int(np.sum(y[fold_ids == 0]))
+    frame = check_frame(X.drop(columns="row_id"))
+    strategy = Strategy("logistic_regression", {"C": 1.0}, resampler="smote",
+                        sampling_ratio=0.6, k_neighbors=3)
+
+    def scores_for(labels):
+        return out_of_fold_scores(
+            lambda: strategy.make_pipeline(column_kinds(frame), random_state=0),
+            frame, labels, folds)[0]
+
+    base = scores_for(y)
+    for _, test in folds:
+        changed = y.copy()
+        changed[test] = 1 - changed[test]
+        assert np.array_equal(scores_for(changed)[test], base[test])
 
 
-def test_bayes_rule_kept_only_when_it_is_cheaper(data):
-    """Check that the Bayes threshold replaces the tuned one only if it costs less."""
-    X, y, folds = data
-    rng = np.random.default_rng(1)
-    scores = np.clip(0.1 + 0.6 * y + rng.normal(scale=0.2, size=N), 0.001, 0.999)
-    fold_ids = np.arange(N) % 4
-    objective = Objective("cost", 1.0, 20.0)
-    post = cross_fit_postprocessing(scores, y, fold_ids, calibration="sigmoid",
-                                    objective=objective)
-    bayes_pred = post.proba >= objective.bayes_threshold
-    tuned_cost = post.metrics["cost"]
-    assert tuned_cost <= objective.rule_score(y, bayes_pred) + 1e-9
-    assert post.rule in ("tuned", "bayes")
+def _scored(n=600, n_folds=5, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.12).astype(int)
+    scores = 1 / (1 + np.exp(-(1.8 * y + rng.normal(size=n) - 2.5)))
+    return scores, y, np.arange(n) % n_folds
+
+
+OBJECTIVES = [Objective("cost", 1.0, 12.0),
+              Objective("average_precision", 1.0, 1.0, costs_given=False)]
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES, ids=["cost", "f1"])
+@pytest.mark.parametrize("calibrations", [("none",), ("sigmoid",), ("isotonic",),
+                                          tuple(CALIBRATIONS)])
+def test_fold_labels_never_change_fold_decisions(calibrations, objective):
+    """Check, black-box, that flipping every label of fold k changes neither the
+    calibrated probabilities nor the decisions of fold k: calibrator, threshold,
+    the choice of calibrator and the choice of rule were all made without them."""
+    scores, y, fold_ids = _scored()
+    base = cross_fit_postprocessing(scores, y, fold_ids, objective=objective,
+                                    calibrations=calibrations)
+    moved = 0
+    for k in np.unique(fold_ids):
+        rows = fold_ids == k
+        changed = y.copy()
+        changed[rows] = 1 - changed[rows]
+        post = cross_fit_postprocessing(scores, changed, fold_ids, objective=objective,
+                                        calibrations=calibrations)
+        assert np.array_equal(post.pred[rows], base.pred[rows])
+        assert np.allclose(post.proba[rows], base.proba[rows])
+        moved += int(np.any(post.pred[~rows] != base.pred[~rows]))
+    assert moved > 0  # the change does reach the other folds' decisions
+
+
+def test_cross_fitted_cost_is_the_cost_of_the_decisions():
+    """Check that the reported value is the cost of the decisions it reports, and
+    that the final post-processor is fitted on every row."""
+    scores, y, fold_ids = _scored(seed=1)
+    objective = Objective("cost", 1.0, 12.0)
+    post = cross_fit_postprocessing(scores, y, fold_ids, objective=objective)
+    fp = np.sum(post.pred & (y == 0))
+    fn = np.sum(~post.pred & (y == 1))
+    assert post.value == pytest.approx(fp + 12.0 * fn)
+    assert len(post.fold_choices) == len(post.fold_thresholds) == 5
+    assert post.final.calibrator_ is not None
+    assert post.metrics["threshold"] == post.threshold
 
 
 def test_out_of_fold_calls_back_after_each_fold(data):
@@ -154,3 +164,14 @@ def test_out_of_fold_calls_back_after_each_fold(data):
 
     out_of_fold_scores(make_pipeline, X, y, folds, on_fold=on_fold)
     assert seen == [0, 1, 2, 3]
+
+
+def test_rows_no_fold_holds_out_stay_unscored(data):
+    """Check that a split that holds out only some rows (a holdout) leaves the
+    others unscored, with fold id -1."""
+    X, y, folds = data
+    train, test = folds[0]
+    scores, fold_ids, _ = out_of_fold_scores(
+        lambda: Pipeline([("model", RecordingModel([]))]), X, y, [(train, test)])
+    assert np.isnan(scores[train]).all() and not np.isnan(scores[test]).any()
+    assert (fold_ids[train] == -1).all() and (fold_ids[test] == 0).all()

@@ -1,0 +1,286 @@
+"""Choosing the final model among the candidates, and an honest score for it.
+
+Every candidate's out-of-fold value is honest on its own, but the best of many
+noisy values is not: it is biased (the winner's curse), the more so the more
+candidates and the fewer positives. Two things follow.
+
+**The choice tolerates noise.** Candidates are ordered from the simplest to the
+most complex: the trivial rule (no model: every row negative, or every row
+positive, whichever costs less), then single strategies from the cheapest to fit,
+then blends. The first candidate whose value is within ``tolerance`` standard
+errors of the best value is chosen; the standard error is that of its paired
+difference with the best, over bootstrap resamples of the rows. A more complex
+candidate must earn its place by more than the noise of cross-validation, and
+where nothing beats the trivial rule beyond noise, the trivial rule is returned.
+
+**The reported score is bias-corrected.** It is the bootstrap bias-corrected
+cross-validation estimate (BBC-CV; Tsamardinos, Greasidou and Borboudakis,
+Machine Learning 2018): the rows of the pooled out-of-fold predictions of all
+candidates are resampled; on each resample the same choice is made on the rows
+drawn and scored on the rows left out. No model is refitted.
+
+References
+----------
+.. [1] I. Tsamardinos, E. Greasidou and G. Borboudakis, "Bootstrapping the
+   out-of-sample predictions for efficient and accurate cross-validation",
+   Machine Learning 107, 1895-1922 (2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from optuna.trial import TrialState
+
+from ._calibration import IdentityCalibrator
+from ._evaluation import PostProcessing
+from ._metrics import error_metrics, ranking_metrics
+
+__all__ = ["Selection", "bias_corrected_estimate", "candidate_pool", "select",
+           "trivial_candidate"]
+
+_MAX_CELLS = 4_000_000  # bootstrap weights held at once (rows x resamples)
+DEFAULT_TOLERANCE = 1.0
+
+
+@dataclass
+class Selection:
+    """The chosen candidate and what the selection knows about it.
+
+    Attributes
+    ----------
+    index : int
+        Position of the chosen candidate in the pool.
+    raw : float
+        Its cross-validated value (total cost on the scored rows, or AP), on the
+        rows that chose it: optimistic.
+    estimate : float
+        The bias-corrected estimate of the value of the choice, in the same
+        units.
+    best_raw : float
+        The best raw value in the pool (the chosen one's, or better when a
+        simpler candidate within noise of it was preferred).
+    n_candidates : int
+        Size of the pool the choice was made in.
+    """
+
+    index: int
+    raw: float
+    estimate: float
+    best_raw: float
+    n_candidates: int
+
+
+class _Values:
+    """The objective's value of every candidate under row weights (lower is
+    better: mean cost per row, or minus average precision)."""
+
+    def __init__(self, candidates, y, objective):
+        self.y = np.asarray(y)
+        self.kind = objective.kind
+        if self.kind == "cost":
+            pred = np.column_stack([c.post.pred for c in candidates])
+            truth = self.y[:, None] == 1
+            self.losses = np.where(pred & ~truth, objective.fp_cost,
+                                   np.where(~pred & truth, objective.fn_cost, 0.0))
+        else:
+            self.orders, self.starts = [], []
+            for c in candidates:
+                s = np.asarray(c.scores, dtype=float)
+                order = np.argsort(-s, kind="mergesort")
+                self.orders.append(order)
+                self.starts.append(np.flatnonzero(np.r_[True, np.diff(s[order]) != 0]))
+
+    def __call__(self, weights) -> np.ndarray:
+        """Values of shape (n_weightings, n_candidates)."""
+        weights = np.atleast_2d(weights)
+        if self.kind == "cost":
+            return (weights @ self.losses) / np.maximum(weights.sum(axis=1), 1e-12)[:, None]
+        return -np.column_stack([self._ap(weights, o, s)
+                                 for o, s in zip(self.orders, self.starts, strict=True)])
+
+    def _ap(self, weights, order, starts):
+        positive = (self.y[order] == 1).astype(float)
+        w = weights[:, order]
+        tp = np.add.reduceat(w * positive, starts, axis=1)
+        fp = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
+        cum_tp, cum_fp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+        precision = np.divide(cum_tp, cum_tp + cum_fp, out=np.zeros_like(cum_tp),
+                              where=(cum_tp + cum_fp) > 0)
+        n_pos = cum_tp[:, -1]
+        ap = (tp * precision).sum(axis=1) / np.maximum(n_pos, 1e-12)
+        return np.where(n_pos > 0, ap, np.nan)
+
+
+def _choose(values, margins) -> np.ndarray:
+    """Per row of ``values``: the first candidate within its margin of the best."""
+    values = np.where(np.isnan(values), np.inf, values)
+    near = values <= values.min(axis=1, keepdims=True) + margins[None, :] + 1e-12
+    return np.argmax(near, axis=1)
+
+
+def _stratified_bootstrap(y, n_boot, rng):
+    """Bootstrap counts per row, positives and negatives resampled apart."""
+    counts = np.zeros((n_boot, len(y)))
+    for label in (0, 1):
+        rows = np.flatnonzero(y == label)
+        if len(rows) == 0:
+            continue
+        drawn = rows[rng.integers(0, len(rows), size=(n_boot, len(rows)))]
+        for b in range(n_boot):
+            counts[b] += np.bincount(drawn[b], minlength=len(y))
+    return counts
+
+
+def _bootstrap_values(values, y, n_boot, rng):
+    """Values on the rows drawn, and on the rows left out, per resample."""
+    drawn, left_out = [], []
+    chunk = max(1, min(n_boot, _MAX_CELLS // max(len(y), 1)))
+    for done in range(0, n_boot, chunk):
+        counts = _stratified_bootstrap(y, min(chunk, n_boot - done), rng)
+        drawn.append(values(counts))
+        left_out.append(values((counts == 0).astype(float)))
+    return np.vstack(drawn), np.vstack(left_out)
+
+
+def bias_corrected_estimate(candidates, y, objective, *,
+                            tolerance: float = DEFAULT_TOLERANCE,
+                            n_boot: int | None = None,
+                            random_state: int = 0) -> Selection:
+    """Choose among ``candidates`` and estimate the choice's value by BBC-CV.
+
+    Parameters
+    ----------
+    candidates : list of Candidate
+        Scored on the same rows, simplest first: among candidates within noise
+        of the best, the first is chosen.
+    y : array of 0 and 1
+        The labels of those rows.
+    objective : Objective
+    tolerance : float, default=1.0
+        How many standard errors of its difference with the best a candidate
+        may lose by and still be preferred for being simpler. 0 chooses the
+        best value.
+    n_boot : int, default=None
+        Bootstrap resamples; ``None`` picks 500 up to 20,000 rows, fewer above.
+    random_state : int, default=0
+
+    Returns
+    -------
+    Selection
+        Costs are totals over ``len(y)`` rows; average precision is averaged.
+
+    Examples
+    --------
+    With no signal at all, the best of many candidates looks better than the
+    trivial rule on the rows it was chosen on; the estimate says it is not:
+
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from autoimb._objective import Objective
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random(1000) < 0.1).astype(int)
+    >>> pool = [SimpleNamespace(post=SimpleNamespace(pred=rng.random(1000) < 0.1))
+    ...         for _ in range(40)]
+    >>> result = bias_corrected_estimate(pool, y, Objective("cost", 1.0, 9.0),
+    ...                                  tolerance=0.0)
+    >>> trivial = min(y.sum() * 9.0, (1 - y).sum() * 1.0)
+    >>> print(f"{result.best_raw / trivial:.2f} {result.estimate / trivial:.2f}")
+    0.93 1.00
+    """
+    y = np.asarray(y)
+    n = len(y)
+    values = _Values(candidates, y, objective)
+    if n_boot is None:
+        n_boot = 500 if n <= 20_000 else max(100, int(500 * 20_000 / n))
+    rng = np.random.default_rng(random_state)
+    full = values(np.ones(n))
+    drawn, left_out = _bootstrap_values(values, y, n_boot, rng)
+    best = int(np.argmin(np.where(np.isnan(full[0]), np.inf, full[0])))
+    spread = np.nanstd(drawn - drawn[:, [best]], axis=0)
+    margins = tolerance * np.nan_to_num(spread)
+    index = int(_choose(full, margins)[0])
+    chosen = _choose(drawn, margins)
+    scored = left_out[np.arange(len(chosen)), chosen]
+    estimate = float(np.nanmean(scored)) if np.isfinite(scored).any() else full[0, index]
+    sign, scale = (1.0, n) if objective.kind == "cost" else (-1.0, 1.0)
+    return Selection(index=index, raw=sign * scale * float(full[0, index]),
+                     estimate=sign * scale * estimate,
+                     best_raw=sign * scale * float(full[0, best]),
+                     n_candidates=len(candidates))
+
+
+def select(candidates, y, objective, *, tolerance: float = DEFAULT_TOLERANCE,
+           random_state: int = 0) -> int:
+    """The index :func:`bias_corrected_estimate` chooses."""
+    return bias_corrected_estimate(candidates, y, objective, tolerance=tolerance,
+                                   n_boot=100, random_state=random_state).index
+
+
+def trivial_candidate(y, objective):
+    """The rule that needs no model: every row negative, or every row positive,
+    whichever costs less on these rows (negative on ties, and for the average
+    precision objective). Its probability is the share of positives."""
+    from ._ensemble import Candidate
+    from ._postprocessing import PostProcessor
+
+    y = np.asarray(y)
+    n_pos, n_neg = int(np.sum(y == 1)), int(np.sum(y == 0))
+    positive = (objective.uses_costs_for_threshold
+                and n_neg * objective.fp_cost < n_pos * objective.fn_cost)
+    prevalence = n_pos / max(len(y), 1)
+    proba = np.full(len(y), prevalence)
+    pred = np.full(len(y), positive)
+    final = PostProcessor(objective, ("none",))
+    final.calibration_, final.rule_ = "none", "constant"
+    final.calibrator_ = IdentityCalibrator()
+    final.threshold_ = 0.0 if positive else 1.0
+    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
+                            fn_cost=objective.fn_cost)
+    metrics.update(ranking_metrics(y, proba), threshold=final.threshold_)
+    value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
+    post = PostProcessing(proba=proba, pred=pred, metrics=metrics, value=float(value),
+                          final=final)
+    return Candidate(trial_numbers=(), strategies=(), scores=proba, post=post)
+
+
+def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
+    """The candidates of a finished search, simplest first: the trivial rule,
+    the best distinct strategies from the cheapest to fit, then blends of the
+    best ``2 .. ensemble_size`` of them.
+
+    Trials scored by this process come from ``context.oof_cache``; the best few
+    of the others (a resumed study, another worker's trials) are scored again.
+    """
+    from ._ensemble import Candidate, blends
+    from ._evaluation import out_of_fold_scores
+    from ._search import strategy_of
+
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    reverse = study.direction.name == "MAXIMIZE"
+    ranked = sorted(completed, key=lambda t: t.value, reverse=reverse)
+    singles, seconds, seen = [], [], set()
+    for trial in ranked:
+        key = trial.user_attrs.get("strategy", str(trial.params))
+        cached = context.oof_cache.get(trial.number)
+        if key in seen or (cached is None and len(singles) >= max(ensemble_size, 1)):
+            continue  # a repeat, or not worth refitting folds for
+        seen.add(key)
+        strategy = strategy_of(context.space, trial.params, context.kinds)
+        if cached is None:
+            scores, _, _ = out_of_fold_scores(
+                lambda s=strategy: s.make_pipeline(context.kinds, context.model_seed),
+                context.X, context.y, context.folds)
+            cached = (scores, context.postprocess(scores))
+        scores, post = cached
+        singles.append(Candidate((trial.number,), (strategy,),
+                                 np.asarray(scores)[context.scored], post))
+        seconds.append(trial.user_attrs.get("fit_time") or 0.0)
+        if len(singles) == limit:
+            break
+    y = context.y[context.scored]
+    made = blends(singles, y, context.groups, context.objective, ensemble_size,
+                  context.space.calibrations) if ensemble_size > 1 else []
+    by_cost = [singles[i] for i in np.argsort(seconds, kind="stable")]
+    return [trivial_candidate(y, context.objective), *by_cost, *made]

@@ -1,0 +1,84 @@
+"""Choosing among candidates, and the bias-corrected score of the choice."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from autoimb._objective import Objective
+from autoimb._selection import bias_corrected_estimate, select, trivial_candidate
+
+COST = Objective("cost", 1.0, 9.0)
+
+
+def _pool(y, preds):
+    return [SimpleNamespace(post=SimpleNamespace(pred=p), scores=p.astype(float))
+            for p in preds]
+
+
+def _trivial_cost(y):
+    return min(y.sum() * COST.fn_cost, (1 - y).sum() * COST.fp_cost)
+
+
+def test_the_best_of_noise_looks_good_and_the_estimate_says_it_is_not():
+    """Check that on candidates without signal the raw best beats the trivial rule
+    and the bias-corrected estimate does not (the winner's curse, corrected)."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(1000) < 0.1).astype(int)
+    pool = _pool(y, [rng.random(1000) < 0.1 for _ in range(40)])
+    result = bias_corrected_estimate(pool, y, COST, tolerance=0.0)
+    assert result.raw == result.best_raw < 0.95 * _trivial_cost(y)
+    assert result.estimate > 0.98 * _trivial_cost(y)
+    assert result.n_candidates == 40
+
+
+def test_a_real_signal_keeps_its_score():
+    """Check that a candidate far better than the others is chosen and its
+    estimate stays close to its raw value."""
+    rng = np.random.default_rng(1)
+    y = (rng.random(3000) < 0.1).astype(int)
+    good = np.where(rng.random(3000) < 0.9, y == 1, rng.random(3000) < 0.1)
+    pool = _pool(y, [rng.random(3000) < 0.1 for _ in range(10)] + [good])
+    result = bias_corrected_estimate(pool, y, COST)
+    assert result.index == 10
+    assert result.estimate == pytest.approx(result.raw, rel=0.1)
+    assert result.estimate < 0.5 * _trivial_cost(y)
+
+
+def test_a_simpler_candidate_within_noise_is_preferred():
+    """Check that with a tolerance the first candidate within noise of the best
+    is chosen, and without one the best."""
+    rng = np.random.default_rng(2)
+    y = (rng.random(2000) < 0.1).astype(int)
+    simple = (y == 1) & (rng.random(2000) < 0.7) | (y == 0) & (rng.random(2000) < 0.05)
+    better = simple.copy()
+    better[np.flatnonzero((y == 1) & ~simple)[:3]] = True   # 3 more caught (-27)
+    better[np.flatnonzero((y == 0) & ~simple)[:20]] = True  # 20 more alarms (+20)
+    pool = _pool(y, [simple, better])
+    assert select(pool, y, COST, tolerance=0.0) == 1
+    assert select(pool, y, COST, tolerance=1.0) == 0
+
+
+def test_trivial_candidate_is_the_cheaper_constant_rule():
+    """Check that the trivial candidate predicts everything negative when that
+    costs less, everything positive otherwise, with the prevalence as its
+    probability."""
+    y = np.array([0] * 90 + [1] * 10)
+    negative = trivial_candidate(y, Objective("cost", 1.0, 5.0))
+    assert not negative.post.pred.any() and negative.post.value == 50.0
+    assert np.allclose(negative.post.proba, 0.1) and negative.is_trivial
+    positive = trivial_candidate(y, Objective("cost", 1.0, 20.0))
+    assert positive.post.pred.all() and positive.post.value == 90.0
+    assert positive.describe().startswith("No model: every row predicted positive")
+
+
+def test_average_precision_is_corrected_too():
+    """Check that for average precision (higher is better) the estimate of the
+    best of noisy rankings is lower than its raw value, near the prevalence."""
+    rng = np.random.default_rng(3)
+    y = (rng.random(800) < 0.1).astype(int)
+    objective = Objective("average_precision", 1.0, 1.0, costs_given=False)
+    pool = [SimpleNamespace(scores=rng.random(800), post=None) for _ in range(30)]
+    result = bias_corrected_estimate(pool, y, objective, tolerance=0.0, n_boot=200)
+    assert result.raw > result.estimate
+    assert result.estimate == pytest.approx(y.mean(), abs=0.05)
