@@ -206,7 +206,10 @@ def run_fit(fit: Fit, args, run_dir: Path) -> dict:
         job.write_text(json.dumps({
             "dataset": fit.dataset, "seed": fit.seed, "system": fit.system,
             "budget": fit.budget,
-            "split_file": str(split_file(run_dir, fit.dataset, fit.seed))}))
+            "split_file": str(split_file(run_dir, fit.dataset, fit.seed)),
+            # scratch (autoimb's journal, AutoGluon's models), removed with tmp even
+            # when the worker is killed
+            "workdir": str(Path(tmp) / "work")}))
         start = time.perf_counter()
         with log.open("w") as out:
             out.write(f"# {fit.label}: {python} {WORKER.name}\n")

@@ -192,7 +192,7 @@ def plot_costs(table, systems, path: Path, title: str) -> bool:
     order = means.min(axis=1).sort_values().index.tolist()
     order += sorted(set(table["dataset"]) - set(order))
     colour = colours(systems)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(order) + 2), 4.8))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(order) + 2) + 1.6, 4.8))
     width = 0.8 / max(1, len(systems))
     for i, system in enumerate(systems):
         x = np.arange(len(order)) + (i - (len(systems) - 1) / 2) * width
@@ -205,12 +205,14 @@ def plot_costs(table, systems, path: Path, title: str) -> bool:
         if xs:
             ax.scatter(xs, [FAILED_SCORE] * len(xs), marker="x", s=40,
                        color=colour[system], zorder=3)
+    for edge in np.arange(len(order) - 1) + 0.5:
+        ax.axvline(edge, color="0.9", lw=0.8, zorder=1)
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(order)), order, rotation=60, ha="right", fontsize=8)
-    ax.set_ylabel("held-out normalized cost (log; x = failed)")
+    ax.set_ylabel("held-out normalized cost\n(log scale; 0 drawn at 1e-4; x = failed)")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -279,6 +281,7 @@ def plot_budgets(expanded, budgets, systems, path: Path) -> bool:
             ax.plot(means.index, means[system], style, color=colour[system],
                     label=system)
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
     ax.set_xlabel("budget (s); dashed: systems without a budget")
     ax.set_ylabel("mean normalized cost (failed = 1)")

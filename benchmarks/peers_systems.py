@@ -461,7 +461,8 @@ def run_job(job: dict, record: dict) -> None:
     record.update(n_train=len(y_train), pos_train=int(y_train.sum()),
                   n_test=len(y_test), pos_test=int(y_test.sum()), fp_cost=fp_cost,
                   fn_cost=fn_cost)
-    workdir = Path(tempfile.mkdtemp(prefix=f"peers-{job['system']}-"))
+    workdir = Path(job.get("workdir") or tempfile.mkdtemp(prefix="peers-work-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         ctx = Context(seed=seed, budget=job["budget"], fp_cost=fp_cost,
                       fn_cost=fn_cost, workdir=workdir)
