@@ -16,24 +16,26 @@ import optuna
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
-from sklearn.model_selection import StratifiedKFold, check_cv
+
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._dashboard import DashboardServer, dashboard_command
+from ._budget import Budget
 from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
+from ._folds import Validation, choose_validation, make_folds, user_folds
 from ._metrics import trivial_cost
 from ._objective import Objective
-from ._search import SearchContext, best_trial_or_raise, enqueue_recipes, run_search
+from ._portfolio import enqueue_portfolio
+from ._search import SearchContext, best_trial_or_raise, run_search
 from ._selection import bias_corrected_estimate, candidate_pool
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
 from ._spaces import load_search_space
 from ._storage import check_study_matches, resolve_storage
 from ._validation import (
     check_costs,
-    check_folds,
     check_frame,
     check_input_shape,
     check_target,
@@ -73,14 +75,21 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     fn_cost : float, default=None
         Cost of one false negative; ``None`` means ``fp_cost`` times the class
         ratio (negatives per positive), which weighs both classes equally.
-    n_trials : int, default=50
+    n_trials : int, default=None
         Finished (completed or pruned) trials wanted in the study; a resumed study
-        counts the trials it already has.
+        counts the trials it already has. ``None``: as many as ``timeout``
+        allows, or 50 without a timeout.
     timeout : float, default=None
-        Seconds after which no new trial starts.
-    cv : int or cross-validation splitter, default=5
-        Number of stratified folds (lowered to the minority count if needed), or a
-        splitter whose ``split(X, y)`` gives the folds.
+        Seconds for the whole fit, the refit of the final model included: the
+        search starts no trial that would not finish in time, and keeps time
+        for the refit. ``fit`` returns within about this (a single model fit
+        that runs far longer than the ones before it can still overrun).
+    cv : None, int, cross-validation splitter or iterable, default=None
+        ``None`` chooses by the data's size and the budget: 5 stratified folds
+        for small data, 3 for medium, a stratified 20% holdout for large data
+        (see ``validation_``). An int asks for that many stratified folds
+        (lowered to the minority count if needed); a splitter or a list of
+        (train, test) pairs gives the splits (test parts must not overlap).
     storage : None, str or optuna storage, default=None
         Where the study lives. ``None``: the journal file ``autoimb.journal`` in the
         current folder, readable by optuna-dashboard while the search runs;
@@ -135,6 +144,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         The best trial's strategy; ``strategy_`` is it in words.
     threshold_ : float
         Decision threshold on the calibrated positive-class probability.
+    validation_ : Validation
+        The splits the candidates were scored on (folds or a holdout).
     cv_metrics_ : dict
         Cross-validated metrics of the returned model at its threshold (raw, not
         bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,
@@ -204,7 +215,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
-                 fn_cost=None, n_trials=50, timeout=None, cv=5, storage=None,
+                 fn_cost=None, n_trials=None, timeout=None, cv=None, storage=None,
                  study_name=None, random_state=None, n_jobs=1, pos_label=None,
                  ensemble_size=3, show_progress_bar=True, dashboard=False):
         self.search_space = search_space
@@ -239,19 +250,21 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AutoImbClassifier
         """
+        budget = Budget(self.timeout)
         X = self._check_X(X, reset=True)
         self.classes_, self.pos_label_, y01 = check_target(y, len(X), self.pos_label)
         warn_if_target_in_X(X, y01)
         self.objective_ = self._resolve_objective(y01)
         space = load_search_space(self.search_space)
-        study, storage, seeds = self._open_study(X, y01, space)
-        folds = self._make_folds(X, y01, seeds["folds"])
+        study, storage = self._open_study(X, y01, space)
+        folds = self._make_folds(X, y01, study)
         context = SearchContext(X=X, y=y01, kinds=self.kinds_, folds=folds,
                                 objective=self.objective_, space=space,
-                                model_seed=seeds["models"],
-                                explainer=self._explainer(X, y01, study))
-        with threadpool_limits(limits=1), self._dashboard_server(storage, context):
-            interrupted = self._search(study, context)
+                                model_seed=study.user_attrs["autoimb.seeds"]["models"],
+                                explainer=self._explainer(X, y01, study), budget=budget)
+        with self._dashboard_server(storage, context):
+            with threadpool_limits(limits=1):  # one core per model in the search
+                interrupted = self._search(study, context)
             self._refit_best(study, context)
         self._describe_best(study, context)
         self.results_ = results_table(study)
@@ -315,14 +328,25 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             if check_study_matches(study, fingerprint=fingerprint, config=config):
                 study.set_user_attr("autoimb.seeds", {"folds": fold_seed,
                                                       "models": model_seed})
+                validation = self._validation(X, y01)
+                study.set_user_attr("autoimb.validation", validation.as_dict())
                 study.set_metric_names([self.objective_.metric_name])
-                enqueue_recipes(study, space, self.kinds_)
+                enqueue_portfolio(study, space, self.kinds_,
+                                  large=validation.kind == "holdout")
         self.study_ = study
         if self.storage_location_ is not None:
             _tell(f"autoimb: study {self.study_name_!r} in {self.storage_location_}; "
                   f"watch it with: {dashboard_command(self.storage_location_)}",
                   self.show_progress_bar)
-        return study, storage, study.user_attrs["autoimb.seeds"]
+        return study, storage
+
+    def _validation(self, X, y01) -> Validation:
+        """The splits for this data: ``cv`` folds, or chosen by size and budget."""
+        if isinstance(self.cv, Integral):
+            return Validation("kfold", int(self.cv), 1.0 / int(self.cv))
+        n_pos = int(np.sum(y01))
+        return choose_validation(len(y01), X.shape[1], min(n_pos, len(y01) - n_pos),
+                                 self.timeout)
 
     def _explainer(self, X, y01, study) -> Explainer:
         n_pos = int(np.sum(y01))
@@ -360,11 +384,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                          "estimate": self.best_score_, "strategy": self.strategy_},
             figures=figures)
 
-    def _make_folds(self, X, y01, seed):
+    def _make_folds(self, X, y01, study):
         if self.cv is not None and not isinstance(self.cv, Integral):
-            splitter = check_cv(self.cv, y01, classifier=True)
-            return check_folds([(np.asarray(a), np.asarray(b))
-                                for a, b in splitter.split(X, y01)], y01, self.cv)
+            folds = user_folds(self.cv, X, y01)
+            self.validation_ = Validation("given", len(folds), float("nan"))
+            return folds
         n_pos = int(np.sum(y01))
         n_min = min(n_pos, len(y01) - n_pos)
         smaller = self.pos_label_ if n_pos <= len(y01) - n_pos else plain_value(
@@ -374,18 +398,22 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 f"The class {smaller!r} has {n_min} row(s); honest "
                 "cross-validation needs at least 2 rows of each class. Collect more "
                 "positive examples.")
-        n_splits = 5 if self.cv is None else int(self.cv)
-        if n_min < n_splits:
-            warn(f"cv={n_splits} needs {n_splits} rows of each class but class "
-                 f"{smaller!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
-                 "or fewer to silence this warning.")
-            n_splits = n_min
-        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(y01)), y01))
+        validation = Validation(**study.user_attrs.get(
+            "autoimb.validation", self._validation(X, y01).as_dict()))
+        if validation.kind == "kfold" and n_min < validation.n_splits:
+            if self.cv is not None:
+                warn(f"cv={self.cv} needs {self.cv} rows of each class but class "
+                     f"{smaller!r} has {n_min}; using cv={n_min}. Pass cv={n_min} "
+                     "or fewer to silence this warning.")
+            validation = Validation("kfold", n_min, 1.0 / n_min)
+        self.validation_ = validation
+        return make_folds(validation, y01, study.user_attrs["autoimb.seeds"]["folds"])
 
     def _search(self, study, context) -> bool:
         try:
-            run_search(study, context, n_trials=self.n_trials, timeout=self.timeout,
+            n_trials = 50 if self.n_trials is None and self.timeout is None \
+                else self.n_trials
+            run_search(study, context, n_trials=n_trials, timeout=self.timeout,
                        n_jobs=_effective_n_jobs(self.n_jobs),
                        show_progress_bar=self.show_progress_bar)
         except KeyboardInterrupt:
@@ -398,6 +426,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def _refit_best(self, study, context):
         best_trial_or_raise(study)
         pool = candidate_pool(study, context, ensemble_size=self.ensemble_size)
+        # Leave out what could not be refitted before the deadline.
+        time_left = context.budget.remaining() - 0.5
+        pool = [c for c in pool if c.is_trivial or c.refit_seconds <= time_left]
         y_scored = context.y[context.scored]
         selection = bias_corrected_estimate(pool, y_scored, context.objective,
                                             random_state=context.model_seed)
@@ -410,8 +441,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                  "(more positives above all) or more informative features may "
                  "change that.")
         else:
-            pipelines = [strategy.make_pipeline(context.kinds, context.model_seed)
-                         .fit(context.X, context.y) for strategy in chosen.strategies]
+            pipelines = [strategy.make_pipeline(context.kinds, context.model_seed,
+                                                n_jobs=-1).fit(context.X, context.y)
+                         for strategy in chosen.strategies]
         post = chosen.post
         self.best_estimator_ = ThresholdedPipeline(pipelines, post.calibrator,
                                                    post.threshold, self.classes_,
@@ -439,7 +471,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 self.best_score_ / trivial if trivial > 0 else float("nan"))
         self.oof_proba_ = post.proba.astype(np.float32)
         self.oof_target_ = y_scored.astype(np.int8)
-        self._chosen = chosen
+        # Kept for figures and benchmarks, not pickled.
+        self._chosen, self._pool, self._context = chosen, pool, context
 
     # -- prediction ----------------------------------------------------------
 
@@ -500,7 +533,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("study_", None)
-        state.pop("_chosen", None)
+        for private in ("_chosen", "_pool", "_context"):
+            state.pop(private, None)
         return state
 
     def __sklearn_tags__(self):

@@ -35,12 +35,15 @@ class Candidate:
         Its out-of-fold scores: the strategy's, or the average of the members'.
     post : PostProcessing
         Its cross-fitted post-processing (calibrator, rule and threshold).
+    refit_seconds : float
+        Predicted time to refit it on all rows.
     """
 
     trial_numbers: tuple
     strategies: tuple
     scores: np.ndarray
     post: PostProcessing
+    refit_seconds: float = 0.0
 
     @property
     def is_blend(self) -> bool:
@@ -82,5 +85,5 @@ def blends(singles: list[Candidate], y, groups, objective, max_members: int,
         made.append(Candidate(
             trial_numbers=tuple(c.trial_numbers[0] for c in members),
             strategies=tuple(c.strategies[0] for c in members), scores=scores,
-            post=post))
+            post=post, refit_seconds=sum(c.refit_seconds for c in members)))
     return made

@@ -39,7 +39,7 @@ def _class_weight(weighting, positive_weight):
     return weighting
 
 
-def _logistic(params, weight, kinds, seed):
+def _logistic(params, weight, kinds, seed, n_jobs):
     model = LogisticRegression(max_iter=2000, class_weight=weight, **params)
     if not kinds.has_categorical:
         return model
@@ -51,38 +51,41 @@ def _logistic(params, weight, kinds, seed):
 
 
 def _forest(cls):
-    def build(params, weight, kinds, seed):
-        return cls(class_weight=weight, n_jobs=1, random_state=seed, **params)
+    def build(params, weight, kinds, seed, n_jobs):
+        return cls(class_weight=weight, n_jobs=n_jobs, random_state=seed, **params)
     return build
 
 
-def _hgb(params, weight, kinds, seed):
+def _hgb(params, weight, kinds, seed, n_jobs):
     # early_stopping="auto" switches on above 10,000 rows: fold models (fewer
     # rows) and the refit (all rows) would differ. The search sets max_iter.
-    params = {"early_stopping": False, **params}
+    # Categorical columns split natively (by partitions of their values), which
+    # generalises to unseen combinations far better than their ordinal codes.
+    params = {"early_stopping": False,
+              "categorical_features": kinds.few_level_categorical() or None, **params}
     return HistGradientBoostingClassifier(class_weight=weight, random_state=seed,
                                           **params)
 
 
-def _lightgbm(params, weight, kinds, seed):
+def _lightgbm(params, weight, kinds, seed, n_jobs):
     extra = {}
     if isinstance(weight, tuple):  # ("scale_pos_weight", value)
         extra["scale_pos_weight"], weight = weight[1], None
     if "subsample" in params:
         extra["subsample_freq"] = 1
-    model = LGBMClassifier(class_weight=weight, random_state=seed, n_jobs=1,
+    model = LGBMClassifier(class_weight=weight, random_state=seed, n_jobs=n_jobs,
                            verbose=-1, **extra, **params)
     return CategoricalLGBM(model, categorical_features=tuple(kinds.encoded_categorical))
 
 
-def _brf(params, weight, kinds, seed):
+def _brf(params, weight, kinds, seed, n_jobs):
     return BalancedRandomForestClassifier(
         sampling_strategy="all", replacement=True, bootstrap=False,
-        class_weight=weight, n_jobs=1, random_state=seed, **params)
+        class_weight=weight, n_jobs=n_jobs, random_state=seed, **params)
 
 
-def _easy(params, weight, kinds, seed):
-    return EasyEnsembleClassifier(n_jobs=1, random_state=seed, **params)
+def _easy(params, weight, kinds, seed, n_jobs):
+    return EasyEnsembleClassifier(n_jobs=n_jobs, random_state=seed, **params)
 
 
 _TREE = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
@@ -114,14 +117,18 @@ MODELS = {
 
 
 def make_model(name, params, *, weighting="none", positive_weight=None, kinds,
-               random_state=None):
-    """The unfitted estimator of model family ``name`` with these settings."""
+               random_state=None, n_jobs=1):
+    """The unfitted estimator of model family ``name`` with these settings.
+
+    ``n_jobs`` threads for the families that take it (forests, LightGBM); the
+    search fits one thread per model, the final refit uses every core.
+    """
     info = MODELS[name]
     if weighting == "scale_pos_weight":
         weight = ("scale_pos_weight", float(positive_weight))
     else:
         weight = _class_weight(weighting, positive_weight)
-    return info.build(dict(params), weight, kinds, random_state)
+    return info.build(dict(params), weight, kinds, random_state, n_jobs)
 
 
 class CategoricalLGBM(ClassifierMixin, BaseEstimator):

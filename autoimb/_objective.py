@@ -59,9 +59,10 @@ class Objective:
     def tune_threshold(self, y_true, scores) -> float:
         """The threshold that is best on these rows (cost, or F1), stabilised by
         the bootstrap (see :func:`~autoimb._threshold.stable_threshold`)."""
-        loss = (cost_loss(self.fp_cost, self.fn_cost)
-                if self.uses_costs_for_threshold else f1_loss)
-        return stable_threshold(y_true, scores, loss)
+        if self.uses_costs_for_threshold:
+            return stable_threshold(y_true, scores, cost_loss(self.fp_cost, self.fn_cost),
+                                    position=self.bayes_threshold)
+        return stable_threshold(y_true, scores, f1_loss)
 
     def rule_score(self, y_true, pred) -> float:
         """Lower is better: the cost of these predictions, or minus their F1."""

@@ -23,11 +23,13 @@ MISSING_CATEGORY = "__missing__"
 
 @dataclass(frozen=True)
 class ColumnKinds:
-    """Names of the categorical and numeric columns of the training frame."""
+    """Names of the categorical and numeric columns of the training frame, and
+    how many values each categorical column takes."""
 
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
     order: tuple[str, ...] = ()
+    levels: tuple[int, ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -38,6 +40,14 @@ class ColumnKinds:
     def encoded_categorical(self) -> list[int]:
         """Indices of the categorical columns after preprocessing."""
         return list(range(len(self.categorical)))
+
+    def few_level_categorical(self, max_levels: int = 250) -> list[int]:
+        """Indices (after preprocessing) of the categorical columns with at most
+        ``max_levels`` values in training: those a model can split natively.
+        With unknown level counts, every categorical column."""
+        if len(self.levels) != len(self.categorical):
+            return self.encoded_categorical
+        return [i for i, n in enumerate(self.levels) if n <= max_levels]
 
     @property
     def has_categorical(self) -> bool:

@@ -133,4 +133,9 @@ class AdaptiveResampler(BaseEstimator):
             self.summary_["adapted"] = f"ratio {ratio:.2f} adds no row here; left as is"
             return X, y
         self.summary_["after"] = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+        if self.categorical_features and self.method != "smotenc":
+            # Interpolated rows get fractional category codes; snap them to a code.
+            X_res = np.array(X_res, dtype=float, copy=True)
+            columns = list(self.categorical_features)
+            X_res[:, columns] = np.round(X_res[:, columns])
         return X_res, y_res

@@ -6,6 +6,7 @@ import functools
 import logging
 import math
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -15,17 +16,18 @@ from optuna.trial import FixedTrial, TrialState
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from tqdm.auto import tqdm
 
+from ._budget import Budget, strategy_size
 from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
 from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
-from ._spaces import Param, SearchSpace
+from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
 from .exceptions import NoCompletedTrialError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SearchContext", "recipe_params", "run_search", "strategy_of"]
+__all__ = ["SearchContext", "run_search", "strategy_of"]
 
 _METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
                  "precision", "recall", "balanced_accuracy", "brier", "ece",
@@ -36,29 +38,6 @@ _METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1"
 # by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
 _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
                 optuna.exceptions.ExperimentalWarning)
-
-# The seed article's recipes, tried first so that the search can never miss them.
-RECIPES = [
-    ("no handling, tuned threshold",
-     {"model": "hist_gradient_boosting", "class_weight": "none"}),
-    ("class_weight balanced",
-     {"model": "hist_gradient_boosting", "class_weight": "balanced"}),
-    ("SMOTE at ratio 0.5",
-     {"model": "hist_gradient_boosting", "class_weight": "none", "resampler": "smote",
-      "sampling_ratio": 0.5, "k_neighbors": 5}),
-    ("random forest, balanced_subsample",
-     {"model": "random_forest", "class_weight": "balanced_subsample"}),
-]
-
-# scikit-learn's and LightGBM's defaults, used by the recipes where the space allows.
-_DEFAULTS = {
-    "hist_gradient_boosting": {"learning_rate": 0.1, "max_iter": 100,
-                               "max_leaf_nodes": 31, "min_samples_leaf": 20,
-                               "l2_regularization": 0.0, "max_features": 1.0},
-    "random_forest": {"n_estimators": 100, "min_samples_leaf": 1,
-                      "max_features": "sqrt", "max_depth": None},
-}
-
 
 @dataclass
 class SearchContext:
@@ -73,6 +52,7 @@ class SearchContext:
     model_seed: int
     oof_cache: dict = field(default_factory=dict)
     explainer: object = None
+    budget: Budget = field(default_factory=lambda: Budget(None))
 
     @functools.cached_property
     def fold_ids(self) -> np.ndarray:
@@ -111,46 +91,14 @@ def strategy_of(space: SearchSpace, params: dict, kinds: ColumnKinds):
                          has_numeric=kinds.has_numeric)
 
 
-def recipe_params(space: SearchSpace, recipe: dict, kinds: ColumnKinds) -> dict | None:
-    """Optuna parameters of one article recipe, or None if the space excludes it."""
-    model = recipe["model"]
-    spec = space.models.get(model)
-    if spec is None or recipe["class_weight"] not in spec.get("class_weight", ("none",)):
-        return None
-    params = {"model": model, f"{model}.class_weight": recipe["class_weight"]}
-    for key, default in _DEFAULTS.get(model, {}).items():
-        value = spec.get(key)
-        if isinstance(value, Param):
-            fitted = _fit_into(value, default)
-            if fitted is not None:
-                params[f"{model}.{key}"] = fitted
-    resamplers = space.usable_resamplers(kinds.has_categorical, kinds.has_numeric)
-    resampler = recipe.get("resampler", "none")
-    if resampler not in resamplers:
-        return None
-    if resamplers != ["none"]:
-        params["resampler"] = resampler
-    for key in ("sampling_ratio", "k_neighbors"):
-        if key in recipe and isinstance(getattr(space, key), Param):
-            params[key] = _fit_into(getattr(space, key), recipe[key])
-    return params
-
-
-def _fit_into(param: Param, value):
-    if param.type == "categorical":
-        return value if value in param.choices else None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return None
-    value = min(max(value, param.low), param.high)
-    return int(round(value)) if param.type == "int" else float(value)
-
-
 class _Stopper:
-    """Stops the study once enough trials finished, or when they keep failing."""
+    """Stops the study once enough trials finished, when they keep failing, or
+    when no trial could finish before the budget's deadline."""
 
-    def __init__(self, n_trials, max_failures):
+    def __init__(self, n_trials, max_failures, budget):
         self.n_trials = n_trials
         self.max_failures = max_failures
+        self.budget = budget
         self.failures = 0
         self._lock = threading.Lock()
 
@@ -162,7 +110,8 @@ class _Stopper:
                                trial.user_attrs.get("error", "unknown error"))
             done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
             if (self.n_trials is not None and done >= self.n_trials) or \
-                    self.failures >= self.max_failures:
+                    self.failures >= self.max_failures or \
+                    not self.budget.allows(self.budget.cheapest_trial()):
                 study.stop()
 
 
@@ -196,16 +145,29 @@ def make_objective(ctx: SearchContext):
     objective = ctx.objective
     explainer = ctx.explainer
 
+    budget = ctx.budget
+
     def run_trial(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
+        started = time.perf_counter()
         strategy = None
         pipelines, fold_scores = [], []
+
+        def stop_for_time(reason):
+            trial.set_user_attr("pruned_reason", reason)
+            if explainer is not None:
+                explainer.stopped(trial, strategy, "PRUNED", reason)
+            raise optuna.TrialPruned(reason)
 
         def make_pipeline():
             pipelines.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed))
             return pipelines[-1]
 
         def report(k, test, scores):
+            left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
+            if left > 0 and not budget.allows(left):
+                stop_for_time(f"after fold {k + 1} of {len(ctx.folds)}, the other "
+                              f"folds (about {left:.0f} s) would overrun the budget")
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
@@ -224,6 +186,11 @@ def make_objective(ctx: SearchContext):
             strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
                                          has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
+            predicted = budget.predict(strategy.model, strategy_size(strategy))
+            if not budget.allows(predicted):
+                trial.study.stop()
+                stop_for_time(f"it would take about {predicted:.0f} s and the "
+                              "budget has less left")
             scores, _, seconds = out_of_fold_scores(
                 make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
             post = ctx.postprocess(scores)
@@ -251,12 +218,24 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("resampling", _resampling_text(summaries))
         post.proba = post.proba.astype(np.float32)
         ctx.oof_cache[trial.number] = (scores.astype(np.float32), post)
+        budget.record(strategy.model, strategy_size(strategy),
+                      time.perf_counter() - started, seconds / len(ctx.folds),
+                      is_best=_is_best(trial.study, post.value))
         if explainer is not None:
             explainer.completed(trial, strategy, scores[ctx.scored], post,
                                 ctx.y[ctx.scored])
         return post.value
 
     return run_trial
+
+
+def _is_best(study, value) -> bool:
+    """Whether ``value`` beats every completed trial so far."""
+    try:
+        best = study.best_value
+    except ValueError:
+        return True
+    return value < best if study.direction.name == "MINIMIZE" else value > best
 
 
 def _json_float(value):
@@ -274,14 +253,6 @@ def _resampling_text(summaries):
     return text
 
 
-def enqueue_recipes(study, space, kinds):
-    """Queue the article's recipes as the first trials of a new study."""
-    for name, recipe in RECIPES:
-        params = recipe_params(space, recipe, kinds)
-        if params is not None:
-            study.enqueue_trial(params, user_attrs={"recipe": name}, skip_if_exists=True)
-
-
 def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
                show_progress_bar, callbacks=()):
     """Run trials until ``n_trials`` have finished in the study, or ``timeout``."""
@@ -295,7 +266,8 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
         logger.info("Study %r already has %d finished trials; nothing to run.",
                     study.study_name, finished)
         return study
-    stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)))
+    stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)),
+                       budget=ctx.budget)
     progress = _Progress(n_trials, finished, show_progress_bar, ctx.objective.metric_name)
     verbosity = optuna.logging.get_verbosity()
     # Failed trials are logged by _Stopper in one line, with the reason recorded.
@@ -304,7 +276,8 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
         with warnings.catch_warnings():
             for category in _TRIAL_NOISE:
                 warnings.simplefilter("ignore", category)
-            study.optimize(make_objective(ctx), n_trials=None, timeout=timeout,
+            study.optimize(make_objective(ctx), n_trials=None,
+                           timeout=None if timeout is None else ctx.budget.remaining(),
                            n_jobs=n_jobs, catch=(Exception,),
                            callbacks=[stopper, progress, *callbacks])
     finally:

@@ -274,9 +274,11 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
                 context.X, context.y, context.folds)
             cached = (scores, context.postprocess(scores))
         scores, post = cached
-        singles.append(Candidate((trial.number,), (strategy,),
-                                 np.asarray(scores)[context.scored], post))
-        seconds.append(trial.user_attrs.get("fit_time") or 0.0)
+        fit_time = trial.user_attrs.get("fit_time") or 0.0
+        singles.append(Candidate(
+            (trial.number,), (strategy,), np.asarray(scores)[context.scored], post,
+            refit_seconds=context.budget.refit_factor * fit_time / len(context.folds)))
+        seconds.append(fit_time)
         if len(singles) == limit:
             break
     y = context.y[context.scored]

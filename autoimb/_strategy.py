@@ -70,12 +70,13 @@ class Strategy:
         return asdict(self)
 
     def make_pipeline(self, kinds: ColumnKinds, random_state: int | None = None,
-                      ) -> StrategyPipeline:
+                      n_jobs: int = 1) -> StrategyPipeline:
         """The unfitted preprocessing, resampling and model pipeline.
 
         The resampler acts only in ``fit``: predictions never see it. The
         pipeline's probabilities are corrected for the class odds that
-        resampling and weighting changed (see :mod:`autoimb._prior`).
+        resampling and weighting changed (see :mod:`autoimb._prior`). ``n_jobs``
+        threads for the models that take it.
         """
         steps = [("preprocess", make_preprocessor(kinds))]
         if self.resampler != "none":
@@ -85,7 +86,8 @@ class Strategy:
                 random_state=random_state)))
         steps.append(("model", make_model(
             self.model, self.model_params, weighting=self.weighting,
-            positive_weight=self.positive_weight, kinds=kinds, random_state=random_state)))
+            positive_weight=self.positive_weight, kinds=kinds, random_state=random_state,
+            n_jobs=n_jobs)))
         return StrategyPipeline(Pipeline(steps), weighting=self.weighting,
                                 positive_weight=self.positive_weight,
                                 balances_itself=MODELS[self.model].resamples_itself)

@@ -41,7 +41,7 @@ def bayes_threshold(fp_cost: float, fn_cost: float) -> float:
     return fp_cost / (fp_cost + fn_cost)
 
 
-def _groups(y_true, scores):
+def _groups(y_true, scores, position=0.5):
     """Rows sorted by decreasing score, grouped by distinct score.
 
     Returns the thresholds of every cut (see :func:`cost_curve`), the sorting
@@ -55,13 +55,13 @@ def _groups(y_true, scores):
     s_group = s[starts]
     lower = np.r_[s_group[1:], s_group[-1:]]
     cut = np.where(np.arange(len(s_group)) < len(s_group) - 1,
-                   (s_group + lower) / 2.0, s_group)
+                   lower + position * (s_group - lower), s_group)
     # Midpoints must still admit the group above them (floating point).
     cut = np.minimum(cut, s_group)
     return np.r_[np.inf, cut], order, starts
 
 
-def cost_curve(y_true, scores):
+def cost_curve(y_true, scores, position: float = 0.5):
     """Counts of every distinct cut of the scores.
 
     Parameters
@@ -70,17 +70,20 @@ def cost_curve(y_true, scores):
         1 for the positive class, 0 otherwise.
     scores : array of shape (n,)
         Higher means more likely positive.
+    position : float, default=0.5
+        Where between two neighbouring distinct scores a cut lies: 0 at the
+        lower, 1 at the higher, 0.5 midway.
 
     Returns
     -------
     thresholds : array of shape (m + 1,)
         Predict positive when ``score >= threshold``. The first is ``inf``
-        (nothing positive); each other lies midway between two distinct scores,
-        the last at the lowest score (everything positive).
+        (nothing positive); each other lies between two distinct scores (at
+        ``position``), the last at the lowest score (everything positive).
     tp, fp : arrays of shape (m + 1,)
         True and false positives at each threshold.
     """
-    thresholds, order, starts = _groups(y_true, scores)
+    thresholds, order, starts = _groups(y_true, scores, position)
     positive = np.asarray(y_true)[order] == 1
     tp = np.r_[0, np.add.reduceat(positive.astype(float), starts).cumsum()]
     fp = np.r_[0, np.add.reduceat((~positive).astype(float), starts).cumsum()]
@@ -136,8 +139,8 @@ def best_f1_threshold(y_true, scores):
     return float(thresholds[best]), float(-loss[best])
 
 
-def stable_threshold(y_true, scores, loss: Callable, *, n_boot: int = 64,
-                     random_state: int = 0) -> float:
+def stable_threshold(y_true, scores, loss: Callable, *, position: float = 0.5,
+                     n_boot: int = 64, random_state: int = 0) -> float:
     """The median of the best thresholds of bootstrap resamples of the rows.
 
     Each resample weighs every row by a Poisson(1) count (the bootstrap), finds
@@ -155,6 +158,12 @@ def stable_threshold(y_true, scores, loss: Callable, *, n_boot: int = 64,
     loss : callable
         ``loss(tp, fp, n_pos)`` of arrays of weighted counts, lower is better:
         :func:`cost_loss` or :func:`f1_loss`.
+    position : float, default=0.5
+        Where a cut lies between the two distinct scores around it (see
+        :func:`cost_curve`). For costs, ``fp_cost / (fp_cost + fn_cost)``: if
+        the probability of the positive class rose linearly across the gap, the
+        Bayes threshold would sit there. Where the classes separate with a
+        wide gap, that keeps the threshold near the cheap errors' side.
     n_boot : int, default=64
         Number of bootstrap resamples.
     random_state : int, default=0
@@ -175,7 +184,7 @@ def stable_threshold(y_true, scores, loss: Callable, *, n_boot: int = 64,
     True
     """
     y_true = np.asarray(y_true)
-    thresholds, order, starts = _groups(y_true, scores)
+    thresholds, order, starts = _groups(y_true, scores, position)
     positive = (y_true[order] == 1).astype(float)
     rng = np.random.default_rng(random_state)
     chosen = []

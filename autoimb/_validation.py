@@ -17,7 +17,6 @@ from .exceptions import AutoImbError
 
 __all__ = [
     "check_costs",
-    "check_folds",
     "check_frame",
     "check_input_shape",
     "check_target",
@@ -133,7 +132,9 @@ def column_kinds(X: pd.DataFrame) -> ColumnKinds:
     """Split the columns of a checked frame into categorical and numeric."""
     categorical = tuple(c for c in X.columns if X[c].dtype == object)
     numeric = tuple(c for c in X.columns if X[c].dtype != object)
-    return ColumnKinds(categorical=categorical, numeric=numeric, order=tuple(X.columns))
+    levels = tuple(int(X[c].nunique(dropna=False)) for c in categorical)
+    return ColumnKinds(categorical=categorical, numeric=numeric, order=tuple(X.columns),
+                       levels=levels)
 
 
 def check_target(y, n_rows: int, pos_label=None):
@@ -271,31 +272,3 @@ def data_fingerprint(X: pd.DataFrame, y01) -> str:
     digest.update(np.asarray(y01, dtype=np.int8).tobytes())
     return digest.hexdigest()[:16]
 
-
-def check_folds(folds, y01, cv) -> list:
-    """Check that a splitter's test parts can score every row at most once.
-
-    Each row must be held out by at most one split (rows held out by none are
-    not scored), at least one row must be held out, and every training part
-    must hold both classes.
-    """
-    n = len(y01)
-    times = np.zeros(n, dtype=int)
-    for _, test in folds:
-        times[test] += 1
-    if not folds or times.max() == 0:
-        raise AutoImbError(
-            f"cv={cv!r} holds out no row, so nothing can be scored. Pass an int "
-            "(the number of stratified folds) or a splitter such as StratifiedKFold.")
-    if times.max() > 1:
-        raise AutoImbError(
-            f"cv={cv!r} holds out {int((times > 1).sum())} row(s) in more than one "
-            "split; autoimb scores every row once, from a model that never saw it. "
-            "Pass a splitter whose test parts do not overlap, such as "
-            "StratifiedKFold (not ShuffleSplit with n_splits > 1).")
-    for k, (train, test) in enumerate(folds):
-        if len(np.unique(np.asarray(y01)[train])) < 2:
-            raise AutoImbError(
-                f"Split {k} of cv={cv!r} trains on one class only. Pass a "
-                "stratified splitter (StratifiedKFold) or fewer splits.")
-    return folds

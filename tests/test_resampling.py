@@ -60,3 +60,19 @@ def test_adasyn_that_adds_nothing_leaves_the_fold(fold):
 def test_every_resampler_has_a_label():
     """Check that each resampler says in words what it does."""
     assert all(info.label for info in RESAMPLERS.values())
+
+
+def test_interpolated_category_codes_are_snapped_to_a_code():
+    """Check that SMOTE's interpolated rows get whole category codes in the
+    categorical columns (a model splitting categories natively needs codes)."""
+    from autoimb._resampling import AdaptiveResampler
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 4, 200).astype(float), rng.normal(size=200)])
+    y = (rng.random(200) < 0.1).astype(int)
+    X_res, _ = AdaptiveResampler("smote", sampling_ratio=1.0, k_neighbors=3,
+                                 categorical_features=[0],
+                                 random_state=0).fit_resample(X, y)
+    assert len(X_res) > len(X)
+    assert np.array_equal(X_res[:, 0], np.round(X_res[:, 0]))
+    assert not np.array_equal(X_res[:, 1], np.round(X_res[:, 1]))

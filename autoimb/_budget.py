@@ -1,0 +1,118 @@
+"""The time budget of a fit: a deadline that covers the search *and* the refit.
+
+``fit(timeout=T)`` returns within about ``T``: the search stops starting trials
+that would not finish before the deadline minus a reserve, stops a trial between
+folds when the rest of it would overrun, and keeps the reserve for choosing the
+final model and refitting it on all rows. Durations are predicted from the
+trials already run: the same model family scaled by its size (trees or
+iterations), or another family scaled by a rough relative cost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Budget"]
+
+# Rough cost of one fit relative to HistGradientBoosting's, per unit of size
+# (100 trees or iterations); only used until a family has run once.
+_RELATIVE_COST = {
+    "logistic_regression": 0.5,
+    "hist_gradient_boosting": 1.0,
+    "lightgbm": 1.0,
+    "balanced_random_forest": 0.5,
+    "easy_ensemble": 1.5,
+    "extra_trees": 2.0,
+    "random_forest": 3.0,
+}
+_SIZE_KEYS = ("n_estimators", "max_iter")
+# Time kept after the search for choosing, blending and bookkeeping, besides
+# the refit itself: a fixed part and a share of the budget.
+_FIXED_RESERVE, _SHARE_RESERVE = 1.0, 0.03
+
+
+def strategy_size(strategy) -> float:
+    """How many hundreds of trees (or boosting iterations) a strategy fits."""
+    for key in _SIZE_KEYS:
+        value = strategy.model_params.get(key)
+        if isinstance(value, (int, float)):
+            return max(float(value), 1.0) / 100.0
+    return 1.0
+
+
+@dataclass
+class Budget:
+    """The deadline of one fit, and what the trials so far say about durations.
+
+    Parameters
+    ----------
+    timeout : float or None
+        Seconds for the whole fit; ``None``: no deadline.
+    start : float, default=now
+        ``time.perf_counter()`` at the start of the fit.
+    refit_factor : float, default=1.25
+        A refit on all rows takes this many times one fold's fit (the folds
+        train on fewer rows).
+    """
+
+    timeout: float | None
+    start: float = field(default_factory=time.perf_counter)
+    refit_factor: float = 1.25
+    _runs: list = field(default_factory=list, repr=False)
+    _refits: list = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.timeout is None else self.start + self.timeout
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (``inf`` without one)."""
+        if self.deadline is None:
+            return float("inf")
+        return self.deadline - time.perf_counter()
+
+    @property
+    def reserve(self) -> float:
+        """Seconds kept for after the search: the refit of the slowest of the
+        best candidates so far, and the choice of the final model."""
+        if self.timeout is None:
+            return 0.0
+        with self._lock:
+            refit = max(self._refits[-3:], default=0.0)
+        return refit + _FIXED_RESERVE + _SHARE_RESERVE * self.timeout
+
+    def record(self, model: str, size: float, seconds: float, fold_seconds: float,
+               *, is_best: bool) -> None:
+        """Remember a finished trial: its family, size and duration."""
+        with self._lock:
+            self._runs.append((model, max(size, 1e-3), seconds))
+            if is_best:
+                self._refits.append(self.refit_factor * fold_seconds)
+
+    def predict(self, model: str, size: float) -> float:
+        """Predicted seconds of a trial of this family and size; 0 when nothing
+        has run yet."""
+        with self._lock:
+            runs = list(self._runs)
+        same = [seconds / s * size for family, s, seconds in runs if family == model]
+        if same:
+            return float(np.median(same))
+        if not runs:
+            return 0.0
+        per_unit = np.median([seconds / s / _RELATIVE_COST.get(family, 1.0)
+                              for family, s, seconds in runs])
+        return float(per_unit * _RELATIVE_COST.get(model, 1.0) * size)
+
+    def allows(self, seconds: float) -> bool:
+        """Whether work of this many seconds ends before the deadline, reserve kept."""
+        return seconds <= self.remaining() - self.reserve
+
+    def cheapest_trial(self) -> float:
+        """The shortest trial seen so far (0 before any)."""
+        with self._lock:
+            return min((seconds for _, _, seconds in self._runs), default=0.0)

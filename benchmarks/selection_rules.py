@@ -1,0 +1,179 @@
+"""How should the final model be chosen among a search's candidates?
+
+One search per data set and split seed (stratified 75/25, fp_cost 1, fn_cost =
+the training part's imbalance ratio, ``autoimb.fit`` with ``timeout=--budget``).
+Then every candidate of its pool (the trivial rule, the distinct strategies, the
+blends) is refitted on the training part and scored on the test part, so that any
+rule for choosing among them can be judged on held-out cost without searching
+again. For each rule: the held-out normalized cost of its choice, the
+bias-corrected estimate it reports (BBC-CV of that rule), and the raw
+cross-validated value of its choice.
+
+Rules are an order of the candidates (simplest first) and a tolerance: the first
+candidate within ``tolerance`` standard errors of the best raw value is chosen
+(``tolerance=0``: the best raw value).
+
+Run from the repository root::
+
+    python benchmarks/selection_rules.py --small --seeds 0,1,2,3 --budget 60
+
+Writes benchmarks/results/selection_rules.{md,json} (after every fit).
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (first: caps the thread pools before numpy loads)
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+import autoimb
+from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from autoimb._selection import bias_corrected_estimate
+from threshold_rules import datasets, load
+
+SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
+         "us_crime")
+TOLERANCES = (0.0, 0.5, 1.0)
+ORDERS = ("simple_first", "blends_first")
+
+
+def ordered(pool, order):
+    """The pool in a preference order: trivial, singles (cheapest first), blends;
+    or trivial, blends (largest first), singles."""
+    if order == "simple_first":
+        return list(range(len(pool)))
+    trivial = [i for i, c in enumerate(pool) if c.is_trivial]
+    blends = [i for i, c in enumerate(pool) if c.is_blend][::-1]
+    singles = [i for i, c in enumerate(pool) if not c.is_trivial and not c.is_blend]
+    return trivial + blends + singles
+
+
+def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn):
+    """Held-out normalized cost of every candidate, refitted on the training part."""
+    kinds, seed = model.kinds_, model._context.model_seed
+    X_tr = model._check_X(X_tr, reset=False)
+    X_te = model._check_X(X_te, reset=False)
+    y01 = (np.asarray(y_tr) == model.pos_label_).astype(int)
+    test = (np.asarray(y_te) == model.pos_label_).astype(int)
+    trivial = min(test.sum() * fn, (1 - test).sum() * fp)
+    scores, costs = {}, []
+    for candidate in pool:
+        if candidate.is_trivial:
+            s = np.full(len(test), y01.mean())
+        else:
+            parts = []
+            for number, strategy in zip(candidate.trial_numbers, candidate.strategies,
+                                        strict=True):
+                if number not in scores:
+                    pipeline = strategy.make_pipeline(kinds, seed).fit(X_tr, y01)
+                    scores[number] = pipeline.predict_proba(X_te)[:, 1]
+                parts.append(scores[number])
+            s = np.mean(parts, axis=0)
+        pred = candidate.post.final.predict(s)
+        cost = np.sum(pred & (test == 0)) * fp + np.sum(~pred & (test == 1)) * fn
+        costs.append(cost / trivial)
+    return np.array(costs)
+
+
+def run_one(name, seed, budget):
+    X, y = load(name)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
+                                              random_state=seed)
+    fp, fn = 1.0, float((y_tr == 0).sum() / (y_tr == 1).sum())
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", autoimb.AutoImbWarning)
+        model = autoimb.fit(X_tr, y_tr, fp_cost=fp, fn_cost=fn, timeout=budget,
+                            random_state=seed, storage="memory",
+                            show_progress_bar=False)
+    seconds = time.perf_counter() - start
+    pool = model._pool
+    held = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn)
+    context = model._context
+    y_scored = context.y[context.scored]
+    trivial_train = min(y_scored.sum() * fn, (1 - y_scored).sum() * fp)
+    row = {"dataset": name, "seed": seed, "seconds": seconds,
+           "trials": int((model.results_.state == "COMPLETE").sum()),
+           "pool": len(pool), "oracle": float(held.min()),
+           "default_choice": model.strategy_}
+    for order in ORDERS:
+        indices = ordered(pool, order)
+        candidates = [pool[i] for i in indices]
+        for tolerance in TOLERANCES:
+            selection = bias_corrected_estimate(candidates, y_scored, model.objective_,
+                                                tolerance=tolerance,
+                                                random_state=seed)
+            chosen = indices[selection.index]
+            key = f"{order}/{tolerance:g}"
+            row[f"{key} heldout"] = float(held[chosen])
+            row[f"{key} reported"] = selection.estimate / trivial_train
+            row[f"{key} raw"] = selection.raw / trivial_train
+            row[f"{key} kind"] = ("trivial" if pool[chosen].is_trivial else "blend"
+                                  if pool[chosen].is_blend else "single")
+    return row
+
+
+def report(rows, env):
+    table = pd.DataFrame(rows)
+    rules = [f"{o}/{t:g}" for o in ORDERS for t in TOLERANCES]
+    lines = ["# Choosing the final model: held-out cost of selection rules", "",
+             f"Run: {environment_line(env)}.", "",
+             f"{len(table)} fits ({table.dataset.nunique()} data sets, seeds "
+             f"{sorted(table.seed.unique().tolist())}); pool = the candidates "
+             "autoimb's search left (trivial rule, distinct strategies, blends), each "
+             "refitted and scored on the test part. `oracle` = the best held-out "
+             "candidate of the pool (unreachable). Normalized costs, lower is better.",
+             "", "## Mean over fits", ""]
+    body = []
+    for rule in rules:
+        gap = table[f"{rule} heldout"] - table[f"{rule} reported"]
+        kinds = table[f"{rule} kind"].value_counts().to_dict()
+        body.append([rule, f"{table[f'{rule} heldout'].mean():.4f}",
+                     f"{table[f'{rule} reported'].mean():.4f}",
+                     f"{table[f'{rule} raw'].mean():.4f}", f"{gap.mean():+.4f}",
+                     f"{gap.median():+.4f}",
+                     ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))])
+    body.append(["oracle", f"{table.oracle.mean():.4f}", "", "", "", "", ""])
+    lines.append(markdown_table(
+        ["rule (order/tolerance)", "held-out", "reported (BBC)", "raw", "mean gap",
+         "median gap", "chosen kinds"], body, "lrrrrrl"))
+    lines += ["", "## Held-out per data set (mean over seeds)", ""]
+    per = table.groupby("dataset")[[f"{r} heldout" for r in rules] + ["oracle"]].mean()
+    lines.append(markdown_table(["data set", *rules, "oracle"],
+                                [[n, *(f"{v:.4f}" for v in per.loc[n])]
+                                 for n in per.index], "l" + "r" * (len(rules) + 1)))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2,3")
+    parser.add_argument("--only", default="")
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--out", default="selection_rules")
+    args = parser.parse_args()
+    only = set(filter(None, args.only.split(","))) or (set(SMALL) if args.small else None)
+    env = environment()
+    path = RESULTS_DIR / f"{args.out}.json"
+    rows = []
+    for name in datasets(only):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            rows.append(run_one(name, seed, args.budget))
+            r = rows[-1]
+            print(f"{name} seed {seed}: {r['trials']} trials, pool {r['pool']}, "
+                  f"held-out simple_first/1 {r['simple_first/1 heldout']:.3f} "
+                  f"argmin {r['simple_first/0 heldout']:.3f} oracle {r['oracle']:.3f} "
+                  f"({r['seconds']:.0f} s)", flush=True)
+            write_json(path, {"environment": env, "rows": rows})
+            (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
+
+
+if __name__ == "__main__":
+    main()

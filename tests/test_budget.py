@@ -1,0 +1,53 @@
+"""The time budget: the deadline covers the search and the refit."""
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+import autoimb
+from autoimb._budget import Budget, strategy_size
+from autoimb._strategy import Strategy
+
+
+def test_predict_scales_with_size_and_family():
+    """Check that a trial's duration is predicted from its own family scaled by
+    size, and from another family by their rough relative cost."""
+    budget = Budget(60.0)
+    assert budget.predict("lightgbm", 1.0) == 0.0  # nothing known yet
+    budget.record("lightgbm", 1.0, 2.0, 0.4, is_best=True)
+    budget.record("lightgbm", 3.0, 6.6, 1.3, is_best=False)
+    assert budget.predict("lightgbm", 2.0) == pytest.approx(np.median([4.0, 4.4]))
+    assert budget.predict("random_forest", 1.0) > budget.predict("lightgbm", 1.0)
+
+
+def test_reserve_keeps_time_for_the_refit_of_the_best():
+    """Check that the reserve grows with the best trials' fold time and that work
+    is allowed only if it ends before the deadline minus the reserve."""
+    budget = Budget(10.0)
+    empty = budget.reserve
+    budget.record("hist_gradient_boosting", 1.0, 5.0, 2.0, is_best=True)
+    assert budget.reserve == pytest.approx(empty + 2.0 * budget.refit_factor)
+    assert budget.allows(1.0) and not budget.allows(9.0)
+    assert Budget(None).allows(1e9) and Budget(None).reserve == 0.0
+
+
+def test_strategy_size_reads_trees_or_iterations():
+    """Check that size is hundreds of trees, or of boosting iterations, else 1."""
+    assert strategy_size(Strategy("lightgbm", {"n_estimators": 300})) == 3.0
+    assert strategy_size(Strategy("hist_gradient_boosting", {"max_iter": 50})) == 0.5
+    assert strategy_size(Strategy("logistic_regression", {"C": 1.0})) == 1.0
+
+
+def test_fit_keeps_its_timeout():
+    """Check that fit with a timeout returns close to it, refit included, and runs
+    several trials (a loose bound: the benchmark measures the contract)."""
+    X, y = make_classification(n_samples=4000, n_features=20, weights=[0.93],
+                               random_state=0)
+    start = time.perf_counter()
+    model = autoimb.fit(X, y, timeout=8, storage="memory", random_state=0,
+                        show_progress_bar=False)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 8 * 1.5
+    assert (model.results_.state == "COMPLETE").sum() >= 3

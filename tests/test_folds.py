@@ -1,0 +1,63 @@
+"""How candidates are validated: folds or a holdout, by size and budget."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+import autoimb
+from autoimb._folds import Validation, check_folds, choose_validation, make_folds
+
+
+@pytest.mark.parametrize(("rows", "columns", "minority", "timeout", "expected"), [
+    (2_000, 10, 100, 60, Validation("kfold", 5, 0.2)),
+    (2_000, 10, 100, None, Validation("kfold", 5, 0.2)),
+    (20_000, 16, 550, 60, Validation("kfold", 3, 1 / 3)),
+    (20_000, 16, 550, 3600, Validation("kfold", 5, 0.2)),
+    (280_000, 10, 2_000, 60, Validation("holdout", 1, 0.2)),
+    (280_000, 3, 800, 60, Validation("kfold", 3, 1 / 3)),  # too few minority rows
+    (40_000, 20, 4_000, 60, Validation("holdout", 1, 0.2)),
+])
+def test_choose_validation(rows, columns, minority, timeout, expected):
+    """Check the size rule: 5 folds when small for the budget, 3 when medium, a
+    holdout when large, if it keeps at least 200 rows of the smaller class."""
+    assert choose_validation(rows, columns, minority, timeout) == expected
+
+
+def test_holdout_scores_a_fifth_stratified():
+    """Check that the holdout holds out 20% of the rows, stratified."""
+    y = np.r_[np.zeros(9000, dtype=int), np.ones(1000, dtype=int)]
+    ((train, test),) = make_folds(Validation("holdout", 1, 0.2), y, seed=0)
+    assert len(test) == 2000 and y[test].sum() == 200
+    assert not set(train) & set(test)
+
+
+def test_check_folds_refuses_overlapping_test_parts():
+    """Check that test parts that overlap are refused with the way out."""
+    y = np.r_[np.zeros(90, dtype=int), np.ones(10, dtype=int)]
+    folds = list(ShuffleSplit(3, random_state=0).split(y))
+    with pytest.raises(ValueError, match="more than one split.*StratifiedKFold"):
+        check_folds(folds, y, "ShuffleSplit(3)")
+
+
+def test_a_holdout_search_end_to_end():
+    """Check that a search scored on one holdout split (a user's splitter) works:
+    post-processing is cross-fitted over groups of the holdout rows."""
+    X, y = make_classification(n_samples=1500, weights=[0.9], random_state=0)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=3, storage="memory",
+                        cv=StratifiedShuffleSplit(1, test_size=0.3, random_state=0),
+                        random_state=0, show_progress_bar=False)
+    assert model.validation_.kind == "given"
+    assert len(model.oof_proba_) == 450  # the holdout rows only
+    assert model.predict(X).shape == (1500,)
+
+
+@pytest.mark.parametrize("cv", [None, [(np.arange(300, 1000), np.arange(300))]])
+def test_cv_none_and_lists_of_splits(cv):
+    """Check that cv=None (the size rule) and a list of (train, test) pairs work
+    (they used to pass validation and crash in fit)."""
+    X, y = make_classification(n_samples=1000, weights=[0.85], random_state=1)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=cv,
+                        storage="memory", random_state=0, show_progress_bar=False)
+    expected = "kfold" if cv is None else "given"
+    assert model.validation_.kind == expected
