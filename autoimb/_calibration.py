@@ -13,6 +13,7 @@ from sklearn.isotonic import IsotonicRegression
 __all__ = ["make_calibrator"]
 
 _EPS = 1e-7
+_MAX_SIGMOID_ROWS = 20_000
 
 
 def _logit(p):
@@ -37,10 +38,11 @@ class IdentityCalibrator(BaseEstimator):
 class SigmoidCalibrator(BaseEstimator):
     """Platt scaling on the logit of the scores: ``p = sigmoid(a * logit(s) + b)``.
 
-    Fitted by Newton's method on Platt's smoothed targets (``(n+ + 1) / (n+ + 2)``
-    for positives, ``1 / (n- + 2)`` for negatives), which keeps a few positives
-    from pushing the probabilities to 0 and 1; a two-parameter fit costs a few
-    passes over the scores, so it can run hundreds of times per search.
+    Fitted by Newton's method with backtracking on Platt's smoothed targets
+    (``(n+ + 1) / (n+ + 2)`` for positives, ``1 / (n- + 2)`` for negatives),
+    which keeps a few positives from pushing the probabilities to 0 and 1; a
+    two-parameter fit costs a few passes over the scores, so it can run hundreds
+    of times per search.
     """
 
     def fit(self, scores, y):
@@ -52,20 +54,49 @@ class SigmoidCalibrator(BaseEstimator):
             self.coef_, self.intercept_ = 1.0, 0.0
             return self
         target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-        a, b = 1.0, float(np.log((n_pos + 1) / (n_neg + 1)))
-        for _ in range(50):
+        weight = np.ones(len(y))
+        if len(y) > _MAX_SIGMOID_ROWS:
+            # Two parameters need no more rows: a sample of each class larger than
+            # half the cap, weighted back to the class's count.
+            rng = np.random.default_rng(0)
+            kept, weight = [], []
+            for rows in (np.flatnonzero(y == 1), np.flatnonzero(y != 1)):
+                take = min(len(rows), _MAX_SIGMOID_ROWS // 2)
+                kept.append(rng.choice(rows, take, replace=False))
+                weight.append(np.full(take, len(rows) / take))
+            kept, weight = np.concatenate(kept), np.concatenate(weight)
+            z, target = z[kept], target[kept]
+
+        def loss(a, b):
+            u = a * z + b
+            return float(np.dot(weight, target * np.logaddexp(0.0, -u)
+                                + (1 - target) * np.logaddexp(0.0, u)))
+
+        a, b = 1.0, 0.0  # the identity on the logit scale
+        current = loss(a, b)
+        for _ in range(100):
             p = _sigmoid(a * z + b)
-            g = p - target
-            w = np.maximum(p * (1 - p), 1e-12)
-            grad = np.array([np.dot(g, z), g.sum()])
-            hzz, hz1, h11 = np.dot(w, z * z) + 1e-9, np.dot(w, z), w.sum() + 1e-9
+            g = weight * (p - target)
+            w = weight * np.maximum(p * (1 - p), 1e-12)
+            grad_a, grad_b = float(np.dot(g, z)), float(g.sum())
+            hzz, hz1, h11 = float(np.dot(w, z * z)) + 1e-9, float(np.dot(w, z)), \
+                float(w.sum()) + 1e-9
             det = hzz * h11 - hz1 * hz1
             if det <= 0:
                 break
-            step_a = (h11 * grad[0] - hz1 * grad[1]) / det
-            step_b = (hzz * grad[1] - hz1 * grad[0]) / det
-            a, b = a - step_a, b - step_b
-            if abs(step_a) < 1e-8 and abs(step_b) < 1e-8:
+            step_a = (h11 * grad_a - hz1 * grad_b) / det
+            step_b = (hzz * grad_b - hz1 * grad_a) / det
+            scale = 1.0
+            while scale > 1e-6:  # backtrack until the loss goes down
+                trial = loss(a - scale * step_a, b - scale * step_b)
+                if trial <= current:
+                    break
+                scale /= 2
+            else:
+                break
+            a, b = a - scale * step_a, b - scale * step_b
+            improvement, current = current - trial, trial
+            if improvement <= 1e-10 * max(current, 1.0):
                 break
         self.coef_, self.intercept_ = float(a), float(b)
         return self

@@ -59,10 +59,13 @@ class Objective:
     def tune_threshold(self, y_true, scores) -> float:
         """The threshold that is best on these rows (cost, or F1), stabilised by
         the bootstrap (see :func:`~autoimb._threshold.stable_threshold`)."""
+        # Fewer resamples on many rows: the cut is stable there, and each
+        # resample costs a pass over the rows.
+        n_boot = int(np.clip(64 * 20_000 / max(len(y_true), 1), 16, 64))
         if self.uses_costs_for_threshold:
             return stable_threshold(y_true, scores, cost_loss(self.fp_cost, self.fn_cost),
-                                    position=self.bayes_threshold)
-        return stable_threshold(y_true, scores, f1_loss)
+                                    position=self.bayes_threshold, n_boot=n_boot)
+        return stable_threshold(y_true, scores, f1_loss, n_boot=n_boot)
 
     def rule_score(self, y_true, pred) -> float:
         """Lower is better: the cost of these predictions, or minus their F1."""

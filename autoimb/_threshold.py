@@ -197,6 +197,8 @@ def stable_threshold(y_true, scores, loss: Callable, *, position: float = 0.5,
         zeros = np.zeros((size, 1))
         tp = np.hstack([zeros, np.cumsum(tp_group, axis=1)])
         fp = np.hstack([zeros, np.cumsum(fp_group, axis=1)])
+        # Rows drawn zero times tie the cuts around them: the middle of the tie
+        # spreads the cut over the gap the resample leaves.
         best = _middle_of_minimum(loss(tp, fp, tp[:, -1:]))
         chosen.append(thresholds[best])
     chosen = np.concatenate(chosen)
@@ -204,5 +206,4 @@ def stable_threshold(y_true, scores, loss: Callable, *, position: float = 0.5,
     if len(finite) <= len(chosen) // 2:
         return float("inf")  # most resamples predict nothing positive
     # The median of all, with "nothing positive" counted as above every score.
-    return float(np.median(np.where(np.isfinite(chosen), chosen, np.inf)))
-
+    return float(np.median(chosen))
