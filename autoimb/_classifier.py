@@ -263,7 +263,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                 model_seed=study.user_attrs["autoimb.seeds"]["models"],
                                 explainer=self._explainer(X, y01, study), budget=budget)
         with self._dashboard_server(storage, context):
-            with threadpool_limits(limits=1):  # one core per model in the search
+            threads = _threads_per_model(self.n_jobs)
+            context.model_threads = threads
+            with threadpool_limits(limits=threads):
                 interrupted = self._search(study, context)
             self._refit_best(study, context)
         self._describe_best(study, context)
@@ -425,7 +427,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
 
     def _refit_best(self, study, context):
         best_trial_or_raise(study)
-        pool = candidate_pool(study, context, ensemble_size=self.ensemble_size)
+        # Average precision costs a sort per candidate and resample: fewer candidates.
+        pool = candidate_pool(study, context, ensemble_size=self.ensemble_size,
+                              limit=50 if context.objective.kind == "cost" else 10)
         # Leave out what could not be refitted before the deadline.
         time_left = context.budget.remaining() - 0.5
         pool = [c for c in pool if c.is_trivial or c.refit_seconds <= time_left]
@@ -600,6 +604,15 @@ def _describe_cv(cv) -> str:
     pairs = [(np.asarray(a).tolist(), np.asarray(b).tolist()) for a, b in cv]
     digest = hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:12]
     return f"{len(pairs)} given (train, test) splits, sha256 {digest}"
+
+
+def _threads_per_model(n_jobs: int) -> int:
+    """Threads each model may use during the search (an experiment's switch,
+    ``AUTOIMB_THREADS_PER_MODEL``: "all" gives every core to the one trial)."""
+    setting = os.environ.get("AUTOIMB_THREADS_PER_MODEL", "1")
+    if setting == "all" and _effective_n_jobs(n_jobs) == 1:
+        return os.cpu_count() or 1
+    return 1
 
 
 def _effective_n_jobs(n_jobs: int) -> int:

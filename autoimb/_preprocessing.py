@@ -23,13 +23,14 @@ MISSING_CATEGORY = "__missing__"
 
 @dataclass(frozen=True)
 class ColumnKinds:
-    """Names of the categorical and numeric columns of the training frame, and
-    how many values each categorical column takes."""
+    """Names of the categorical and numeric columns of the training frame, how
+    many values each categorical column takes, and how many rows it has."""
 
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
     order: tuple[str, ...] = ()
     levels: tuple[int, ...] = ()
+    n_rows: int = 0
 
     @property
     def columns(self) -> list[str]:

@@ -53,6 +53,7 @@ class SearchContext:
     oof_cache: dict = field(default_factory=dict)
     explainer: object = None
     budget: Budget = field(default_factory=lambda: Budget(None))
+    model_threads: int = 1
 
     @functools.cached_property
     def fold_ids(self) -> np.ndarray:
@@ -160,7 +161,8 @@ def make_objective(ctx: SearchContext):
             raise optuna.TrialPruned(reason)
 
         def make_pipeline():
-            pipelines.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed))
+            pipelines.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed,
+                                                    n_jobs=ctx.model_threads))
             return pipelines[-1]
 
         def report(k, test, scores):
@@ -171,7 +173,8 @@ def make_objective(ctx: SearchContext):
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
-            if trial.should_prune():
+            # A trial whose last fold is scored is complete: keep it.
+            if k < len(ctx.folds) - 1 and trial.should_prune():
                 reason = (
                     f"after fold {k + 1} of {len(ctx.folds)}, its running "
                     f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "

@@ -134,7 +134,7 @@ def column_kinds(X: pd.DataFrame) -> ColumnKinds:
     numeric = tuple(c for c in X.columns if X[c].dtype != object)
     levels = tuple(int(X[c].nunique(dropna=False)) for c in categorical)
     return ColumnKinds(categorical=categorical, numeric=numeric, order=tuple(X.columns),
-                       levels=levels)
+                       levels=levels, n_rows=len(X))
 
 
 def check_target(y, n_rows: int, pos_label=None):

@@ -39,3 +39,19 @@ def test_smote_on_categories_then_native_splits_fit():
         column_kinds(frame), random_state=0)
     pipeline.fit(frame, y)
     assert pipeline.predict_proba(frame).shape == (len(frame), 2)
+
+
+def test_forests_on_many_rows_draw_a_capped_sample_per_tree():
+    """Check that above 100,000 rows a random forest's and extra trees' trees draw
+    a bootstrap sample of FOREST_ROWS rows, and below that all rows."""
+    from dataclasses import replace
+
+    from autoimb._models import FOREST_ROWS
+
+    frame, _ = _frame()
+    kinds = column_kinds(frame)
+    big = replace(kinds, n_rows=300_000)
+    for name in ("random_forest", "extra_trees"):
+        model = make_model(name, {}, kinds=big)
+        assert model.bootstrap and model.max_samples == FOREST_ROWS
+        assert make_model(name, {}, kinds=kinds).max_samples is None

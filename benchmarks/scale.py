@@ -1,0 +1,156 @@
+"""Scale: the two largest shared data sets with a long budget.
+
+For covertype_4v2 (286k rows) and kddcup_http (284k rows): a stratified 75/25
+split (seed 0), fp_cost 1 and fn_cost = the training part's imbalance ratio, and
+``autoimb.fit`` with ``timeout=--budget`` (600 s) and otherwise defaults. It
+records:
+
+- trials run (complete, pruned) and the fit's wall time against its budget;
+- peak memory: the process's resident memory sampled every 0.1 s during the fit,
+  minus its resident memory just before, against the training frame's in-memory
+  size (``DataFrame.memory_usage(deep=True)``);
+- search overhead per completed trial: the trial's wall time (Optuna's start and
+  completion times) minus the time spent fitting and scoring the models of its
+  folds (the ``fit_time`` it records); it covers post-processing, Optuna, the
+  storage and the notes, and is reported as a share of the model time;
+- the held-out normalized cost of the returned model.
+
+Run from the repository root (one fit at a time, nothing else on the machine)::
+
+    python benchmarks/scale.py                      # both data sets, 600 s each
+    python benchmarks/scale.py --only kddcup_http --budget 120
+
+Writes benchmarks/results/scale.{md,json}.
+"""
+
+from __future__ import annotations
+
+import os
+
+# autoimb's defaults, not the one-thread cap of the other benchmarks (_common).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(os.cpu_count()))
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+import autoimb  # noqa: E402
+from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json  # noqa: E402
+from threshold_rules import load  # noqa: E402
+
+DATASETS = ("covertype_4v2", "kddcup_http")
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class PeakMemory:
+    """The highest resident memory seen while the block runs, sampled."""
+
+    def __enter__(self):
+        self.before = _rss_mb()
+        self.peak = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, _rss_mb())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+
+
+def run_one(name, budget, seed=0):
+    X, y = load(name)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
+                                              random_state=seed)
+    fp, fn = 1.0, float((y_tr == 0).sum() / (y_tr == 1).sum())
+    data_mb = X_tr.memory_usage(deep=True).sum() / 2**20
+    storage = os.path.join(tempfile.mkdtemp(prefix="autoimb-scale-"), "autoimb.journal")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", autoimb.AutoImbWarning)
+        start = time.perf_counter()
+        with PeakMemory() as memory:
+            model = autoimb.fit(X_tr, y_tr, fp_cost=fp, fn_cost=fn, timeout=budget,
+                                random_state=seed, storage=storage,
+                                show_progress_bar=False)
+        seconds = time.perf_counter() - start
+    held = autoimb.evaluate(model, X_te, y_te)
+    overhead = []
+    for trial in model.study_.get_trials(deepcopy=False):
+        fit = trial.user_attrs.get("fit_time")
+        if trial.state.name != "COMPLETE" or not fit:
+            continue
+        wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
+        overhead.append((wall - fit, fit))
+    extra = np.array([o for o, _ in overhead])
+    fits = np.array([f for _, f in overhead])
+    states = model.results_.state.value_counts().to_dict()
+    return {
+        "dataset": name, "budget": budget, "rows": len(X_tr), "columns": X.shape[1],
+        "validation": model.validation_.describe(), "seconds": seconds,
+        "complete": int(states.get("COMPLETE", 0)),
+        "pruned": int(states.get("PRUNED", 0)), "failed": int(states.get("FAIL", 0)),
+        "data_mb": data_mb, "rss_before_mb": memory.before,
+        "peak_increase_mb": memory.peak - memory.before,
+        "memory_ratio": (memory.peak - memory.before) / data_mb,
+        "overhead_median_s": float(np.median(extra)) if len(extra) else None,
+        "overhead_share_median": float(np.median(extra / fits)) if len(extra) else None,
+        "overhead_share_total": float(extra.sum() / fits.sum()) if len(extra) else None,
+        "heldout_normalized_cost": held["normalized_cost"],
+        "strategy": model.strategy_,
+    }
+
+
+def report(rows, env):
+    lines = ["# Scale: the two largest data sets", "", f"Run: {environment_line(env)}.",
+             "", markdown_table(
+                 ["data set", "rows", "validation", "budget s", "wall s", "trials "
+                  "(complete/pruned)", "data MB", "peak increase MB", "peak / data",
+                  "overhead / fit time (median, total)", "held-out norm. cost"],
+                 [[r["dataset"], f"{r['rows']:,}", r["validation"], f"{r['budget']:.0f}",
+                   f"{r['seconds']:.1f}", f"{r['complete'] + r['pruned']} "
+                   f"({r['complete']}/{r['pruned']})", f"{r['data_mb']:.1f}",
+                   f"{r['peak_increase_mb']:.1f}", f"{r['memory_ratio']:.2f}",
+                   f"{r['overhead_share_median']:.1%}, {r['overhead_share_total']:.1%}",
+                   f"{r['heldout_normalized_cost']:.4f}"] for r in rows],
+                 "lrlrrrrrrrr"),
+             "", "Chosen: " + "; ".join(f"{r['dataset']}: {r['strategy']}" for r in rows)]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=600.0)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--out", default="scale")
+    args = parser.parse_args()
+    names = [n for n in DATASETS if not args.only or n in args.only.split(",")]
+    env = environment()
+    rows = []
+    for name in names:
+        rows.append(run_one(name, args.budget))
+        print(pd.Series(rows[-1]).to_string(), flush=True)
+        write_json(RESULTS_DIR / f"{args.out}.json", {"environment": env, "rows": rows})
+        (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
+
+
+if __name__ == "__main__":
+    main()
