@@ -1,9 +1,17 @@
 """Where studies live: an embedded journal file by default, or any Optuna storage.
 
+This is the only module that turns a storage location (None, ``"memory"``, a
+journal file path, a database URL, a storage object) into an Optuna storage, and
+that knows a journal file from a database URL or an SQLite file. The search, the
+dashboard and the figures all ask it (:class:`StorageLocation`).
+
 A journal file (``JournalStorage(JournalFileBackend(path))``) costs about 8 ms per
 trial against 45-61 ms for SQLite here, and survives two processes creating one
 study at once, which crashed SQLite in 10 of 10 tries. optuna-dashboard reads it
 while the search runs.
+
+A database (``postgresql://...``) gets heartbeats, so that the trial of a killed
+worker is failed and its parameters run again by another worker.
 """
 
 from __future__ import annotations
@@ -13,20 +21,148 @@ import random
 import socket
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
-from optuna.storages import JournalStorage
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from .exceptions import AutoImbError, StudyMismatchError
+from ._optuna_compat import (
+    storage_of,
+    trial_id_of,
+)
+from .exceptions import (
+    AutoImbError,
+    StudyMismatchError,
+)
 
-__all__ = ["DEFAULT_STORAGE", "check_study_matches", "fail_dead_workers_trials",
-           "resolve_storage", "worker_id"]
+__all__ = ["DEFAULT_STORAGE", "StorageLocation", "check_study_matches",
+           "fail_dead_workers_trials", "local_file", "resolve_storage",
+           "worker_id"]
 
+#: Journal file used when no storage is given.
 DEFAULT_STORAGE = "autoimb.journal"
 _MEMORY = ("memory", ":memory:")
+_SQLITE_PREFIX = "sqlite:///"
+
+
+# -- locations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StorageLocation:
+    """A storage location, parsed once.
+
+    Parameters
+    ----------
+    kind : {"memory", "journal", "database", "redis", "object"}
+        In memory; a journal file; a database URL (``sqlite:///x.db``,
+        ``postgresql://user@host/db``); a Redis journal URL; a storage object.
+    text : str or None
+        The journal file path or URL as given; None in memory or for an object.
+    storage : optuna.storages.BaseStorage or None
+        The storage object, for kind ``"object"``.
+
+    Examples
+    --------
+    >>> StorageLocation.parse(None)
+    StorageLocation(kind='journal', text='autoimb.journal')
+    >>> StorageLocation.parse("sqlite:///runs/study.db").local_file
+    'runs/study.db'
+    >>> StorageLocation.parse("postgresql://me:secret@db/autoimb").shown
+    'postgresql://me:***@db/autoimb'
+    """
+
+    kind: str
+    text: str | None
+    storage: BaseStorage | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, storage=None) -> StorageLocation:
+        """Parse ``storage``: None (``autoimb.journal`` in the current folder),
+        ``"memory"``, a URL with ``://``, the path of a journal file, or a storage
+        object."""
+        if storage is None:
+            storage = DEFAULT_STORAGE
+        if isinstance(storage, BaseStorage):
+            return cls("object", None, storage)
+        if not isinstance(storage, (str, os.PathLike)):
+            raise AutoImbError(
+                f"storage={storage!r} is not understood; pass None (a journal file in "
+                "this folder), 'memory', a database URL or the path of a journal file.")
+        text = os.fspath(storage)
+        if not text.strip():
+            raise AutoImbError(
+                f"storage={text!r} is empty; pass None (a journal file in this "
+                f"folder), 'memory', a database URL or the path of a journal file, "
+                f"e.g. {DEFAULT_STORAGE!r}.")
+        if text in _MEMORY:
+            return cls("memory", None)
+        if "://" in text:
+            return cls("redis" if text.startswith("redis") else "database", text)
+        return cls("journal", text)
+
+    @property
+    def local_file(self) -> str | None:
+        """The file the study lives in (a journal or an SQLite database), or None
+        (in memory, a server, an object)."""
+        if self.kind == "journal":
+            return self.text
+        if self.kind == "database" and self.text.startswith(_SQLITE_PREFIX):
+            path = self.text[len(_SQLITE_PREFIX):].split("?", 1)[0]
+            return path if path and path != ":memory:" else None
+        return None
+
+    @property
+    def shown(self) -> str:
+        """The location for messages, with any password hidden."""
+        if self.kind == "object":
+            return type(self.storage).__name__
+        if self.kind == "memory":
+            return "memory"
+        if self.kind in ("database", "redis"):
+            try:
+                from sqlalchemy.engine import make_url
+
+                return make_url(self.text).render_as_string(hide_password=True)
+            except Exception:
+                return self.text
+        return self.text
+
+    def open(self, *, for_search: bool = True) -> BaseStorage:
+        """The Optuna storage of this location.
+
+        For a search (``for_search=True``), a journal's folder must be writable
+        and a database gets heartbeats; otherwise (the dashboard) a
+        database is only read, without creating its tables.
+        """
+        if self.kind == "object":
+            return self.storage
+        if self.kind == "memory":
+            return optuna.storages.InMemoryStorage()
+        if self.kind == "redis":
+            from optuna.storages.journal import JournalRedisBackend
+
+            try:
+                return JournalStorage(JournalRedisBackend(self.text))
+            except Exception as exc:
+                raise AutoImbError(
+                    f"Cannot open the study storage {self.shown!r}: {exc}. Check the "
+                    "URL, that the server runs and that the redis package is "
+                    "installed.") from exc
+        if self.kind == "database":
+            return _open_database(self) if for_search else RDBStorage(
+                self.text, skip_compatibility_check=True, skip_table_creation=True)
+        if for_search:
+            return _journal(Path(self.text))
+        return JournalStorage(JournalFileBackend(self.text))
+
+
+def local_file(location) -> str | None:
+    """The local file behind a location (journal path or SQLite file), or None."""
+    return StorageLocation.parse(location).local_file
 
 
 def resolve_storage(storage=None):
@@ -47,37 +183,32 @@ def resolve_storage(storage=None):
     location : str or None
         What to pass to ``autoimb dashboard`` (``None`` in memory).
     """
-    if storage is None:
-        storage = DEFAULT_STORAGE
-    if isinstance(storage, optuna.storages.BaseStorage):
-        return storage, None
-    if not isinstance(storage, (str, os.PathLike)):
+    location = StorageLocation.parse(storage)
+    return location.open(for_search=True), location.text
+
+
+# -- databases ------------------------------------------------------------------
+
+
+def _open_database(location: StorageLocation) -> RDBStorage:
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+
+    def connect():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                location.text, heartbeat_interval=30, grace_period=90,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=2))
+
+    try:
+        return _retry_schema_race(connect)
+    except Exception as exc:
         raise AutoImbError(
-            f"storage={storage!r} is not understood; pass None (a journal file in "
-            "this folder), 'memory', a database URL or the path of a journal file.")
-    text = os.fspath(storage)
-    if text in _MEMORY:
-        return optuna.storages.InMemoryStorage(), None
-    if "://" in text:
-        from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-
-        def connect():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return RDBStorage(
-                    text, heartbeat_interval=30, grace_period=90,
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                        max_retry=2))
-
-        try:
-            rdb = _retry_schema_race(connect)
-        except Exception as exc:
-            raise AutoImbError(
-                f"Cannot open the study storage {text!r}: {exc}. Check the URL, that "
-                "the server runs and that its driver is installed "
-                "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
-        return rdb, text
-    return _journal(Path(text)), text
+            f"Cannot open the study storage {location.shown!r}: {exc}. Check the URL, "
+            "that the server runs and that its driver is installed "
+            "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
 
 
 def _retry_schema_race(connect, attempts: int = 6):
@@ -87,11 +218,15 @@ def _retry_schema_race(connect, attempts: int = 6):
         try:
             return connect()
         except Exception as exc:
-            if attempt == attempts - 1 or ("Integrity" not in type(exc).__name__ and \
-                    "duplicate key" not in str(exc)):
+            if attempt == attempts - 1 or (
+                    "Integrity" not in type(exc).__name__
+                    and "duplicate key" not in str(exc)):
                 raise
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
     raise AssertionError("unreachable")
+
+
+# -- journal files --------------------------------------------------------------
 
 
 def _journal(path: Path) -> JournalStorage:
@@ -104,7 +239,8 @@ def _journal(path: Path) -> JournalStorage:
         raise AutoImbError(
             f"The folder of storage={str(path)!r} does not exist; create it or "
             "choose another path.")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(folder, os.W_OK) or (
+            path.exists() and not os.access(path, os.W_OK)):
         raise AutoImbError(
             f"Cannot write the study journal {str(path)!r} (permission denied); "
             "pass storage= a writable path, or storage='memory' to keep no record.")
@@ -115,6 +251,9 @@ def _journal(path: Path) -> JournalStorage:
             f"Cannot write the study journal {str(path)!r} ({exc.strerror or exc}); "
             "pass storage= a writable path, or storage='memory' to keep no record."
         ) from exc
+
+
+# -- workers ----------------------------------------------------------------------
 
 
 def worker_id() -> str:
@@ -131,15 +270,20 @@ def fail_dead_workers_trials(study) -> list[int]:
     queued again, so the search retries them. Returns the trial numbers failed.
     """
     host = socket.gethostname()
+    storage = storage_of(study)
     failed = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get("worker", "")
         worker_host, _, pid = worker.rpartition(":")
         if worker_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
-        study._storage.set_trial_user_attr(
-            trial._trial_id, "error", f"worker {worker} died while running this trial")
-        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        try:
+            storage.set_trial_user_attr(
+                trial_id_of(trial), "error",
+                f"worker {worker} died while running this trial")
+            storage.set_trial_state_values(trial_id_of(trial), state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker failed it first (its heartbeat went stale)
         if trial.params:
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         failed.append(trial.number)

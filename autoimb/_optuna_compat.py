@@ -1,0 +1,50 @@
+"""The only module using private Optuna names, as ``_sklearn_compat`` does for
+scikit-learn.
+
+Optuna keeps a study's storage and the storage's ids of a study and a trial on
+private attributes; writing to a trial that another process left behind, and the
+dashboard's artifact routes, need them. If a future Optuna renames one, this is
+the one file to change.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+from optuna.storages import BaseStorage
+
+if TYPE_CHECKING:
+    from optuna.artifacts._protocol import ArtifactStore
+
+__all__ = [
+    "ArtifactStore",
+    "storage_of",
+    "study_id_of",
+    "trial_id_of",
+    "trial_stand_in",
+]
+
+
+def storage_of(study) -> BaseStorage:
+    """The storage object a study reads and writes (``study._storage``)."""
+    return study._storage
+
+
+def study_id_of(study) -> int:
+    """The storage's id of a study (``study._study_id``), not its name."""
+    return study._study_id
+
+
+def trial_id_of(trial) -> int:
+    """The storage's id of a trial (``trial._trial_id``), not its number; works for
+    a live :class:`optuna.Trial` and a :class:`~optuna.trial.FrozenTrial`."""
+    return trial._trial_id
+
+
+def trial_stand_in(study, trial) -> SimpleNamespace:
+    """What ``optuna_dashboard.save_note`` reads from a live :class:`optuna.Trial`
+    (``storage``, ``study``, ``_trial_id``), for a finished trial: building a real
+    ``optuna.Trial`` would call the sampler's ``before_trial`` hook on it."""
+    return SimpleNamespace(storage=storage_of(study), study=study,
+                           _trial_id=trial_id_of(trial))
