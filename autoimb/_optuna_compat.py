@@ -18,12 +18,17 @@ if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
 
 __all__ = [
+    "JOURNAL_RECORD_START",
     "ArtifactStore",
     "storage_of",
     "study_id_of",
     "trial_id_of",
     "trial_stand_in",
 ]
+
+#: How every record of a journal file starts: ``JournalStorage`` writes one JSON
+#: object per line, ``{"op_code": ..., "worker_id": ..., ...}``.
+JOURNAL_RECORD_START = b'{"op_code":'
 
 
 def storage_of(study) -> BaseStorage:
