@@ -23,6 +23,7 @@ from .exceptions import (
     AutoImbWarning,
     ModelFileError,
     NoCompletedTrialError,
+    SearchTerminated,
     StudyMismatchError,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "ModelFileError",
     "NoCompletedTrialError",
     "SearchSpace",
+    "SearchTerminated",
     "Strategy",
     "StudyMismatchError",
     "ThresholdedPipeline",

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from ._evaluation import cross_fit_postprocessing, out_of_fold_scores
 from ._objective import Objective
 from ._preprocessing import ColumnKinds
+from ._shutdown import stop_cleanly
 from ._spaces import Param, SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
 from .exceptions import NoCompletedTrialError
@@ -201,8 +202,9 @@ def make_objective(ctx: SearchContext):
                                             objective=objective)
         except optuna.TrialPruned:
             raise
-        except KeyboardInterrupt:
-            trial.set_user_attr("error", "interrupted (Ctrl-C); queued again")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see _shutdown)
+            reason = str(exc) or "interrupted (Ctrl-C)"
+            trial.set_user_attr("error", f"{reason}; queued again")
             trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             raise
         except Exception as exc:
@@ -270,7 +272,7 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
     # Failed trials are logged by _Stopper in one line, with the reason recorded.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), stop_cleanly(study):
             warnings.simplefilter("ignore")
             study.optimize(make_objective(ctx), n_trials=None, timeout=timeout,
                            n_jobs=n_jobs, catch=(Exception,),
