@@ -24,6 +24,7 @@ from .exceptions import (
     ModelFileError,
     NoCompletedTrialError,
     SearchTerminated,
+    StorageUnavailableError,
     StudyMismatchError,
 )
 
@@ -77,6 +78,7 @@ __all__ = [
     "NoCompletedTrialError",
     "SearchSpace",
     "SearchTerminated",
+    "StorageUnavailableError",
     "Strategy",
     "StudyMismatchError",
     "ThresholdedPipeline",

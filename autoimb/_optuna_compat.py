@@ -12,14 +12,17 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
-from optuna.storages import BaseStorage
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages._heartbeat import BaseHeartbeat
 
 if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
 
 __all__ = [
+    "CACHED_STORAGE_BACKEND_CALLS",
     "JOURNAL_RECORD_START",
     "ArtifactStore",
+    "rdb_storage_calls",
     "storage_of",
     "study_id_of",
     "trial_id_of",
@@ -29,6 +32,17 @@ __all__ = [
 #: How every record of a journal file starts: ``JournalStorage`` writes one JSON
 #: object per line, ``{"op_code": ..., "worker_id": ..., ...}``.
 JOURNAL_RECORD_START = b'{"op_code":'
+
+#: Private ``RDBStorage`` methods that Optuna's ``_CachedStorage`` (the wrapper
+#: ``optuna.create_study`` puts around every ``RDBStorage``) calls instead of the
+#: public ones: a wrapper of the database calls must cover them too.
+#: ``tests/test_storage.py`` checks this list against Optuna's source.
+CACHED_STORAGE_BACKEND_CALLS = (
+    "_create_new_trial",
+    "_get_best_trial_id",
+    "_get_trials",
+    "_set_trial_param",
+)
 
 
 def storage_of(study) -> BaseStorage:
@@ -53,3 +67,16 @@ def trial_stand_in(study, trial) -> SimpleNamespace:
     ``optuna.Trial`` would call the sampler's ``before_trial`` hook on it."""
     return SimpleNamespace(storage=storage_of(study), study=study,
                            _trial_id=trial_id_of(trial))
+
+
+def rdb_storage_calls() -> list[str]:
+    """Names of the ``RDBStorage`` methods that may query the database: the
+    public methods it defines, the abstract methods of ``BaseStorage`` and of the
+    heartbeat protocol (among them the private ``_get_stale_trial_ids``), and the
+    private methods ``_CachedStorage`` calls. A wrapper that overrides these sees
+    every call Optuna makes to the database."""
+    public = {name for name, value in vars(RDBStorage).items()
+              if callable(value) and not name.startswith("_")}
+    return sorted(public | BaseStorage.__abstractmethods__
+                  | BaseHeartbeat.__abstractmethods__
+                  | set(CACHED_STORAGE_BACKEND_CALLS))

@@ -1,4 +1,4 @@
-"""How a search stops when its process is told to (SIGTERM).
+"""How a search stops when its process is told to (SIGTERM) or loses its storage.
 
 SIGTERM is what ``kill``, systemd, Kubernetes and batch schedulers send to stop a
 process. By default it ends Python at once and leaves the running trial RUNNING
@@ -10,6 +10,11 @@ again. Unlike Ctrl-C, which returns the best model so far, the search then raise
 :class:`~autoimb.exceptions.SearchTerminated`, so that the process exits promptly
 (status 143) instead of refitting. With ``n_jobs > 1`` the trials running in
 other threads are not interrupted: they finish first.
+
+A database that stays unreachable raises
+:class:`~autoimb.exceptions.StorageUnavailableError` inside Optuna's own
+bookkeeping, which can replace it with an error of its own while handling it;
+:func:`stop_cleanly` raises the storage's error instead.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import threading
 from optuna.trial import TrialState
 
 from ._storage import worker_id
-from .exceptions import SearchTerminated
+from .exceptions import SearchTerminated, StorageUnavailableError
 
 __all__ = ["stop_cleanly"]
 
@@ -43,6 +48,8 @@ def stop_cleanly(study):
     ------
     SearchTerminated
         If SIGTERM arrived.
+    StorageUnavailableError
+        If the storage was lost, whatever error Optuna raised on top of it.
     """
     received = []
 
@@ -64,11 +71,26 @@ def stop_cleanly(study):
         if not received:
             raise  # Ctrl-C: the caller keeps the best model so far
         raise SearchTerminated(_stopped_message(study)) from None
+    except Exception as exc:
+        lost = _storage_failure(exc)
+        if lost is None or lost is exc:
+            raise
+        raise StorageUnavailableError(str(lost)) from lost
     finally:
         if install:
             signal.signal(signal.SIGTERM, previous)
     if received:
         raise SearchTerminated(_stopped_message(study))
+
+
+def _storage_failure(exc: BaseException) -> StorageUnavailableError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, StorageUnavailableError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _stopped_message(study) -> str:

@@ -8,6 +8,7 @@ __all__ = [
     "ModelFileError",
     "NoCompletedTrialError",
     "SearchTerminated",
+    "StorageUnavailableError",
     "StudyMismatchError",
 ]
 
@@ -34,6 +35,14 @@ class ModelFileError(AutoImbError):
 
 class AutoImbWarning(UserWarning):
     """Warnings about data or settings that autoimb can work with, but should tell."""
+
+
+class StorageUnavailableError(ConnectionError):
+    """The study's database stayed unreachable longer than autoimb retries.
+
+    Finished trials are safe in the database; run the same search again, once the
+    database answers, to resume the study.
+    """
 
 
 class SearchTerminated(SystemExit):

@@ -11,7 +11,7 @@ import autoimb
 from autoimb import _search
 from autoimb._shutdown import stop_cleanly
 from autoimb._storage import resolve_storage
-from autoimb.exceptions import SearchTerminated
+from autoimb.exceptions import SearchTerminated, StorageUnavailableError
 
 
 def _sigterm_in_trial(monkeypatch, number):
@@ -90,3 +90,16 @@ def test_ignored_sigterm_stays_ignored():
             os.kill(os.getpid(), signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_lost_storage_is_reported_under_optuna_errors():
+    """Check that a StorageUnavailableError that Optuna's bookkeeping replaced by
+    an error of its own (while handling it) is what the search raises."""
+    lost = StorageUnavailableError("The study storage x did not answer for 60 s")
+    with pytest.raises(StorageUnavailableError, match="did not answer") as caught, \
+            stop_cleanly(optuna.create_study()):
+        try:
+            raise lost
+        except StorageUnavailableError:
+            raise UnboundLocalError("local variable 'updated_state'")  # noqa: B904
+    assert caught.value.__cause__ is lost

@@ -1,23 +1,28 @@
-"""Tests of autoimb._storage: storage locations, journal repair."""
+"""Tests of autoimb._storage: locations, journal repair, database retries."""
 
+import inspect
 import json
+import re
 import sqlite3
 import warnings
 
 import optuna
 import pytest
-from optuna.storages import JournalStorage
+import sqlalchemy.exc
+from optuna.storages import JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
 from sklearn.datasets import make_classification
 
 import autoimb
-from autoimb import _storage
+from autoimb import _optuna_compat, _storage
 from autoimb._storage import (
+    ResilientRDBStorage,
     StorageLocation,
     repair_journal,
     resolve_storage,
 )
-from autoimb.exceptions import AutoImbError, AutoImbWarning
+from autoimb.exceptions import AutoImbError, AutoImbWarning, StorageUnavailableError
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -65,6 +70,27 @@ def test_bad_locations_are_refused(given):
     """Check that what is not a location is refused with the accepted forms."""
     with pytest.raises(AutoImbError, match=r"pass None .*'memory', a database URL"):
         StorageLocation.parse(given)
+
+
+def test_environment_sets_heartbeat_grace_and_retry(tmp_path, monkeypatch):
+    """Check that the documented environment variables reach the database
+    storage, and that a bad value is refused naming the variable."""
+    url = f"sqlite:///{tmp_path}/a.db"
+    storage, location = resolve_storage(url)
+    assert location == url
+    assert isinstance(storage, ResilientRDBStorage)
+    assert (storage.heartbeat_interval, storage.grace_period,
+            storage.retry_seconds) == (30, 90, 60)
+    assert storage.engine_kwargs["pool_pre_ping"] is True
+    monkeypatch.setenv("AUTOIMB_HEARTBEAT_SECONDS", "2")
+    monkeypatch.setenv("AUTOIMB_STORAGE_RETRY_SECONDS", "5")
+    storage, _ = resolve_storage(url)
+    assert (storage.heartbeat_interval, storage.grace_period,
+            storage.retry_seconds) == (2, 6, 5)
+    monkeypatch.setenv("AUTOIMB_HEARTBEAT_GRACE_SECONDS", "1.5")
+    with pytest.raises(AutoImbError, match=r"AUTOIMB_HEARTBEAT_GRACE_SECONDS='1.5' "
+                                           r"is not a positive whole number"):
+        resolve_storage(url)
 
 
 # -- journal files ----------------------------------------------------------------
@@ -187,3 +213,120 @@ def test_damage_before_complete_records_is_refused(tmp_path):
     path.write_bytes(b"".join(lines))
     with pytest.raises(AutoImbError, match=r"damaged at line 3 \(b'garbage\\n'\)"):
         repair_journal(str(path))
+
+
+# -- database retries -------------------------------------------------------------
+
+
+def test_every_database_call_of_cached_storage_is_retried():
+    """Check that the retried methods cover every call Optuna's _CachedStorage
+    (which create_study puts around an RDBStorage) makes to it, public or not."""
+    source = inspect.getsource(optuna.storages._CachedStorage)
+    calls = set(re.findall(r"self\._backend\.(\w+)\(", source))
+    retried = set(vars(ResilientRDBStorage))
+    assert calls <= retried, calls - retried
+    assert set(_optuna_compat.rdb_storage_calls()) <= retried
+    assert {"record_heartbeat", "_get_stale_trial_ids", "create_new_trial",
+            "set_trial_state_values", "get_all_trials"} <= retried
+
+
+def _lost(message="connection refused"):
+    error = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(message))
+    internal = optuna.exceptions.StorageInternalError("during the commit")
+    internal.__cause__ = error
+    return internal
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch):
+    """A ResilientRDBStorage on SQLite with a short retry and no real sleeping."""
+    monkeypatch.setenv("AUTOIMB_STORAGE_RETRY_SECONDS", "3")
+    clock = {"now": 0.0}
+    monkeypatch.setattr(_storage.time, "monotonic", lambda: clock["now"])
+
+    def sleep(seconds):
+        clock["now"] += seconds
+
+    monkeypatch.setattr(_storage.time, "sleep", sleep)
+    storage, _ = resolve_storage(f"sqlite:///{tmp_path}/a.db")
+    study = optuna.create_study(storage=storage, study_name="s")
+    return storage, study, clock
+
+
+def test_lost_connection_is_retried_until_the_database_answers(database,
+                                                                monkeypatch, caplog):
+    """Check that calls failing with a lost connection are retried with growing
+    waits, and that the search's study then goes on."""
+    storage, study, clock = database
+    original = RDBStorage.get_all_studies
+    failures = iter(range(3))
+
+    def flaky(self):
+        if next(failures, None) is not None:
+            raise _lost()
+        return original(self)
+
+    monkeypatch.setattr(RDBStorage, "get_all_studies", flaky)
+    with caplog.at_level("WARNING", logger="autoimb._storage"):
+        assert [s.study_name for s in storage.get_all_studies()] == ["s"]
+    assert 0.8 * 1.75 <= clock["now"] <= 1.2 * 1.75  # 0.25 + 0.5 + 1 s, +-20%
+    assert "Lost the connection to the study storage sqlite:///" in caplog.text
+    assert "Reconnected" in caplog.text
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert len(study.trials) == 2
+
+
+def test_database_down_too_long_raises_once_then_fails_fast(database, monkeypatch):
+    """Check that past the retry time, StorageUnavailableError names the storage
+    and how to resume; later calls fail at once until one succeeds."""
+    storage, _, clock = database
+    calls = []
+
+    def down(self, *args, **kwargs):
+        calls.append(clock["now"])
+        raise _lost("could not connect to server")
+
+    monkeypatch.setattr(RDBStorage, "get_all_studies", down)
+    with pytest.raises(StorageUnavailableError,
+                       match=r"The study storage sqlite:///.*a\.db did not answer for "
+                             r"3 s \(Exception: could not connect to server\)\. "
+                             r"Finished trials are safe.*run the same command"):
+        storage.get_all_studies()
+    assert 3 <= clock["now"] < 4
+    n = len(calls)
+    with pytest.raises(StorageUnavailableError):
+        storage.get_all_studies()
+    assert len(calls) == n + 1  # one attempt, no more waiting
+
+
+def test_refused_request_is_not_retried(database, monkeypatch):
+    """Check that an error about the request itself is raised at once."""
+    storage, study, clock = database
+    study.optimize(lambda t: 1.0, n_trials=1)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        storage.set_trial_state_values(study.trials[0]._trial_id, TrialState.FAIL)
+    assert clock["now"] == 0
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed")
+def test_finishing_a_trial_whose_answer_was_lost_succeeds(database, monkeypatch):
+    """Check that when the server commits a trial's end but the connection drops
+    before it answers, the retry sees the trial finished as asked and succeeds
+    instead of raising UpdateFinishedTrialError."""
+    storage, study, _ = database
+    trial = study.ask()
+    original = RDBStorage.set_trial_state_values
+    answers = []
+
+    def commit_then_drop(self, trial_id, state, values=None):
+        result = original(self, trial_id, state, values)
+        if not answers:
+            answers.append(result)
+            raise _lost("server closed the connection unexpectedly")
+        return result
+
+    monkeypatch.setattr(RDBStorage, "set_trial_state_values", commit_then_drop)
+    assert storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE,
+                                          [0.5]) is True
+    assert study.trials[0].state == TrialState.COMPLETE
+    assert study.trials[0].value == 0.5
