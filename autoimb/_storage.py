@@ -300,17 +300,26 @@ def _retry_schema_race(connect, attempts: int = 6):
 
 def _lost_connection(exc: BaseException) -> bool:
     """Whether ``exc`` says the database could not be reached or dropped the
-    connection (worth retrying), rather than refused the request."""
-    if isinstance(exc, StorageUnavailableError):
-        return False
+    connection (worth retrying), rather than refused the request.
+
+    The whole chain of causes counts: Optuna wraps the driver's error in a
+    ``StorageInternalError``, and when a query of ``RDBStorage._get_trials`` fails
+    it tries another one in the same session, which then raises SQLAlchemy's
+    ``PendingRollbackError`` with the lost connection as its context.
+    """
     import sqlalchemy.exc as sa
 
-    for error in (exc, exc.__cause__):
+    error, depth = exc, 0
+    while error is not None and depth < 8:
+        if isinstance(error, StorageUnavailableError):
+            return False
         if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
             return True
         if isinstance(error, (sa.OperationalError, sa.InterfaceError,
-                              sa.DisconnectionError, sa.TimeoutError)):
+                              sa.DisconnectionError, sa.TimeoutError,
+                              sa.PendingRollbackError)):
             return True
+        error, depth = error.__cause__ or error.__context__, depth + 1
     return False
 
 

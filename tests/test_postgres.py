@@ -267,10 +267,11 @@ def _assert_study_is_whole(trials, n_trials, before=()):
     """Finished trials enough, unique numbers, none left running or queued, and
     every trial finished earlier unchanged."""
     numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers))
-    assert sum(t.state in FINISHED for t in trials) >= n_trials
+    shown = [(t.number, t.state.name, t.user_attrs.get("worker")) for t in trials]
+    assert len(numbers) == len(set(numbers)), shown
+    assert sum(t.state in FINISHED for t in trials) >= n_trials, shown
     assert not [t.number for t in trials
-                if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+                if t.state in (TrialState.RUNNING, TrialState.WAITING)], shown
     by_number = {t.number: t for t in trials}
     for number, (state, value) in dict(before).items():
         assert (by_number[number].state, by_number[number].value) == (state, value)
@@ -321,7 +322,7 @@ def test_workers_survive_a_database_restart(server, tmp_path, slow_space, proces
     connections the server closed are replaced (pool_pre_ping)."""
     env = {"AUTOIMB_HEARTBEAT_SECONDS": "1", "AUTOIMB_HEARTBEAT_GRACE_SECONDS": "30",
            "AUTOIMB_STORAGE_RETRY_SECONDS": "25"}
-    n_trials = 8
+    n_trials = 6
     watcher = Watcher(server.url, "restart")
     workers = [_slow_worker(processes, tmp_path, server.url, "restart", n_trials,
                             slow_space, env) for _ in range(2)]

@@ -276,6 +276,34 @@ def test_lost_connection_is_retried_until_the_database_answers(database,
     assert len(study.trials) == 2
 
 
+def test_lost_connection_seen_through_a_pending_rollback_is_retried(database,
+                                                                    monkeypatch):
+    """Check that a lost connection is recognised behind the PendingRollbackError
+    that RDBStorage._get_trials raises when its fallback query reuses the session
+    whose connection dropped (this crashed a worker during a database restart)."""
+    _, study, clock = database
+    original = RDBStorage._get_trials
+    failures = iter(range(1))
+
+    def fallback_fails(self, *args, **kwargs):
+        if next(failures, None) is None:
+            return original(self, *args, **kwargs)
+        try:
+            raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("closed"))
+        except sqlalchemy.exc.OperationalError:
+            try:
+                raise sqlalchemy.exc.PendingRollbackError("Can't reconnect until "
+                                                          "invalid transaction is "
+                                                          "rolled back")
+            except sqlalchemy.exc.PendingRollbackError as error:
+                raise optuna.exceptions.StorageInternalError("commit") from error
+
+    monkeypatch.setattr(RDBStorage, "_get_trials", fallback_fails)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert len(study.trials) == 1
+    assert clock["now"] > 0
+
+
 def test_database_down_too_long_raises_once_then_fails_fast(database, monkeypatch):
     """Check that past the retry time, StorageUnavailableError names the storage
     and how to resume; later calls fail at once until one succeeds."""
