@@ -23,6 +23,8 @@ from .exceptions import (
     AutoImbWarning,
     ModelFileError,
     NoCompletedTrialError,
+    SearchTerminated,
+    StorageUnavailableError,
     StudyMismatchError,
 )
 
@@ -75,6 +77,8 @@ __all__ = [
     "ModelFileError",
     "NoCompletedTrialError",
     "SearchSpace",
+    "SearchTerminated",
+    "StorageUnavailableError",
     "Strategy",
     "StudyMismatchError",
     "ThresholdedPipeline",

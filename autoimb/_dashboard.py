@@ -36,11 +36,13 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 import optuna
 
 from autoimb._notes import default_artifact_store
+from autoimb._storage import DEFAULT_STORAGE, StorageLocation
 from autoimb.exceptions import AutoImbError
 
 if TYPE_CHECKING:
-    from optuna.artifacts._protocol import ArtifactStore
     from optuna.storages import BaseStorage
+
+    from autoimb._optuna_compat import ArtifactStore
 
 __all__ = [
     "DEFAULT_STORAGE",
@@ -50,9 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Journal file used when no storage is given.
-DEFAULT_STORAGE = "autoimb.journal"
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _POLL_SECONDS = 0.5
@@ -93,46 +92,21 @@ def dashboard_command(storage: str, artifact_dir: str | None = None) -> str:
     return " ".join(parts)
 
 
-def _is_url(location: str) -> bool:
-    return "://" in location
-
-
-def _sqlite_file(location: str) -> str | None:
-    if location.startswith("sqlite:///"):
-        path = location[len("sqlite:///") :]
-        return path if path and path != ":memory:" else None
-    return None
-
-
 def _open_storage(location: str | BaseStorage) -> BaseStorage:
     """Storage object for a path or URL, without creating anything remote.
 
-    A plain path is a journal file (created empty if missing); a URL goes to
-    optuna-dashboard's own parser (RDB without creating tables, redis...).
+    A plain path is a journal file (created empty if missing); a database URL is
+    read without creating its tables (see :class:`autoimb._storage.StorageLocation`).
     """
-    if isinstance(location, optuna.storages.BaseStorage):
-        return location
-    if not isinstance(location, str) or not location:
-        raise AutoImbError(
-            f"storage={location!r} is neither a storage object, a journal file path "
-            f"nor a URL; pass e.g. {DEFAULT_STORAGE!r} or 'sqlite:///autoimb.db'."
-        )
-    if _is_url(location):
-        from optuna_dashboard._storage_url import get_storage
-
-        return get_storage(location)
-    from optuna.storages.journal import JournalFileBackend
-
-    return optuna.storages.JournalStorage(JournalFileBackend(location))
+    return StorageLocation.parse(location).open(for_search=False)
 
 
 def _try_study_names(location: str | BaseStorage) -> list[str] | None:
     """Names of the studies in a storage, or None if it cannot be read yet."""
-    if isinstance(location, str):
-        path = _sqlite_file(location) if _is_url(location) else location
-        # Do not create the file: it is the search's to create.
-        if path is not None and not os.path.isfile(path):
-            return None
+    path = StorageLocation.parse(location).local_file
+    # Do not create the file: it is the search's to create.
+    if path is not None and not os.path.isfile(path):
+        return None
     try:
         storage = _open_storage(location)
         return [s.study_name for s in storage.get_all_studies()]
@@ -179,16 +153,13 @@ def _wait_for_study(
 
 
 def _describe(location: str | BaseStorage) -> str:
-    if isinstance(location, str):
-        return repr(location)
-    return type(location).__name__
+    shown = StorageLocation.parse(location).shown
+    return repr(shown) if isinstance(location, str) else shown
 
 
 def _default_store_for(location: str | BaseStorage) -> ArtifactStore | None:
     """Artifact store next to a local storage file, or None for anything else."""
-    if isinstance(location, str) and (
-        not _is_url(location) or _sqlite_file(location) is not None
-    ):
+    if isinstance(location, str) and StorageLocation.parse(location).local_file:
         return default_artifact_store(location)
     return None
 
@@ -467,11 +438,7 @@ def run_dashboard(
         storage = os.path.join(os.getcwd(), DEFAULT_STORAGE)
     if isinstance(storage, os.PathLike):
         storage = os.fspath(storage)
-    if not isinstance(storage, (str, optuna.storages.BaseStorage)):
-        raise AutoImbError(
-            f"storage={storage!r} is neither a journal file path, a URL nor a "
-            f"storage object; pass e.g. {DEFAULT_STORAGE!r}."
-        )
+    StorageLocation.parse(storage)  # refuse what is not a storage location
     if wait_for_study < 0:
         raise AutoImbError(
             f"wait_for_study={wait_for_study!r} is negative; pass seconds >= 0."

@@ -26,6 +26,7 @@ from ._notes import (
     study_note,
     trial_note,
 )
+from ._storage import local_file
 from .exceptions import AutoImbError
 
 logger = logging.getLogger(__name__)
@@ -46,10 +47,13 @@ def artifact_store_for(location: str | None):
     if location is None:
         return optuna.artifacts.FileSystemArtifactStore(
             tempfile.mkdtemp(prefix="autoimb-artifacts-"))
+    if local_file(location) is None:
+        logger.info("No local folder for the figures of %s; notes only.", location)
+        return None
     try:
         return default_artifact_store(location)
-    except AutoImbError:
-        logger.info("No local folder for the figures of %s; notes only.", location)
+    except AutoImbError as exc:
+        logger.info("No folder for the figures of %s (%s); notes only.", location, exc)
         return None
 
 
@@ -85,7 +89,8 @@ class Explainer:
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,
             threshold=post.threshold, metrics=metrics, reason=None))
-        if self.artifact_store is not None and self._is_new_best(trial.study, post.value):
+        if self.artifact_store is not None and \
+                self._is_new_best(trial.study, post.value):
             attach_figures(trial, self.figures(y, scores, post), self.artifact_store)
 
     def stopped(self, trial, strategy, state: str, reason: str) -> None:
@@ -121,7 +126,8 @@ class Explainer:
                      for name, artifact_id in ids.items()]
         attach_study_note(study, study_note(
             n_rows=self.n_rows, n_columns=self.n_columns,
-            class_counts=self.class_counts, objective=_OBJECTIVE_TEXT[self.objective.kind],
+            class_counts=self.class_counts,
+            objective=_OBJECTIVE_TEXT[self.objective.kind],
             fp_cost=self.objective.fp_cost, fn_cost=self.objective.fn_cost,
             best=best, image_links=links))
 

@@ -9,8 +9,8 @@ trial or study page and served by the dashboard at
 * ``/artifacts/<study_id>/<artifact_id>`` for a study's artifact,
 * ``/artifacts/<study_id>/<trial_id>/<artifact_id>`` for a trial's artifact,
 
-where the ids are the storage's internal ids (``study._study_id``,
-``trial._trial_id``), not the trial number. :func:`artifact_url` builds
+where the ids are the storage's internal ids (see
+:mod:`autoimb._optuna_compat`), not the trial number. :func:`artifact_url` builds
 those paths, to embed a figure in a note.
 
 The builders (:func:`trial_note`, :func:`study_note`) are pure functions
@@ -52,17 +52,18 @@ import re
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import optuna
 from matplotlib.figure import Figure
 
+from autoimb._optuna_compat import study_id_of, trial_id_of, trial_stand_in
 from autoimb._plots import figure_to_png
+from autoimb._storage import local_file
 from autoimb.exceptions import AutoImbError
 
 if TYPE_CHECKING:
-    from optuna.artifacts._protocol import ArtifactStore
+    from autoimb._optuna_compat import ArtifactStore
 
 __all__ = [
     "artifact_dir_for",
@@ -350,10 +351,10 @@ def artifact_url(study_or_trial: optuna.Study | optuna.Trial, artifact_id: str) 
         If ``study_or_trial`` is neither a study nor a trial.
     """
     if isinstance(study_or_trial, optuna.Study):
-        return f"/artifacts/{study_or_trial._study_id}/{artifact_id}"
+        return f"/artifacts/{study_id_of(study_or_trial)}/{artifact_id}"
     if isinstance(study_or_trial, optuna.Trial):
-        study_id = study_or_trial.study._study_id
-        return f"/artifacts/{study_id}/{study_or_trial._trial_id}/{artifact_id}"
+        study_id = study_id_of(study_or_trial.study)
+        return f"/artifacts/{study_id}/{trial_id_of(study_or_trial)}/{artifact_id}"
     raise TypeError(
         f"study_or_trial must be an optuna.Study or optuna.Trial, got "
         f"{type(study_or_trial).__name__}."
@@ -416,12 +417,7 @@ def attach_trial_note(
                 number,
             )
             return False
-        # What save_note reads from a Trial; building a real optuna.Trial would
-        # call the sampler's before_trial hook on a finished trial.
-        target: Any = SimpleNamespace(
-            storage=study._storage, study=study, _trial_id=trial._trial_id
-        )
-        return _save_note(target, body, f"trial #{number}")
+        return _save_note(trial_stand_in(study, trial), body, f"trial #{number}")
     return _save_note(trial, body, f"trial #{number}")
 
 
@@ -528,13 +524,9 @@ def attach_figures(
 
 def _storage_file(storage_location: str) -> str:
     """Local file behind a storage location, or raise if there is none."""
-    location = os.fspath(storage_location)
-    if location.startswith("sqlite:///"):
-        path = location[len("sqlite:///") :]
-        if path and path != ":memory:":
-            return path
-    elif "://" not in location and location.strip():
-        return location
+    path = local_file(os.fspath(storage_location))
+    if path is not None:
+        return path
     raise AutoImbError(
         f"Storage {storage_location!r} is not a local file, so there is no folder "
         "to put artifacts next to; pass an explicit artifact folder instead "

@@ -21,6 +21,7 @@ from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_s
 from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
+from ._shutdown import stop_cleanly
 from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
 from .exceptions import NoCompletedTrialError
@@ -199,8 +200,9 @@ def make_objective(ctx: SearchContext):
             post = ctx.postprocess(scores)
         except optuna.TrialPruned:
             raise
-        except KeyboardInterrupt:
-            trial.set_user_attr("error", "interrupted (Ctrl-C); queued again")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see _shutdown)
+            reason = str(exc) or "interrupted (Ctrl-C)"
+            trial.set_user_attr("error", f"{reason}; queued again")
             trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             raise
         except Exception as exc:
@@ -276,7 +278,7 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
     # Failed trials are logged by _Stopper in one line, with the reason recorded.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), stop_cleanly(study):
             for category in _TRIAL_NOISE:
                 warnings.simplefilter("ignore", category)
             study.optimize(make_objective(ctx), n_trials=None,

@@ -12,8 +12,10 @@ Data files are CSV or TSV (optionally gzip-compressed) or Parquet, told apart by
 their extension (see :mod:`autoimb._io`). Errors print one line
 ``autoimb: error: ...`` on stderr and exit with status 2 for usage and input
 errors (a missing file, an unknown column, a bad option value, a file that is not
-an autoimb model), 1 for other failures, 130 when interrupted. ``--debug``, given
-anywhere on the line, also prints the traceback.
+an autoimb model), 1 for other failures, 130 when interrupted (Ctrl+C), 143 when
+stopped by SIGTERM (the running trial is queued again) and 75 when the study's
+database stayed unreachable; after the last two, the same command resumes the
+study. ``--debug``, given anywhere on the line, also prints the traceback.
 
 ``autoimb fit`` records the name of the target column in the model
 (``target_name_``), so that ``autoimb predict`` can drop that column when the
@@ -38,13 +40,20 @@ import typer
 from . import __version__
 from ._io import read_table, table_format, write_table
 from ._validation import plain_value
-from .exceptions import AutoImbError, NoCompletedTrialError
+from .exceptions import (
+    AutoImbError,
+    NoCompletedTrialError,
+    SearchTerminated,
+    StorageUnavailableError,
+)
 
 __all__ = ["app", "main"]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what the shell reports for a process it ended
+EXIT_STORAGE_LOST = 75  # EX_TEMPFAIL: try again later
 
 #: Names of the columns ``autoimb predict`` writes, after the optional id column.
 PROBABILITY_COLUMN = "probability"
@@ -569,7 +578,8 @@ def main(argv=None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``).
 
     Returns the exit status: 0 on success, 2 for usage and input errors, 1 for
-    other failures, 130 when interrupted.
+    other failures, 130 when interrupted, 143 when stopped by SIGTERM, 75 when
+    the study's database stayed unreachable.
     """
     debug, args = _pop_debug(list(sys.argv[1:] if argv is None else argv))
 
@@ -599,6 +609,10 @@ def main(argv=None) -> int:
             return fail("aborted", EXIT_FAILURE)
         except KeyboardInterrupt:
             return fail("interrupted", EXIT_INTERRUPTED)
+        except SearchTerminated as exc:
+            return fail(str(exc), EXIT_TERMINATED)
+        except StorageUnavailableError as exc:
+            return fail(str(exc), EXIT_STORAGE_LOST)
         except NoCompletedTrialError as exc:
             return fail(str(exc), EXIT_FAILURE)
         except AutoImbError as exc:

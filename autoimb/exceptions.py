@@ -7,6 +7,8 @@ __all__ = [
     "AutoImbWarning",
     "ModelFileError",
     "NoCompletedTrialError",
+    "SearchTerminated",
+    "StorageUnavailableError",
     "StudyMismatchError",
 ]
 
@@ -33,3 +35,25 @@ class ModelFileError(AutoImbError):
 
 class AutoImbWarning(UserWarning):
     """Warnings about data or settings that autoimb can work with, but should tell."""
+
+
+class StorageUnavailableError(ConnectionError):
+    """The study's database stayed unreachable longer than autoimb retries.
+
+    Finished trials are safe in the database; run the same search again, once the
+    database answers, to resume the study.
+    """
+
+
+class SearchTerminated(SystemExit):
+    """The search stopped because the process received SIGTERM.
+
+    The running trial was marked failed and queued again, so the study loses
+    nothing; run the same search again to resume it. As a :class:`SystemExit`,
+    it ends a script that does not catch it with status 143 (128 + SIGTERM),
+    as SIGTERM would have.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.code = 143

@@ -1,0 +1,109 @@
+"""How a search stops when its process is told to (SIGTERM) or loses its storage.
+
+SIGTERM is what ``kill``, systemd, Kubernetes and batch schedulers send to stop a
+process. By default it ends Python at once and leaves the running trial RUNNING
+until a heartbeat (database) or a rerun on the same machine (journal file) fails
+it. While a search runs, :func:`stop_cleanly` turns SIGTERM into a
+``KeyboardInterrupt`` in the main thread, which the search already handles as
+Ctrl-C: the running trial is marked failed at once and its parameters are queued
+again. Unlike Ctrl-C, which returns the best model so far, the search then raises
+:class:`~autoimb.exceptions.SearchTerminated`, so that the process exits promptly
+(status 143) instead of refitting. With ``n_jobs > 1`` the trials running in
+other threads are not interrupted: they finish first.
+
+A database that stays unreachable raises
+:class:`~autoimb.exceptions.StorageUnavailableError` inside Optuna's own
+bookkeeping, which can replace it with an error of its own while handling it;
+:func:`stop_cleanly` raises the storage's error instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+
+from optuna.trial import TrialState
+
+from ._storage import worker_id
+from .exceptions import SearchTerminated, StorageUnavailableError
+
+__all__ = ["stop_cleanly"]
+
+_REASON = "interrupted (SIGTERM)"
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread while a search runs."""
+
+
+@contextlib.contextmanager
+def stop_cleanly(study):
+    """Within this block, SIGTERM stops the search of ``study`` cleanly.
+
+    The previous SIGTERM handler is restored on the way out. Outside the main
+    thread, or if SIGTERM is ignored or handled outside Python, nothing changes.
+
+    Raises
+    ------
+    SearchTerminated
+        If SIGTERM arrived.
+    StorageUnavailableError
+        If the storage was lost, whatever error Optuna raised on top of it.
+    """
+    received = []
+
+    def on_sigterm(signum, frame):
+        if received:  # already stopping: let the clean-up run
+            return
+        received.append(signum)
+        raise _Terminated(_REASON)
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGTERM)
+    install = previous is not None and previous is not signal.SIG_IGN
+    if install:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not received:
+            raise  # Ctrl-C: the caller keeps the best model so far
+        raise SearchTerminated(_stopped_message(study)) from None
+    except Exception as exc:
+        lost = _storage_failure(exc)
+        if lost is None or lost is exc:
+            raise
+        raise StorageUnavailableError(str(lost)) from lost
+    finally:
+        if install:
+            signal.signal(signal.SIGTERM, previous)
+    if received:
+        raise SearchTerminated(_stopped_message(study))
+
+
+def _storage_failure(exc: BaseException) -> StorageUnavailableError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, StorageUnavailableError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _stopped_message(study) -> str:
+    """What happened to the trial SIGTERM interrupted, and how to resume."""
+    me = worker_id()
+    try:
+        stopped = [t.number for t in study.get_trials(deepcopy=False,
+                                                      states=(TrialState.FAIL,))
+                   if t.user_attrs.get("worker") == me
+                   and str(t.user_attrs.get("error", "")).startswith(_REASON)]
+    except Exception:  # the storage is gone too: say what is known
+        stopped = []
+    done = (f"trial {stopped[-1]} was marked failed and queued again"
+            if stopped else "no trial was left running")
+    return (f"stopped by SIGTERM: {done}; run the same command again to resume "
+            f"study {study.study_name!r}.")

@@ -1,0 +1,105 @@
+"""Tests of autoimb._shutdown: SIGTERM stops a search as Ctrl-C does, promptly."""
+
+import os
+import signal
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import autoimb
+from autoimb import _search
+from autoimb._shutdown import stop_cleanly
+from autoimb._storage import resolve_storage
+from autoimb.exceptions import SearchTerminated, StorageUnavailableError
+
+
+def _sigterm_in_trial(monkeypatch, number):
+    """Send SIGTERM to this process once trial ``number`` has chosen its strategy
+    and starts fitting it."""
+    original = _search.out_of_fold_scores
+    calls = []
+
+    def terminating(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number + 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_search, "out_of_fold_scores", terminating)
+
+
+def _not_handled(signum, frame):
+    raise AssertionError("SIGTERM reached the test's own handler")
+
+
+def test_sigterm_fails_and_requeues_the_running_trial(small_data, tmp_path,
+                                                      monkeypatch):
+    """Check that SIGTERM during a trial of fit marks that trial failed at once,
+    queues its parameters again (retry_of), raises SearchTerminated with exit code
+    143 naming the trial and the study, restores the SIGTERM handler, and that
+    the same fit then resumes the study."""
+    X, y = small_data
+    journal = str(tmp_path / "s.journal")
+    options = {"search_space": "fast", "cv": 2, "storage": journal,
+               "study_name": "term", "random_state": 0, "show_progress_bar": False}
+    _sigterm_in_trial(monkeypatch, 2)
+    before = signal.getsignal(signal.SIGTERM)
+    # Should the search not handle SIGTERM, fail this test rather than end pytest.
+    signal.signal(signal.SIGTERM, _not_handled)
+    expected = (r"stopped by SIGTERM: trial 2 was marked failed and queued again; "
+                r"run the same command again to resume study 'term'")
+    try:
+        with pytest.raises(SearchTerminated, match=expected) as caught:
+            autoimb.fit(X, y, n_trials=6, **options)
+        assert signal.getsignal(signal.SIGTERM) is _not_handled
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert caught.value.code == 143
+    study = optuna.load_study(study_name="term", storage=resolve_storage(journal)[0])
+    stopped = study.trials[2]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["error"] == "interrupted (SIGTERM); queued again"
+    queued = [t for t in study.trials if t.user_attrs.get("retry_of") == 2]
+    # A queued trial keeps its parameters in system_attrs until it runs.
+    assert [(t.state, t.system_attrs["fixed_params"]) for t in queued] == [
+        (TrialState.WAITING, stopped.params)]
+
+    monkeypatch.undo()
+    model = autoimb.fit(X, y, n_trials=4, **options)
+    retried = [t for t in model.study_.trials if t.user_attrs.get("retry_of") == 2]
+    assert [t.params for t in retried] == [stopped.params]
+    assert retried[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def test_ctrl_c_is_left_to_the_caller():
+    """Check that a KeyboardInterrupt without SIGTERM passes through unchanged
+    (fit keeps the best model so far on Ctrl-C)."""
+    study = optuna.create_study()
+    with pytest.raises(KeyboardInterrupt) as caught, stop_cleanly(study):
+        raise KeyboardInterrupt
+    assert type(caught.value) is KeyboardInterrupt
+
+
+def test_ignored_sigterm_stays_ignored():
+    """Check that a process that ignores SIGTERM keeps ignoring it."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with stop_cleanly(optuna.create_study()):
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_lost_storage_is_reported_under_optuna_errors():
+    """Check that a StorageUnavailableError that Optuna's bookkeeping replaced by
+    an error of its own (while handling it) is what the search raises."""
+    lost = StorageUnavailableError("The study storage x did not answer for 60 s")
+    with pytest.raises(StorageUnavailableError, match="did not answer") as caught, \
+            stop_cleanly(optuna.create_study()):
+        try:
+            raise lost
+        except StorageUnavailableError:
+            raise UnboundLocalError("local variable 'updated_state'")  # noqa: B904
+    assert caught.value.__cause__ is lost
