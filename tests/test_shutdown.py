@@ -66,7 +66,10 @@ def test_sigterm_fails_and_requeues_the_running_trial(small_data, tmp_path,
         (TrialState.WAITING, stopped.params)]
 
     monkeypatch.undo()
-    model = autoimb.fit(X, y, n_trials=4, **options)
+    # Enough trials to run every queued one (the portfolio's, then the retry).
+    target = sum(t.state.is_finished() or t.state == TrialState.WAITING
+                 for t in study.trials)
+    model = autoimb.fit(X, y, n_trials=target, **options)
     retried = [t for t in model.study_.trials if t.user_attrs.get("retry_of") == 2]
     assert [t.params for t in retried] == [stopped.params]
     assert retried[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
