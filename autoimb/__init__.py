@@ -45,6 +45,9 @@ _LAZY = {
     "list_search_spaces": "._spaces",
     "load_search_space": "._spaces",
     "Strategy": "._strategy",
+    "WorkerReport": "._worker",
+    "export_study": "._worker",
+    "run_worker": "._worker",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._metrics import evaluate
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
+    from ._worker import WorkerReport, export_study, run_worker
 
 
 def __getattr__(name):
@@ -82,13 +86,16 @@ __all__ = [
     "Strategy",
     "StudyMismatchError",
     "ThresholdedPipeline",
+    "WorkerReport",
     "__version__",
     "evaluate",
+    "export_study",
     "fit",
     "list_search_spaces",
     "load",
     "load_search_space",
     "run_dashboard",
+    "run_worker",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

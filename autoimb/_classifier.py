@@ -26,9 +26,11 @@ from ._budget import Budget
 from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
 from ._folds import Validation, choose_validation, make_folds, user_folds
+from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_record
 from ._metrics import trivial_cost
 from ._objective import Objective
 from ._portfolio import enqueue_portfolio
+from ._processes import WorkerProcesses
 from ._search import SearchContext, best_trial_or_raise, run_search
 from ._selection import bias_corrected_estimate, candidate_pool
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
@@ -102,10 +104,24 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the sampler, the folds, the resamplers and the models.
     n_jobs : int, default=1
-        Trials run in parallel threads (``-1``: one per core), each model on one core (BLAS and OpenMP
-        are limited to one thread during the search, which on small and medium
-        data is faster than sharing cores). Results with ``n_jobs > 1`` are not
+        Trials run in parallel (``-1``: one per core), in threads or processes
+        (see ``parallel``), each model on one core (BLAS and OpenMP are limited
+        to one thread during the search, which on small and medium data is
+        faster than sharing cores). Results with ``n_jobs > 1`` are not
         reproducible: the order trials finish in changes what the sampler learns.
+    parallel : {"threads", "processes"}, default=None
+        How ``n_jobs > 1`` trials run at once: in threads of this process, or in
+        ``n_jobs - 1`` worker processes (see :func:`autoimb.run_worker`) beside
+        this one, which share the study through its storage and are not held
+        back by Python's interpreter lock. Processes need a storage they can
+        share (a journal file, the default, or a database); a study in memory
+        runs its trials in threads. ``None``: the library's default
+        (``autoimb._processes.DEFAULT_PARALLEL``).
+    data_location : str or path-like, default=None
+        The file the training data was read from (CSV, TSV or Parquet holding
+        the target column ``y.name``), recorded in the study so that
+        ``autoimb worker`` finds the data without ``--data``. ``autoimb fit``
+        passes its data file.
     pos_label : label, default=None
         The class of interest; ``None`` means the minority class.
     ensemble_size : int, default=3
@@ -208,6 +224,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "n_jobs": [Interval(Integral, 1, None, closed="left"),
                    Options(Integral, {-1})],
+        "parallel": [StrOptions({"threads", "processes"}), None],
+        "data_location": [str, os.PathLike, None],
         "pos_label": "no_validation",
         "ensemble_size": [Interval(Integral, 1, None, closed="left")],
         "show_progress_bar": ["boolean"],
@@ -216,8 +234,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
                  fn_cost=None, n_trials=None, timeout=None, cv=None, storage=None,
-                 study_name=None, random_state=None, n_jobs=1, pos_label=None,
-                 ensemble_size=3, show_progress_bar=True, dashboard=False):
+                 study_name=None, random_state=None, n_jobs=1, parallel=None,
+                 pos_label=None, ensemble_size=3, show_progress_bar=True,
+                 dashboard=False, data_location=None):
         self.search_space = search_space
         self.objective = objective
         self.fp_cost = fp_cost
@@ -229,10 +248,12 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.study_name = study_name
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.parallel = parallel
         self.pos_label = pos_label
         self.ensemble_size = ensemble_size
         self.show_progress_bar = show_progress_bar
         self.dashboard = dashboard
+        self.data_location = data_location
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> AutoImbClassifier:
@@ -251,22 +272,12 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self : AutoImbClassifier
         """
         budget = Budget(self.timeout)
-        X = self._check_X(X, reset=True)
-        self.classes_, self.pos_label_, y01 = check_target(y, len(X), self.pos_label)
-        warn_if_target_in_X(X, y01)
-        self.objective_ = self._resolve_objective(y01)
-        space = load_search_space(self.search_space)
-        study, storage = self._open_study(X, y01, space)
-        folds = self._make_folds(X, y01, study)
-        context = SearchContext(X=X, y=y01, kinds=self.kinds_, folds=folds,
-                                objective=self.objective_, space=space,
-                                model_seed=study.user_attrs["autoimb.seeds"]["models"],
-                                explainer=self._explainer(X, y01, study), budget=budget)
+        study, storage, context = self._prepare(X, y, budget)
         with self._dashboard_server(storage, context):
             threads = _threads_per_model(self.n_jobs)
             context.model_threads = threads
             with threadpool_limits(limits=threads):
-                interrupted = self._search(study, context)
+                interrupted = self._search(study, context, inputs=(X, y))
             self._refit_best(study, context)
         self._describe_best(study, context)
         self.results_ = results_table(study)
@@ -278,6 +289,29 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     # -- fit, step by step ---------------------------------------------------
+
+    def _prepare(self, X, y, budget, *, join: bool = False):
+        """Check the data, open (or ``join``) the study, make the folds: what a
+        search, a worker (:mod:`autoimb._worker`) and an export share.
+
+        Returns ``(study, storage, context)``.
+        """
+        X_checked = self._check_X(X, reset=True)
+        self.classes_, self.pos_label_, y01 = check_target(y, len(X_checked),
+                                                           self.pos_label)
+        warn_if_target_in_X(X_checked, y01)
+        self.objective_ = self._resolve_objective(y01)
+        space = load_search_space(self.search_space)
+        study, storage = self._open_study(X_checked, y01, space, budget=budget,
+                                          inputs=(X, y), join=join)
+        folds = self._make_folds(X_checked, y01, study)
+        context = SearchContext(X=X_checked, y=y01, kinds=self.kinds_, folds=folds,
+                                objective=self.objective_, space=space,
+                                model_seed=study.user_attrs["autoimb.seeds"]["models"],
+                                explainer=self._explainer(X_checked, y01, study,
+                                                          describe=not join),
+                                budget=budget)
+        return study, storage, context
 
     def _check_X(self, X, *, reset):
         check_input_shape(X)
@@ -303,7 +337,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         fp, fn, given = check_costs(self.objective, self.fp_cost, self.fn_cost, y01)
         return Objective(self.objective, fp, fn, costs_given=given)
 
-    def _open_study(self, X, y01, space):
+    def _open_study(self, X, y01, space, *, budget=None, inputs=None, join=False):
         storage, self.storage_location_ = resolve_storage(self.storage)
         fingerprint = data_fingerprint(X, y01)
         config = {
@@ -322,12 +356,21 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = optuna.samplers.TPESampler(
                 seed=sampler_seed, multivariate=True, group=True,
-                constant_liar=self.n_jobs != 1)
+                constant_liar=join or self.n_jobs != 1)
+            pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+            if join:  # a worker or an export: the study exists, made for this data
+                study = optuna.load_study(study_name=self.study_name_, storage=storage,
+                                          sampler=sampler, pruner=pruner)
+                check_joined_study(study, fingerprint=fingerprint, config=config,
+                                   data=self.data_location)
+                self.study_ = study
+                return study, storage
             study = optuna.create_study(
                 storage=storage, study_name=self.study_name_, sampler=sampler,
-                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
-                direction=self.objective_.direction, load_if_exists=True)
-            if check_study_matches(study, fingerprint=fingerprint, config=config):
+                pruner=pruner, direction=self.objective_.direction,
+                load_if_exists=True)
+            new = check_study_matches(study, fingerprint=fingerprint, config=config)
+            if new:
                 study.set_user_attr("autoimb.seeds", {"folds": fold_seed,
                                                       "models": model_seed})
                 validation = self._validation(X, y01)
@@ -335,6 +378,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 study.set_metric_names([self.objective_.metric_name])
                 enqueue_portfolio(study, space, self.kinds_,
                                   large=validation.kind == "holdout")
+            study.set_user_attr(BUDGET_KEY, budget_record(self._n_trials(), budget))
+            if JOB_KEY not in study.user_attrs:  # last: the study is ready for workers
+                X_given, y_given = inputs
+                study.set_user_attr(JOB_KEY, job_record(
+                    self, X=X_given, y=y_given, fingerprint=fingerprint, space=space))
         self.study_ = study
         if self.storage_location_ is not None:
             _tell(f"autoimb: study {self.study_name_!r} in {self.storage_location_}; "
@@ -350,7 +398,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         return choose_validation(len(y01), X.shape[1], min(n_pos, len(y01) - n_pos),
                                  self.timeout)
 
-    def _explainer(self, X, y01, study) -> Explainer:
+    def _explainer(self, X, y01, study, *, describe=True) -> Explainer:
         n_pos = int(np.sum(y01))
         negative = self.classes_[self.classes_ != self.pos_label_][0]
         explainer = Explainer(
@@ -359,7 +407,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                           plain_value(self.pos_label_): n_pos},
             artifact_store=artifact_store_for(self.storage_location_)
             if self.storage_location_ or self.dashboard else None)
-        explainer.describe_study(study)
+        if describe:
+            explainer.describe_study(study)
         return explainer
 
     @contextlib.contextmanager
@@ -411,13 +460,19 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.validation_ = validation
         return make_folds(validation, y01, study.user_attrs["autoimb.seeds"]["folds"])
 
-    def _search(self, study, context) -> bool:
+    def _n_trials(self):
+        """Finished trials wanted in the study."""
+        return 50 if self.n_trials is None and self.timeout is None else self.n_trials
+
+    def _search(self, study, context, *, inputs=None, callbacks=()) -> bool:
+        n_jobs = _effective_n_jobs(self.n_jobs)
+        helpers = WorkerProcesses.for_search(self, study, context, inputs, n_jobs)
         try:
-            n_trials = 50 if self.n_trials is None and self.timeout is None \
-                else self.n_trials
-            run_search(study, context, n_trials=n_trials, timeout=self.timeout,
-                       n_jobs=_effective_n_jobs(self.n_jobs),
-                       show_progress_bar=self.show_progress_bar)
+            with helpers:
+                run_search(study, context, n_trials=self._n_trials(),
+                           timeout=self.timeout, n_jobs=helpers.threads,
+                           show_progress_bar=self.show_progress_bar,
+                           callbacks=callbacks)
         except KeyboardInterrupt:
             if not study.get_trials(deepcopy=False,
                                     states=(optuna.trial.TrialState.COMPLETE,)):

@@ -126,8 +126,10 @@ class _Progress:
         self.metric = metric
 
     def __call__(self, study, trial):
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            self.bar.update(1)
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and \
+                not self.bar.disable:  # every worker's trials count, whoever ran them
+            done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
+            self.bar.update(max(0, done - self.bar.n))
         try:
             best = study.best_trial
             self.bar.set_postfix_str(f"best {self.metric} {best.value:.5g} (#{best.number})")

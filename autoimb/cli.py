@@ -1,8 +1,11 @@
-"""The ``autoimb`` command line: fit, predict, evaluate, dashboard, presets.
+"""The ``autoimb`` command line: fit, predict, evaluate, worker, export,
+dashboard, presets.
 
 Typical use, from a shell::
 
     autoimb fit train.csv --target fraud --fp-cost 1 --fn-cost 20 --trials 100
+    autoimb worker --storage postgresql://db/autoimb --study fraud   # more machines
+    autoimb export --storage postgresql://db/autoimb --study fraud --out model.joblib
     autoimb predict model.joblib new.csv --id customer_id --out scores.csv
     autoimb evaluate model.joblib test.parquet --target fraud --json
     autoimb dashboard autoimb.journal
@@ -39,6 +42,7 @@ import typer
 
 from . import __version__
 from ._io import read_table, table_format, write_table
+from ._processes import DEFAULT_PARALLEL
 from ._validation import plain_value
 from .exceptions import (
     AutoImbError,
@@ -80,6 +84,11 @@ class ObjectiveName(str, Enum):
 class ModelFormat(str, Enum):
     joblib = "joblib"
     skops = "skops"
+
+
+class Parallel(str, Enum):
+    threads = "threads"
+    processes = "processes"
 
 
 # -- helpers ------------------------------------------------------------------
@@ -287,9 +296,13 @@ def fit(
         metavar="N", show_default=False,
         help="Random seed, for reproducible searches.")] = None,
     n_jobs: Annotated[int, typer.Option(
-        callback=_n_jobs, metavar="N",
-        help="Trials run in parallel threads, -1 for one per core (results then "
-        "vary).")] = 1,
+        "--jobs", "--n-jobs", "-j", callback=_n_jobs, metavar="N",
+        help="Trials run at once, -1 for one per core (results then vary).")] = 1,
+    parallel: Annotated[Parallel | None, typer.Option(
+        show_default=False,
+        help="Run --jobs trials in threads, or in worker processes beside this "
+        "one (a journal file or database storage) [default: "
+        f"{DEFAULT_PARALLEL}].")] = None,
     out: Annotated[str | None, typer.Option(
         "--out", "-o", metavar="FILE", show_default=False,
         help="Model file to write [default: model.joblib, or model.skops with "
@@ -332,8 +345,9 @@ def fit(
         X, y, search_space=preset, objective=objective.value, fp_cost=fp_cost,
         fn_cost=fn_cost, n_trials=trials, timeout=timeout, cv=cv, storage=storage,
         study_name=study, random_state=seed, n_jobs=n_jobs,
+        parallel=None if parallel is None else parallel.value,
         pos_label=None if pos_label is None else _match_label(pos_label, y),
-        show_progress_bar=progress)
+        show_progress_bar=progress, data_location=data)
     model.target_name_ = str(target)
     written = model.export(out, format=fmt)
     print(model.summary())
@@ -507,6 +521,107 @@ def dashboard(
         run_dashboard(storage, **options)
     except AutoImbError as exc:
         raise AutoImbError(str(exc).replace("wait_for_study", "--wait")) from exc
+
+
+@app.command()
+def worker(
+    study: Annotated[str, typer.Option(
+        metavar="NAME", show_default=False,
+        help="The study to join (made by `autoimb fit --study NAME`).")],
+    storage: Annotated[str | None, typer.Option(
+        metavar="URL|FILE", show_default=False,
+        help="Where the study lives: a database URL such as "
+        "postgresql://user@host/db, or a journal file [default: "
+        "./autoimb.journal].")] = None,
+    trials: Annotated[int | None, typer.Option(
+        min=1, metavar="N", show_default=False,
+        help="Run at most N trials in this worker [default: until the study's "
+        "budget is reached].")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        callback=_positive_number, metavar="SECONDS", show_default=False,
+        help="Start no trial that would end later than this [default: the "
+        "study's deadline, if it has one].")] = None,
+    data: Annotated[str | None, typer.Option(
+        metavar="PATH", show_default=False,
+        help="This machine's copy of the training data [default: the file the "
+        "study records]; its fingerprint must be the study's.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="The label column of --data [default: the study's].")] = None,
+    wait: Annotated[float, typer.Option(
+        min=0, metavar="SECONDS",
+        help="Seconds to wait for the study to be created.")] = 300.0,
+    progress: Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="Show the progress bar.")] = True,
+):
+    """Join a study that `autoimb fit` made, and run its trials.
+
+    Reads the data, the objective, the search space and the folds from the
+    study; refuses data whose fingerprint differs from the study's; stops when
+    the study holds its budget of finished trials (whoever ran them) or at its
+    deadline. Does not write a model: `autoimb export` does, once the workers
+    are done.
+    """
+    from ._worker import run_worker
+
+    report = run_worker(storage, study, data=data, target=target, n_trials=trials,
+                        timeout=timeout, wait=wait, show_progress_bar=progress)
+    shown = storage if storage is not None else "autoimb.journal"
+    print(f"Worker {report.describe()}.")
+    print(f"Build the model with: autoimb export --storage {_shown(shown)} "
+          f"--study {study} --out model.joblib")
+    return EXIT_INTERRUPTED if report.interrupted else 0
+
+
+@app.command()
+def export(
+    study: Annotated[str, typer.Option(
+        metavar="NAME", show_default=False, help="The study to build the model of.")],
+    storage: Annotated[str | None, typer.Option(
+        metavar="URL|FILE", show_default=False,
+        help="Where the study lives: a database URL or a journal file [default: "
+        "./autoimb.journal].")] = None,
+    out: Annotated[str | None, typer.Option(
+        "--out", "-o", metavar="FILE", show_default=False,
+        help="Model file to write [default: model.joblib, or model.skops with "
+        "--format skops].")] = None,
+    format: Annotated[ModelFormat | None, typer.Option(
+        "--format", show_default=False,
+        help="Model file format [default: skops if --out ends in .skops, else "
+        "joblib].")] = None,
+    data: Annotated[str | None, typer.Option(
+        metavar="PATH", show_default=False,
+        help="A copy of the training data [default: the file the study "
+        "records].")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="The label column of --data [default: the study's].")] = None,
+    progress: Annotated[bool, typer.Option(
+        "--progress/--no-progress", help="Say what is read and built.")] = True,
+):
+    """Build the final model from a study's trials and write the model file.
+
+    The best trials of the study, whoever ran them, are scored again on the
+    study's folds; the final model is chosen and refitted on all rows, as
+    `autoimb fit` does after its search.
+    """
+    from ._worker import export_study
+
+    fmt = format.value if format is not None else (
+        "skops" if out is not None and out.lower().endswith(".skops") else "joblib")
+    out = out if out is not None else f"model.{fmt}"
+    _check_output(out, "model file")
+    model = export_study(storage, study, out, data=data, target=target, format=fmt,
+                         show_progress_bar=progress)
+    print(model.summary())
+    print(f"Model written to {out} ({fmt}); score new data with: "
+          f"autoimb predict {out} DATA")
+
+
+def _shown(storage: str) -> str:
+    from ._storage import StorageLocation
+
+    return StorageLocation.parse(storage).shown
 
 
 @app.command()

@@ -1,0 +1,286 @@
+"""Parallel trials on one machine: threads of one process, or worker processes.
+
+With ``n_jobs=k > 1``, a search runs k trials at once, either
+
+* in k threads of the fitting process (``parallel="threads"``): nothing to
+  start, but Python code of the trials (the pipeline's bookkeeping, the
+  cross-fitted post-processing, Optuna's sampler) takes turns on the
+  interpreter lock; or
+* in the fitting process and ``k - 1`` worker processes
+  (``parallel="processes"``), each running one trial at a time on the study
+  through its storage, exactly as ``autoimb worker`` does on another machine
+  (:func:`autoimb.run_worker`). The data goes to them through a temporary file.
+  Each process pays for importing autoimb (about 3 s) and holds its own copy
+  of the data. The workers stop when the study's budget is reached (trials or
+  deadline); the fitting process waits for them, loads the out-of-fold scores
+  of their trials (so that choosing the final model refits nothing it need
+  not), then refits. Processes need a storage they can share: a journal file
+  (the default) or a database. A study in memory, a storage object, or
+  splits given as a splitter run their trials in threads.
+
+:data:`DEFAULT_PARALLEL` is what ``parallel=None`` means: the one line to change
+to switch the default (see ``benchmarks/results/workers.md`` for the
+measurements).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from numbers import Integral
+from pathlib import Path
+
+from ._warnings import warn
+
+# Nothing heavy at import time: the command line reads DEFAULT_PARALLEL for its
+# help. joblib, Optuna and the storage module are imported where used.
+
+__all__ = ["DEFAULT_PARALLEL", "WorkerProcesses", "choose_parallel"]
+
+logger = logging.getLogger(__name__)
+
+#: How ``n_jobs > 1`` trials run when ``parallel=None``: "threads" or "processes".
+DEFAULT_PARALLEL = "threads"
+
+_SHAREABLE = ("journal", "database", "redis")
+_STOP_SECONDS = 30  # a worker told to stop (SIGTERM) has this long before SIGKILL
+_JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
+
+
+def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None) -> str:
+    """``"threads"`` or ``"processes"``: how ``n_jobs`` trials run at once.
+
+    Processes need a storage that several processes can open and splits they
+    can rebuild; otherwise threads, with a warning if processes were asked for.
+
+    Examples
+    --------
+    >>> choose_parallel("processes", 2, None)
+    'processes'
+    >>> choose_parallel(None, 1, None)
+    'threads'
+    """
+    from ._storage import StorageLocation
+
+    mode = parallel or DEFAULT_PARALLEL
+    if n_jobs <= 1 or mode == "threads":
+        return "threads"
+    kind = StorageLocation.parse(storage).kind
+    why = None
+    if kind not in _SHAREABLE:
+        why = (f"a study in {kind if kind == 'memory' else 'a storage object'} "
+               "cannot be shared with other processes; pass storage=None (a "
+               "journal file) or a database URL")
+    elif cv is not None and not isinstance(cv, Integral):
+        why = ("worker processes cannot rebuild splits given as a splitter or a "
+               "list; pass cv as an int")
+    if why is None:
+        return "processes"
+    if parallel == "processes":
+        warn(f"parallel='processes' runs trials in threads here: {why}.")
+    return "threads"
+
+
+class WorkerProcesses:
+    """Worker processes beside a search, for the time of a ``with`` block.
+
+    Parameters
+    ----------
+    n_children : int
+        Worker processes to start (0: none; the search then runs ``threads``
+        trials at once in threads).
+    threads : int
+        Trials the fitting process runs at once.
+    """
+
+    def __init__(self, n_children: int = 0, threads: int = 1, *, storage=None,
+                 study_name=None, inputs=None, context=None, verbose=False):
+        self.n_children = n_children
+        self.threads = threads
+        self.storage = storage
+        self.study_name = study_name
+        self.inputs = inputs
+        self.context = context
+        self.verbose = verbose
+        self.folder = None
+        self.children: list[tuple[subprocess.Popen, Path]] = []
+
+    @classmethod
+    def for_search(cls, model, study, context, inputs, n_jobs: int) -> WorkerProcesses:
+        """The processes a model's search runs beside it (none in thread mode, or
+        without the data as given to ``fit``)."""
+        if inputs is None or choose_parallel(model.parallel, n_jobs, model.storage,
+                                             model.cv) == "threads":
+            return cls(0, n_jobs)
+        from ._storage import StorageLocation
+
+        location = StorageLocation.parse(model.storage)
+        text = os.path.abspath(location.text) if location.kind == "journal" \
+            else location.text
+        return cls(n_jobs - 1, 1, storage=text, study_name=study.study_name,
+                   inputs=inputs, context=context, verbose=model.show_progress_bar)
+
+    # -- the block -----------------------------------------------------------
+
+    def __enter__(self) -> WorkerProcesses:
+        if self.n_children:
+            self._start()
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if not self.n_children:
+            return False
+        interrupted = False
+        try:
+            if kind is None:
+                try:
+                    self._wait(self.context.budget)
+                except KeyboardInterrupt:
+                    interrupted = True
+            self._stop_all()
+            self._collect_scores()
+            self._report()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        if interrupted:
+            raise KeyboardInterrupt
+        return False
+
+    # -- steps ---------------------------------------------------------------
+
+    def _start(self) -> None:
+        import joblib
+
+        self.folder = Path(tempfile.mkdtemp(prefix="autoimb-workers-"))
+        data = self.folder / "data.joblib"
+        X, y = self.inputs
+        joblib.dump({"X": X, "y": y, "space": self.context.space}, data)
+        spec = self.folder / "spec.json"
+        spec.write_text(json.dumps({
+            "storage": self.storage, "study": self.study_name, "data": str(data),
+            "scores": str(self.folder), "parent": os.getpid(),
+            "wait": _JOIN_SECONDS}))
+        package_root = str(Path(__file__).resolve().parent.parent)
+        path = os.environ.get("PYTHONPATH", "")
+        env = {**os.environ,
+               "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
+        for i in range(self.n_children):
+            log = self.folder / f"worker-{i}.log"
+            with open(log, "wb") as stderr:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "autoimb._processes", str(spec)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=stderr, env=env, cwd=os.getcwd())
+            self.children.append((process, log))
+        pids = ", ".join(str(p.pid) for p, _ in self.children)
+        message = (f"autoimb: {self.n_children} worker process"
+                   f"{'es' if self.n_children > 1 else ''} (pid {pids}) run trials "
+                   "of the study beside this one")
+        logger.info(message)
+        if self.verbose:
+            print(message, file=sys.stderr)
+
+    def _wait(self, budget) -> None:
+        """Wait for the workers to stop by themselves (the study's budget is
+        reached), at most until the time kept for the refit starts."""
+        while any(p.poll() is None for p, _ in self.children):
+            if budget.timeout is not None and budget.remaining() <= budget.reserve:
+                return
+            time.sleep(0.1)
+
+    def _stop_all(self) -> None:
+        """SIGTERM the workers still running (their running trial is failed and
+        queued again), then SIGKILL those that do not stop."""
+        running = [p for p, _ in self.children if p.poll() is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(timeout=_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _collect_scores(self) -> None:
+        """Out-of-fold scores of the workers' completed trials, into the cache
+        that choosing the final model reads."""
+        import joblib
+
+        cache = self.context.oof_cache
+        for path in self.folder.glob("scores-*.joblib"):
+            number = int(path.stem.split("-")[1])
+            if number not in cache:
+                with contextlib.suppress(Exception):  # a file cut by a kill
+                    cache[number] = joblib.load(path)
+
+    def _report(self) -> None:
+        for process, log in self.children:
+            if process.returncode in (0, -signal.SIGTERM, 143):
+                continue
+            lines = log.read_text(errors="replace").strip().splitlines()
+            warn(f"Worker process {process.pid} exited with status "
+                 f"{process.returncode}: {lines[-1] if lines else 'no message'}. "
+                 "The search went on without it.")
+
+
+class SaveScores:
+    """A worker's callback: each completed trial's out-of-fold scores and
+    post-processing, written to ``folder`` for the fitting process."""
+
+    def __init__(self, folder, context):
+        self.folder = Path(folder)
+        self.context = context
+
+    def __call__(self, study, trial) -> None:
+        import joblib
+        from optuna.trial import TrialState
+
+        cached = self.context.oof_cache.get(trial.number)
+        if trial.state != TrialState.COMPLETE or cached is None:
+            return
+        path = self.folder / f"scores-{trial.number}.joblib"
+        partial = path.with_suffix(".partial")
+        joblib.dump(cached, partial)
+        os.replace(partial, path)
+
+
+class StopWithParent:
+    """A worker's callback: stop once the process that started it is gone."""
+
+    def __init__(self, parent: int):
+        self.parent = parent
+
+    def __call__(self, study, trial) -> None:
+        if os.getppid() != self.parent:
+            study.stop()
+
+
+def _child(spec_path: str) -> int:
+    """A worker process of a search (``python -m autoimb._processes SPEC``)."""
+    import joblib
+
+    from ._worker import run_worker
+
+    # Ctrl-C in a terminal reaches the whole process group: the fitting process
+    # alone decides, and stops its workers with SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    spec = json.loads(Path(spec_path).read_text())
+    data = joblib.load(spec["data"])
+    run_worker(spec["storage"], spec["study"], data=(data["X"], data["y"]),
+               search_space=data["space"], wait=spec["wait"],
+               show_progress_bar=False, _scores_folder=spec["scores"],
+               _parent=spec["parent"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))
