@@ -178,6 +178,7 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
                            n_trials=budget_attrs.get("n_trials"), timeout=seconds,
                            show_progress_bar=show_progress_bar, data_file=data_file)
     study, _, context = model._prepare(X, y, Budget(seconds), join=True)
+    _learn_durations(study, context)
     say(f"joined study {study_name!r} in {location.shown} "
         f"({_count(study, _FINISHED)} finished trials"
         + (f" of {report.n_trials}" if report.n_trials else "") + ")")
@@ -428,6 +429,26 @@ def _rebuilt_model(job, storage, study_name, *, search_space, n_trials, timeout,
         show_progress_bar=show_progress_bar, data_location=data_file)
     model._validate_params()
     return model
+
+
+def _learn_durations(study, context, last: int = 50) -> None:
+    """Tell the worker's budget how long the study's latest trials took, so
+    that a worker joining late starts no trial that would end after the
+    deadline."""
+    from ._budget import strategy_size
+    from ._search import strategy_of
+
+    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if t.duration is not None][-last:]
+    for trial in trials:
+        try:
+            strategy = strategy_of(context.space, trial.params, context.kinds)
+        except Exception:  # parameters this space no longer has
+            continue
+        fit_time = float(trial.user_attrs.get("fit_time") or 0.0)
+        context.budget.record(strategy.model, strategy_size(strategy),
+                              trial.duration.total_seconds(),
+                              fit_time / len(context.folds), is_best=False)
 
 
 def _count(study, states) -> int:

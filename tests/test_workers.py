@@ -1,0 +1,381 @@
+"""Workers join a study that fit made, an export builds its model, and n_jobs runs
+trials in worker processes.
+
+The PostgreSQL tests use the throwaway server of ``tests/test_postgres.py`` (one
+per module). Studies that only workers should search are created without running
+a trial (``_create_study``: fit's preparation step), so that which process runs
+which trial does not depend on how busy the machine is.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+from sklearn.datasets import make_classification
+from test_postgres import server  # noqa: F401  (the module's PostgreSQL server)
+
+import autoimb
+from autoimb._budget import Budget
+from autoimb._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
+from autoimb._storage import StorageLocation
+from autoimb.cli import main
+from autoimb.exceptions import AutoImbError, StudyMismatchError
+
+pytestmark = pytest.mark.timeout(180)
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+WAIT = 90  # seconds, for what takes a few seconds on an idle machine
+
+# Trials of about a second (HistGradientBoosting on 1500 rows, 3 folds): long
+# enough for a second process to join before the study's budget is reached.
+SPACE = """
+description = "HistGradientBoosting only, for worker tests"
+
+[models.hist_gradient_boosting]
+learning_rate = { type = "float", low = 0.05, high = 0.3, log = true }
+max_iter = { type = "int", low = 40, high = 120, log = true }
+class_weight = ["none", "balanced"]
+
+[resampling]
+methods = ["none"]
+
+[calibration]
+methods = ["none", "sigmoid"]
+"""
+
+
+@pytest.fixture
+def space(tmp_path):
+    path = tmp_path / "space.toml"
+    path.write_text(SPACE)
+    return str(path)
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    """A CSV of 1500 rows (8 features, an id column, label ``y``, 10% positive)."""
+    X, y = make_classification(n_samples=1500, n_features=8, n_informative=5,
+                               weights=[0.9], random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    frame.insert(0, "id", np.arange(len(frame)))
+    path = tmp_path / "train.csv"
+    frame.assign(y=y).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture
+def processes():
+    """Processes a test starts; any left running is killed (by its pid)."""
+    started = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+
+
+def _read(path):
+    frame = pd.read_csv(path)
+    return frame.drop(columns=["id", "y"]), frame["y"]
+
+
+def _create_study(storage, name, data_file, space, *, n_trials, timeout=None):
+    """A study made by fit's preparation step alone: job and budget recorded, no
+    trial run, as a fit that has just started leaves it."""
+    X, y = _read(data_file)
+    model = autoimb.AutoImbClassifier(
+        space, n_trials=n_trials, timeout=timeout, cv=3, storage=storage,
+        study_name=name, random_state=0, show_progress_bar=False,
+        data_location=data_file)
+    model._validate_params()
+    study, _, _ = model._prepare(X, y, Budget(timeout))
+    return study
+
+
+def _start_worker(processes, storage, name, *args, cwd=None):
+    command = [sys.executable, "-m", "autoimb.cli", "worker", "--storage", storage,
+               "--study", name, *args]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=cwd)
+    processes.append(process)
+    return process
+
+
+def _wait_for_line(process, text):
+    """The first line of the process's stderr that holds ``text``."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if text in line:
+            return line
+        if not line and process.poll() is not None:
+            break
+    pytest.fail(f"no line with {text!r} from the worker ({process.poll()})")
+
+
+def _study(storage, name):
+    return optuna.load_study(study_name=name,
+                             storage=StorageLocation.parse(storage).open(
+                                 for_search=False))
+
+
+def _trials(storage, name):
+    return _study(storage, name).get_trials(deepcopy=False)
+
+
+def _workers(trials):
+    return {t.user_attrs["worker"] for t in trials if t.state in FINISHED}
+
+
+# -- what the study records -----------------------------------------------------
+
+
+def test_fit_records_the_job_a_worker_needs(tmp_path, data_file, space):
+    """Check that a study made by fit records, as plain JSON, the data's file,
+    target, columns and fingerprint, the objective and costs as given, a search
+    space that rebuilds to the same hash, cv, ensemble_size, and the budget with
+    an absolute deadline."""
+    journal = str(tmp_path / "study.journal")
+    before = time.time()
+    study = _create_study(journal, "job", data_file, space, n_trials=7, timeout=600)
+    attrs = study.user_attrs
+    job, budget = attrs[JOB_KEY], attrs[BUDGET_KEY]
+    assert json.loads(json.dumps(job)) == job
+    assert job["data"] == {"location": os.path.abspath(data_file), "target": "y",
+                           "columns": [f"x{i}" for i in range(8)], "rows": 1500,
+                           "fingerprint": attrs["autoimb.fingerprint"]}
+    assert (job["pos_label"], job["objective"], job["fp_cost"], job["fn_cost"]) == (
+        1, "cost", None, None)
+    assert (job["cv"], job["cv_given"], job["ensemble_size"]) == (3, False, 3)
+    assert job["search_space"]["file"] == space
+    rebuilt = rebuild_search_space(job["search_space"], where="the test")
+    assert job["search_space"]["sha256"] == attrs["autoimb.config"]["search_space"]
+    assert rebuilt.model_names == ["hist_gradient_boosting"]
+    assert budget["n_trials"] == 7 and budget["timeout"] == 600
+    assert before + 590 < budget["deadline"] <= time.time() + 600
+
+
+def test_a_preset_is_recorded_by_name_and_content(tmp_path):
+    """Check that a preset is recorded by its name and its TOML text, so that a
+    worker whose preset of that name differs still rebuilds the study's space."""
+    X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
+    model = autoimb.AutoImbClassifier("fast", n_trials=1, cv=3,
+                                      storage=str(tmp_path / "s.journal"),
+                                      study_name="preset", show_progress_bar=False)
+    model._validate_params()
+    study, _, _ = model._prepare(X, y, Budget(None))
+    record = study.user_attrs[JOB_KEY]["search_space"]
+    assert record["preset"] == "fast" and "[models.lightgbm]" in record["toml"]
+    assert study.user_attrs[JOB_KEY]["data"]["location"] is None
+    assert rebuild_search_space(record, where="x") == autoimb.load_search_space("fast")
+
+
+# -- workers on a journal file ----------------------------------------------------
+
+
+def test_worker_gives_up_waiting_with_a_clear_error(tmp_path, capsys):
+    """Check that a worker whose study does not appear says once that it waits,
+    then fails after --wait seconds naming the study, the storage and the way
+    out."""
+    journal = str(tmp_path / "empty.journal")
+    started = time.monotonic()
+    status = main(["worker", "--storage", journal, "--study", "missing",
+                   "--wait", "1.5"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert 1.5 <= time.monotonic() - started < 30
+    assert err.count("waiting up to 1.5 s for study 'missing'") == 1
+    assert (f"autoimb: error: Study 'missing' does not exist in {journal} within "
+            "1.5 s. It holds no study. Create it with `autoimb fit DATA --target "
+            f"COL --storage {journal} --study missing`") in err
+
+
+def test_worker_stops_after_its_own_trials(tmp_path, data_file, space):
+    """Check that run_worker(n_trials=2) runs two trials of a study whose budget
+    allows more, reading the data from the file the study records."""
+    journal = str(tmp_path / "study.journal")
+    _create_study(journal, "own", data_file, space, n_trials=6)
+    report = autoimb.run_worker(journal, "own", n_trials=2, show_progress_bar=False)
+    assert len(report.trials) == 2 and report.n_trials == 6
+    trials = _trials(journal, "own")
+    assert sum(t.state in FINISHED for t in trials) == 2
+    assert _workers(trials) == {f"{socket.gethostname()}:{os.getpid()}"}
+
+
+def test_worker_stops_at_the_study_deadline(tmp_path, data_file, space):
+    """Check that a worker stops at the deadline the study records (the fit's
+    timeout from its start), not after the study's trials: every trial it runs
+    ends by then, give or take a trial that ran long."""
+    journal = str(tmp_path / "study.journal")
+    _create_study(journal, "deadline", data_file, space, n_trials=1000, timeout=12)
+    deadline = _study(journal, "deadline").user_attrs[BUDGET_KEY]["deadline"]
+    report = autoimb.run_worker(journal, "deadline", show_progress_bar=False)
+    assert 0 < len(report.trials) < 1000
+    assert time.time() < deadline + 5
+    time.sleep(max(0.0, deadline - time.time()))
+    late = autoimb.run_worker(journal, "deadline", show_progress_bar=False)
+    assert late.trials == {}
+
+
+def test_cli_fit_then_worker_and_export_on_a_journal(tmp_path, data_file, space,
+                                                     monkeypatch, capsys):
+    """Check `autoimb export` on a journal study made by `autoimb fit`: it writes
+    a model file that loads and predicts, names the study, and a worker joining
+    the finished study reads the recorded data file and runs nothing."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", data_file, "--target", "y", "--id", "id", "--preset", space,
+                 "--trials", "4", "--cv", "3", "--study", "cli", "--seed", "0",
+                 "--no-progress", "--out", "fit.joblib"]) == 0
+    assert main(["worker", "--study", "cli", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Worker ran 0 trials of study 'cli'" in out
+    assert "autoimb export --storage autoimb.journal --study cli" in out
+
+    assert main(["export", "--study", "cli", "--out", "exported.joblib"]) == 0
+    out = capsys.readouterr().out
+    assert "Model written to exported.joblib (joblib)" in out
+    model = autoimb.load("exported.joblib")
+    X, _ = _read(data_file)
+    assert model.study_name_ == "cli" and model.target_name_ == "y"
+    assert model.predict(X).shape == (len(X),)
+    assert np.allclose(model.predict_proba(X).sum(axis=1), 1)
+    completed = {t.number for t in _trials("autoimb.journal", "cli")
+                 if t.state == TrialState.COMPLETE}
+    assert set(model.ensemble_) <= completed
+    assert main(["predict", "exported.joblib", data_file, "--id", "id",
+                 "--out", "scores.csv"]) == 0
+    assert len(pd.read_csv("scores.csv")) == len(X)
+
+
+def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file,
+                                                            space):
+    """Check that fit(n_jobs=2, parallel="processes") on a journal file finishes
+    the requested trials with trials from two processes, this one and a worker,
+    and chooses its model knowing the worker's out-of-fold scores (sent back
+    through files, not computed again)."""
+    X, y = _read(data_file)
+    journal = str(tmp_path / "study.journal")
+    model = autoimb.fit(X, y, search_space=space, n_trials=10, cv=3, storage=journal,
+                        study_name="jobs", n_jobs=2, parallel="processes",
+                        random_state=0, show_progress_bar=False)
+    trials = model.study_.get_trials(deepcopy=False)
+    assert sum(t.state in FINISHED for t in trials) >= 10
+    workers = _workers(trials)
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    assert len(workers) == 2 and me in workers, workers
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    theirs = {t.number for t in trials if t.state == TrialState.COMPLETE
+              and t.user_attrs["worker"] != me}
+    assert theirs and theirs <= set(model._context.oof_cache)
+    assert model.predict(X).shape == (len(X),)
+
+
+def test_processes_need_a_shared_storage():
+    """Check that parallel="processes" on a study in memory runs its trials in
+    threads, saying why and how to use processes."""
+    X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
+    with pytest.warns(autoimb.AutoImbWarning,
+                      match="parallel='processes' runs trials in threads here: a "
+                      "study in memory cannot be shared with other processes; pass "
+                      "storage=None"):
+        model = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3, n_jobs=2,
+                            parallel="processes", storage="memory",
+                            show_progress_bar=False)
+    assert len(model.results_) >= 2
+
+
+def test_worker_refuses_a_study_in_memory():
+    """Check that a worker asked to join a study in memory says why it cannot."""
+    with pytest.raises(AutoImbError, match="A study in memory cannot be joined by a "
+                       "worker"):
+        autoimb.run_worker("memory", "any")
+
+
+# -- workers on PostgreSQL ------------------------------------------------------------
+
+
+def test_worker_waits_for_the_study_then_joins(server, tmp_path, data_file,  # noqa: F811
+                                               space, processes):
+    """Check that a worker started before its study exists says once that it
+    waits, joins the study when fit creates it, and runs the study's trials."""
+    worker = _start_worker(processes, server.url, "later", "--wait", "60")
+    _wait_for_line(worker, "waiting up to 60 s for study 'later'")
+    _create_study(server.url, "later", data_file, space, n_trials=3)
+    out, err = worker.communicate(timeout=WAIT)
+    assert worker.returncode == 0, err[-3000:]
+    assert "waiting" not in err  # said once, before
+    assert "autoimb worker: joined study 'later'" in err
+    assert "Worker ran 3 trials of study 'later'" in out
+    trials = _trials(server.url, "later")
+    assert sum(t.state in FINISHED for t in trials) == 3
+    assert _workers(trials) == {f"{socket.gethostname()}:{worker.pid}"}
+
+
+def test_worker_with_other_data_refuses_naming_both_fingerprints(
+        server, tmp_path, data_file, space, capsys):  # noqa: F811
+    """Check that a worker whose copy of the data differs by one value refuses to
+    run, with both fingerprints and the way out, and runs no trial."""
+    study = _create_study(server.url, "other", data_file, space, n_trials=3)
+    theirs = study.user_attrs["autoimb.fingerprint"]
+    frame = pd.read_csv(data_file)
+    frame.loc[7, "x3"] += 1.0
+    copy = tmp_path / "copy.csv"
+    frame.to_csv(copy, index=False)
+    X, y = frame.drop(columns=["id", "y"]), frame["y"]
+    status = main(["worker", "--storage", server.url, "--study", "other", "--data",
+                   str(copy), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2
+    from autoimb._validation import check_frame, data_fingerprint
+
+    mine = data_fingerprint(check_frame(X), (y == 1).astype(int))
+    assert mine != theirs
+    assert err.strip() == (
+        f"autoimb: error: The worker's data in {str(copy)!r} has fingerprint {mine}, "
+        f"but study 'other' was made with data of fingerprint {theirs} (1500 rows of "
+        f"{os.path.abspath(data_file)!r}). A worker refuses other data: give it an "
+        "identical copy of the study's data file (--data PATH).")
+    assert {t.state for t in _trials(server.url, "other")} == {TrialState.WAITING}
+    with pytest.raises(StudyMismatchError, match=f"fingerprint {mine}, but"):
+        autoimb.run_worker(server.url, "other", data=(X, y))
+
+
+def test_two_workers_and_an_export_make_a_model(server, tmp_path, data_file,  # noqa: F811
+                                                space, processes):
+    """Check that two `autoimb worker` processes share a study on PostgreSQL until
+    its budget, each running trials, and that `autoimb export` then writes a
+    model file that loads and predicts, chosen among the study's trials."""
+    workers = [_start_worker(processes, server.url, "pair", "--wait", "60",
+                             cwd=tmp_path) for _ in range(2)]
+    for worker in workers:
+        _wait_for_line(worker, "waiting up to 60 s for study 'pair'")
+    _create_study(server.url, "pair", data_file, space, n_trials=10)
+    for worker in workers:
+        out, err = worker.communicate(timeout=WAIT)
+        assert worker.returncode == 0, err[-3000:]
+        assert "Worker ran " in out
+    trials = _trials(server.url, "pair")
+    assert sum(t.state in FINISHED for t in trials) >= 10
+    assert _workers(trials) == {f"{socket.gethostname()}:{w.pid}" for w in workers}
+
+    out_file = tmp_path / "model.joblib"
+    export = subprocess.run(
+        [sys.executable, "-m", "autoimb.cli", "export", "--storage", server.url,
+         "--study", "pair", "--out", str(out_file)],
+        capture_output=True, text=True, timeout=WAIT)
+    assert export.returncode == 0, export.stderr[-3000:]
+    assert f"Model written to {out_file} (joblib)" in export.stdout
+    model = autoimb.load(out_file)
+    X, _ = _read(data_file)
+    assert model.predict(X).shape == (len(X),)
+    assert set(model.ensemble_) <= {t.number for t in trials
+                                    if t.state == TrialState.COMPLETE}
+    assert model.storage_location_ == server.url
