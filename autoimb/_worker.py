@@ -100,8 +100,8 @@ class _OwnTrials:
 def run_worker(storage, study_name: str, *, data=None, target: str | None = None,
                n_trials: int | None = None, timeout: float | None = None,
                wait: float = 300.0, search_space=None,
-               show_progress_bar: bool = True, _scores_folder=None,
-               _parent=None) -> WorkerReport:
+               show_progress_bar: bool = True, verbose: bool | None = None,
+               _scores_folder=None, _parent=None) -> WorkerReport:
     """Join a study that ``fit`` made, and run its trials until its budget is met.
 
     Parameters
@@ -130,7 +130,10 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
         :class:`~autoimb.SearchSpace` object (the study cannot record it): the
         same space. ``None``: rebuilt from the study.
     show_progress_bar : bool, default=True
-        Show the progress bar and say when waiting and joining (on stderr).
+        Show the progress bar of the study's finished trials (on stderr).
+    verbose : bool, default=None
+        Say on stderr when the worker waits for the study, and when it joins
+        it; ``None``: as ``show_progress_bar``.
 
     Returns
     -------
@@ -163,7 +166,8 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
     ran 0 trials of study 'demo' (0 completed, 0 pruned, 0 failed); the study holds
     2 finished trials of its budget of 2
     """
-    say = _Speaker(show_progress_bar, "autoimb worker")
+    say = _Speaker(show_progress_bar if verbose is None else verbose,
+                   "autoimb worker")
     location = StorageLocation.parse(storage)
     _refuse_memory(location, "worker")
     job, budget_attrs = _wait_for_study(location, study_name, wait, say)

@@ -552,7 +552,8 @@ def worker(
         min=0, metavar="SECONDS",
         help="Seconds to wait for the study to be created.")] = 300.0,
     progress: Annotated[bool, typer.Option(
-        "--progress/--no-progress", help="Show the progress bar.")] = True,
+        "--progress/--no-progress", help="Show the progress bar (waiting for "
+        "the study and joining it are said either way).")] = True,
 ):
     """Join a study that `autoimb fit` made, and run its trials.
 
@@ -565,7 +566,8 @@ def worker(
     from ._worker import run_worker
 
     report = run_worker(storage, study, data=data, target=target, n_trials=trials,
-                        timeout=timeout, wait=wait, show_progress_bar=progress)
+                        timeout=timeout, wait=wait, show_progress_bar=progress,
+                        verbose=True)
     shown = storage if storage is not None else "autoimb.journal"
     print(f"Worker {report.describe()}.")
     print(f"Build the model with: autoimb export --storage {_shown(shown)} "

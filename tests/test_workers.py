@@ -353,8 +353,8 @@ def test_two_workers_and_an_export_make_a_model(server, tmp_path, data_file,  # 
     """Check that two `autoimb worker` processes share a study on PostgreSQL until
     its budget, each running trials, and that `autoimb export` then writes a
     model file that loads and predicts, chosen among the study's trials."""
-    workers = [_start_worker(processes, server.url, "pair", "--wait", "60",
-                             cwd=tmp_path) for _ in range(2)]
+    workers = [_start_worker(processes, server.url, "pair", "--no-progress",
+                             "--wait", "60", cwd=tmp_path) for _ in range(2)]
     for worker in workers:
         _wait_for_line(worker, "waiting up to 60 s for study 'pair'")
     _create_study(server.url, "pair", data_file, space, n_trials=10)
