@@ -52,6 +52,12 @@ methods = ["none", "sigmoid"]
 """
 
 
+# Trials of a second or more even on an idle machine, for the n_jobs test: the
+# worker process needs 2-3 s to start and should still find trials to run.
+SLOWER_SPACE = SPACE.replace(
+    'max_iter = { type = "int", low = 40, high = 120, log = true }', "max_iter = 200")
+
+
 @pytest.fixture
 def space(tmp_path):
     path = tmp_path / "space.toml"
@@ -255,17 +261,19 @@ def test_cli_fit_then_worker_and_export_on_a_journal(tmp_path, data_file, space,
     assert len(pd.read_csv("scores.csv")) == len(X)
 
 
-def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file,
-                                                            space):
+def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file):
     """Check that fit(n_jobs=2, parallel="processes") on a journal file finishes
     the requested trials with trials from two processes, this one and a worker,
     and chooses its model knowing the worker's out-of-fold scores (sent back
     through files, not computed again)."""
     X, y = _read(data_file)
+    assert "max_iter = 200" in SLOWER_SPACE
+    space = tmp_path / "slower.toml"
+    space.write_text(SLOWER_SPACE)
     journal = str(tmp_path / "study.journal")
-    model = autoimb.fit(X, y, search_space=space, n_trials=10, cv=3, storage=journal,
-                        study_name="jobs", n_jobs=2, parallel="processes",
-                        random_state=0, show_progress_bar=False)
+    model = autoimb.fit(X, y, search_space=str(space), n_trials=10, cv=3,
+                        storage=journal, study_name="jobs", n_jobs=2,
+                        parallel="processes", random_state=0, show_progress_bar=False)
     trials = model.study_.get_trials(deepcopy=False)
     assert sum(t.state in FINISHED for t in trials) >= 10
     workers = _workers(trials)
