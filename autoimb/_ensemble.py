@@ -51,7 +51,7 @@ class Candidate:
 
     @property
     def is_trivial(self) -> bool:
-        """The rule without a model (see :func:`autoimb._selection.trivial_candidate`)."""
+        """The rule without a model (:func:`autoimb._selection.trivial_candidate`)."""
         return not self.trial_numbers
 
     def describe(self) -> str:

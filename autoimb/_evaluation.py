@@ -158,9 +158,10 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
         choices.append(post.describe())
         thresholds.append(float(post.threshold_))
     final = make_postprocessor().fit(scores, y, fold_ids)
-    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost, fn_cost=objective.fn_cost)
+    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
+                            fn_cost=objective.fn_cost)
     metrics.update(ranking_metrics(y, scores, proba), threshold=float(final.threshold_))
-    value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
+    value = metrics["cost" if objective.kind == "cost" else "average_precision"]
     return PostProcessing(proba=proba, pred=pred, fold_choices=choices,
                           fold_thresholds=thresholds, metrics=metrics,
                           value=float(value), final=final)

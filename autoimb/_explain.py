@@ -85,7 +85,8 @@ class Explainer:
         metrics = {k: post.metrics[k] for k in _NOTE_METRICS}
         confusion = {k: post.metrics[k] for k in ("tn", "fp", "fn", "tp")}
         attach_trial_note(trial, trial_note(
-            strategy=f"{strategy.describe()}; {post.final.describe()}", state="COMPLETE",
+            strategy=f"{strategy.describe()}; {post.final.describe()}",
+            state="COMPLETE",
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,
             threshold=post.threshold, metrics=metrics, reason=None))

@@ -57,7 +57,8 @@ def binary_metrics(y_true, proba, threshold: float, *, fp_cost: float,
 
     Examples
     --------
-    >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5, fp_cost=1, fn_cost=5)
+    >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5,
+    ...                    fp_cost=1, fn_cost=5)
     >>> m["cost"], m["tp"], m["fp"]
     (6.0, 1, 1)
     """
@@ -167,7 +168,8 @@ def evaluate(model, X, y) -> dict:
     unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
     if unknown:
         raise AutoImbError(
-            f"y holds labels {unknown[:5]} the model was not trained on; its labels are "
+            f"y holds labels {unknown[:5]} the model was not trained on; its labels "
+            "are "
             f"{model.classes_.tolist()}.")
     proba = model.predict_proba(X)[:, list(model.classes_).index(model.pos_label_)]
     y01 = (y == model.pos_label_).astype(int)

@@ -11,6 +11,7 @@ from lightgbm import LGBMClassifier
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
+    AdaBoostClassifier,
     ExtraTreesClassifier,
     HistGradientBoostingClassifier,
     RandomForestClassifier,
@@ -93,7 +94,10 @@ def _brf(params, weight, kinds, seed, n_jobs):
 
 
 def _easy(params, weight, kinds, seed, n_jobs):
-    return EasyEnsembleClassifier(n_jobs=n_jobs, random_state=seed, **params)
+    # Each balanced subset trains AdaBoost; 10 rounds as in Liu, Wu and Zhou's
+    # EasyEnsemble (2009), not scikit-learn's default 50 (5 times the cost).
+    return EasyEnsembleClassifier(estimator=AdaBoostClassifier(n_estimators=10),
+                                  n_jobs=n_jobs, random_state=seed, **params)
 
 
 _TREE = ("n_estimators", "max_depth", "min_samples_leaf", "max_features")
@@ -157,7 +161,8 @@ class CategoricalLGBM(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         X = np.asarray(X, dtype=float)
         categories = list(self.categorical_features) or "auto"
-        self.estimator_ = clone(self.estimator).fit(X, y, categorical_feature=categories)
+        self.estimator_ = clone(self.estimator).fit(X, y,
+                                                    categorical_feature=categories)
         self.classes_ = self.estimator_.classes_
         return self
 

@@ -66,10 +66,11 @@ def _fit_into(param: Param, value):
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
     value = min(max(value, param.low), param.high)
-    return int(round(value)) if param.type == "int" else float(value)
+    return round(value) if param.type == "int" else float(value)
 
 
-def portfolio_params(space: SearchSpace, entry: dict, kinds: ColumnKinds) -> dict | None:
+def portfolio_params(space: SearchSpace, entry: dict,
+                     kinds: ColumnKinds) -> dict | None:
     """Optuna parameters of one portfolio entry, or None if the space excludes it.
 
     Examples
@@ -121,6 +122,7 @@ def enqueue_portfolio(study, space: SearchSpace, kinds: ColumnKinds, *,
             continue
         params = portfolio_params(space, entry, kinds)
         if params is not None:
-            study.enqueue_trial(params, user_attrs={"recipe": name}, skip_if_exists=True)
+            study.enqueue_trial(params, user_attrs={"recipe": name},
+                                skip_if_exists=True)
             queued.append(name)
     return queued

@@ -130,7 +130,8 @@ class _Progress:
             self.bar.update(1)
         try:
             best = study.best_trial
-            self.bar.set_postfix_str(f"best {self.metric} {best.value:.5g} (#{best.number})")
+            self.bar.set_postfix_str(
+                f"best {self.metric} {best.value:.5g} (#{best.number})")
         except ValueError:
             pass
 
@@ -187,8 +188,9 @@ def make_objective(ctx: SearchContext):
                 raise optuna.TrialPruned()
 
         try:
-            strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
-                                         has_numeric=ctx.kinds.has_numeric)
+            strategy = ctx.space.suggest(
+                trial, has_categorical=ctx.kinds.has_categorical,
+                has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
             predicted = budget.predict(strategy.model, strategy_size(strategy))
             if not budget.allows(predicted):
@@ -203,12 +205,14 @@ def make_objective(ctx: SearchContext):
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see _shutdown)
             reason = str(exc) or "interrupted (Ctrl-C)"
             trial.set_user_attr("error", f"{reason}; queued again")
-            trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            trial.study.enqueue_trial(trial.params,
+                                      user_attrs={"retry_of": trial.number})
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             if explainer is not None:
-                explainer.stopped(trial, strategy, "FAIL", f"{type(exc).__name__}: {exc}")
+                explainer.stopped(trial, strategy, "FAIL",
+                                  f"{type(exc).__name__}: {exc}")
             raise
         for key in _METRIC_ATTRS:
             trial.set_user_attr(key, _json_float(post.metrics[key]))
@@ -273,7 +277,8 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
         return study
     stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)),
                        budget=ctx.budget)
-    progress = _Progress(n_trials, finished, show_progress_bar, ctx.objective.metric_name)
+    progress = _Progress(n_trials, finished, show_progress_bar,
+                         ctx.objective.metric_name)
     verbosity = optuna.logging.get_verbosity()
     # Failed trials are logged by _Stopper in one line, with the reason recorded.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -297,7 +302,7 @@ def best_trial_or_raise(study):
     if completed:
         return study.best_trial
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    first = next((t.user_attrs.get("error") for t in failed if t.user_attrs.get("error")),
+    first = next((t.user_attrs["error"] for t in failed if t.user_attrs.get("error")),
                  None)
     n_pruned = _count(study, (TrialState.PRUNED,))
     error = NoCompletedTrialError(

@@ -96,9 +96,10 @@ class _Values:
         """Values of shape (n_weightings, n_candidates)."""
         weights = np.atleast_2d(weights)
         if self.kind == "cost":
-            return (weights @ self.losses) / np.maximum(weights.sum(axis=1), 1e-12)[:, None]
-        return -np.column_stack([self._ap(weights, o, s)
-                                 for o, s in zip(self.orders, self.starts, strict=True)])
+            totals = np.maximum(weights.sum(axis=1), 1e-12)[:, None]
+            return (weights @ self.losses) / totals
+        pairs = zip(self.orders, self.starts, strict=True)
+        return -np.column_stack([self._ap(weights, o, s) for o, s in pairs])
 
     def _ap(self, weights, order, starts):
         positive = (self.y[order] == 1).astype(float)
@@ -203,7 +204,8 @@ def bias_corrected_estimate(candidates, y, objective, *,
     index = int(_choose(full, margins)[0])
     chosen = _choose(drawn, margins)
     scored = left_out[np.arange(len(chosen)), chosen]
-    estimate = float(np.nanmean(scored)) if np.isfinite(scored).any() else full[0, index]
+    estimate = (float(np.nanmean(scored)) if np.isfinite(scored).any()
+                else full[0, index])
     sign, scale = (1.0, n) if objective.kind == "cost" else (-1.0, 1.0)
     return Selection(index=index, raw=sign * scale * float(full[0, index]),
                      estimate=sign * scale * estimate,
@@ -239,7 +241,7 @@ def trivial_candidate(y, objective):
     metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
                             fn_cost=objective.fn_cost)
     metrics.update(ranking_metrics(y, proba), threshold=final.threshold_)
-    value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
+    value = metrics["cost" if objective.kind == "cost" else "average_precision"]
     post = PostProcessing(proba=proba, pred=pred, metrics=metrics, value=float(value),
                           final=final)
     return Candidate(trial_numbers=(), strategies=(), scores=proba, post=post)

@@ -38,7 +38,8 @@ def test_blends_grow_one_member_at_a_time():
     """Check that blends of the first 2 .. max_members candidates are made."""
     y, fold_ids, a, b, c = _views(n=1500, seed=1)
     objective = Objective("cost", 1.0, 9.0)
-    singles = [_candidate(i, p, y, fold_ids, objective) for i, p in enumerate([a, b, c])]
+    singles = [_candidate(i, p, y, fold_ids, objective)
+               for i, p in enumerate([a, b, c])]
     made = blends(singles, y, fold_ids, objective, 3, ("none",))
     assert [m.trial_numbers for m in made] == [(0, 1), (0, 1, 2)]
     assert blends(singles, y, fold_ids, objective, 1, ("none",)) == []
