@@ -39,6 +39,8 @@ _METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1"
 # by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
 _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
                 optuna.exceptions.ExperimentalWarning)
+# Pruning acts only with this many folds or fewer (medium data).
+_PRUNE_UP_TO_FOLDS = 3
 
 @dataclass
 class SearchContext:
@@ -175,8 +177,11 @@ def make_objective(ctx: SearchContext):
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
-            # A trial whose last fold is scored is complete: keep it.
-            if k < len(ctx.folds) - 1 and trial.should_prune():
+            # A trial whose last fold is scored is complete: keep it. With 5 folds
+            # or more (small data), trials are cheap and a pruned trial would leave
+            # the survivors lucky on the first folds' rows: no pruning there.
+            if 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and k < len(ctx.folds) - 1 \
+                    and trial.should_prune():
                 reason = (
                     f"after fold {k + 1} of {len(ctx.folds)}, its running "
                     f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
