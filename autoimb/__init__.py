@@ -37,6 +37,9 @@ _LAZY = {
     "DashboardServer": "._dashboard",
     "run_dashboard": "._dashboard",
     "load": "._export",
+    "PriorShiftAdapter": "._prior_shift",
+    "adapt_to_prior": "._prior_shift",
+    "estimate_prior": "._prior_shift",
     "ThresholdedPipeline": "._fitted",
     "evaluate": "._metrics",
     "SearchSpace": "._spaces",
@@ -51,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._export import load
     from ._fitted import ThresholdedPipeline
     from ._metrics import evaluate
+    from ._prior_shift import PriorShiftAdapter, adapt_to_prior, estimate_prior
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
 
@@ -74,11 +78,14 @@ __all__ = [
     "DashboardServer",
     "ModelFileError",
     "NoCompletedTrialError",
+    "PriorShiftAdapter",
     "SearchSpace",
     "Strategy",
     "StudyMismatchError",
     "ThresholdedPipeline",
     "__version__",
+    "adapt_to_prior",
+    "estimate_prior",
     "evaluate",
     "fit",
     "list_search_spaces",
