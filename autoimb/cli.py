@@ -513,15 +513,20 @@ def monitor(
     drop = [id_column] if id_column is not None else []
     if target is not None and target in drop:
         raise AutoImbError(f"--id and --target both name the column {target!r}.")
-    rows = None
+    levels = {"min_recall": min_recall, "min_precision": min_precision,
+              "max_cost_per_row": max_cost_per_row, "max_psi": max_psi,
+              "max_rate_ratio": max_rate_ratio}
+    watcher = Monitor(model, **levels)  # refuse bad levels before reading data
     if reference is not None:
         frame = read_table(reference)
         _require_columns(frame, drop, reference, "id")
         extra = [target] if target is not None and target in frame.columns else []
-        rows = _features(model, frame, drop=[*drop, *extra])
-    watcher = Monitor(model, reference=rows, min_recall=min_recall,
-                      min_precision=min_precision, max_cost_per_row=max_cost_per_row,
-                      max_psi=max_psi, max_rate_ratio=max_rate_ratio)
+        try:
+            watcher = Monitor(model, reference=_features(
+                model, frame, drop=[*drop, *extra]), **levels)
+        except AutoImbError as exc:
+            raise AutoImbError(f"The reference {reference!r} does not suit the "
+                               f"model: {exc}") from exc
     frame = read_table(data)
     _require_columns(frame, drop, data, "id")
     labels = [] if target is None else [target]

@@ -298,3 +298,24 @@ def test_cli_help_lists_monitor(files):
     """Check that ``autoimb --help`` lists the monitor command."""
     result = cli("--help", cwd=files)
     assert "monitor" in result.stdout
+
+
+def test_reference_rows_cancel_the_bias_of_em():
+    """Check that on wine_white_le4, where the refitted model's probabilities on
+    new rows are too high and EM overestimates the rate several times over, a
+    batch from the training distribution raises the rate alert against the
+    training rate but not against EM's estimate on reference rows."""
+    X, y = read_dataset("wine_white_le4")
+    X_fit, X_new, y_fit, y_new = train_test_split(X, y, test_size=0.5, stratify=y,
+                                                  random_state=0)
+    X_ref, X_batch = train_test_split(X_new, test_size=0.5, stratify=y_new,
+                                      random_state=0)
+    model = autoimb.fit(X_fit, y_fit, search_space="fast", n_trials=4, cv=3,
+                        fp_cost=FP_COST, fn_cost=FN_COST, storage="memory",
+                        random_state=0, show_progress_bar=False)
+    alone = autoimb.Monitor(model).check(X_batch)
+    assert alone.metrics["estimated_rate"] > 2 * alone.metrics["training_rate"]
+    assert [a.name for a in alone.alerts] == ["rate_ratio"]
+    referenced = autoimb.Monitor(model, reference=X_ref).check(X_batch)
+    assert referenced.ok, referenced.report()
+    assert any("EM is biased for this model" in note for note in referenced.notes)
