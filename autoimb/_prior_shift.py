@@ -98,7 +98,7 @@ def estimate_prior(model, X, *, tol: float = 1e-6,
     training distribution first: it should return about the training rate.
     On real data (``docs/monitoring.md``) it does within 13% on satimage_4 and
     23% on mammography, but finds 23% positives among held-out rows of
-    wine_white_le4 whose rate is 3.8% (a weak model, whose refitted version is
+    wine_white_le4 whose rate is 3.7% (a weak model, whose refitted version is
     more confident than the calibrator fitted on cross-validation scores
     allows for): there, adapt to a rate you know, or not at all.
 
