@@ -205,15 +205,20 @@ class MonitorResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per metric: ``metric``, ``value``, ``limit`` and ``status``
-        (``"ok"``, ``"ALERT"``, or empty for metrics without a level)."""
-        fired = {a.name for a in self.alerts}
-        rows = []
-        for name, value in self.metrics.items():
-            limit = self.limits.get(name)
-            status = "" if limit is None else ("ALERT" if name in fired else "ok")
-            rows.append({"metric": name, "value": value,
-                         "limit": _describe_limit(name, limit), "status": status})
+        (``"ok"``, ``"ALERT"``, or empty for metrics without a level or
+        undefined on this batch)."""
+        rows = [{"metric": name, "value": value,
+                 "limit": _describe_limit(name, self.limits.get(name)),
+                 "status": self._status(name)}
+                for name, value in self.metrics.items()]
         return pd.DataFrame(rows, columns=["metric", "value", "limit", "status"])
+
+    def _status(self, name) -> str:
+        """"ALERT", "ok", or "" (no level, or the value is undefined)."""
+        value = self.metrics.get(name)
+        if self.limits.get(name) is None or value is None or value != value:
+            return ""
+        return "ALERT" if any(a.name == name for a in self.alerts) else "ok"
 
     def report(self) -> str:
         """The result in readable lines (what ``autoimb monitor`` prints)."""
@@ -228,12 +233,9 @@ class MonitorResult:
         shown = [name for name in _REPORTED if name in m]
         width = max(len(_LABELS[name]) for name in shown) + 2
         for name in shown:
-            limit = self.limits.get(name)
-            status = "" if limit is None else (
-                "ALERT" if any(a.name == name for a in self.alerts) else "ok")
-            limit_text = _describe_limit(name, limit) or ""
+            limit_text = _describe_limit(name, self.limits.get(name)) or ""
             lines.append(f"  {_LABELS[name]:<{width}}{_format(name, m[name]):>10}"
-                         f"  {limit_text:<12}{status}".rstrip())
+                         f"  {limit_text:<12}{self._status(name)}".rstrip())
         lines += [f"  note: {note}" for note in self.notes]
         lines += [f"ALERT {a.name}: {a.message}" for a in self.alerts]
         lines.append("OK: no alert" if self.ok else

@@ -150,6 +150,18 @@ def test_small_batches_are_not_judged_for_drift(setting, monitor):
     assert any("positive rate not judged" in note for note in result.notes)
 
 
+def test_batch_without_positives_has_no_recall(setting, monitor):
+    """Check that a labelled batch without positive rows raises no recall alert
+    (recall is undefined), says so, and alerts on its positive rate of zero."""
+    _, _, X, y = setting
+    rows = np.flatnonzero(y == 0)
+    result = monitor.check(X.iloc[rows], y[rows])
+    assert np.isnan(result.metrics["recall"])
+    assert [a.name for a in result.alerts] == ["rate_ratio"]
+    assert "no positive row: recall is undefined." in result.notes
+    assert result.to_frame().set_index("metric").loc["recall", "status"] == ""
+
+
 def test_without_reference_rows_score_drift_is_not_measured(setting):
     """Check that a monitor without reference rows measures the positive rate
     but not the score drift, and says so."""
