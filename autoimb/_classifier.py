@@ -155,8 +155,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         trivial rule).
     oof_proba_ : ndarray of float32
         The returned model's cross-fitted probabilities of the positive class
-        on the training rows (each from models, a calibrator and a threshold not
-        fitted on its row), as a reference for monitoring.
+        on the scored training rows (each from models and a calibrator not
+        fitted on its row). They estimate the training base rate and its
+        cost curve; they are not the refitted model's own scores, so drift is
+        better measured against held-out rows run through the model (see
+        :class:`autoimb.Monitor`).
     oof_target_ : ndarray of int8
         The same rows' labels (1 for ``pos_label_``).
     results_ : pandas.DataFrame
