@@ -39,8 +39,10 @@ _METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1"
 # by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
 _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
                 optuna.exceptions.ExperimentalWarning)
-# Pruning acts only with this many folds or fewer (medium data).
+# Pruning acts only with this many folds or fewer, and this many positives in
+# every fold (medium and large data).
 _PRUNE_UP_TO_FOLDS = 3
+_PRUNE_MIN_POSITIVES = 100
 
 @dataclass
 class SearchContext:
@@ -151,6 +153,11 @@ def make_objective(ctx: SearchContext):
     explainer = ctx.explainer
 
     budget = ctx.budget
+    # Pruning on a fold's rows leaves the surviving trials lucky on those rows,
+    # which no later correction sees. It is worth that only where trials are
+    # slow and folds hold many positives: 3 folds or fewer, 100+ positives each.
+    prune = 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and min(
+        int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
 
     def run_trial(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -177,11 +184,8 @@ def make_objective(ctx: SearchContext):
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
-            # A trial whose last fold is scored is complete: keep it. With 5 folds
-            # or more (small data), trials are cheap and a pruned trial would leave
-            # the survivors lucky on the first folds' rows: no pruning there.
-            if 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and k < len(ctx.folds) - 1 \
-                    and trial.should_prune():
+            # A trial whose last fold is scored is complete: keep it.
+            if prune and k < len(ctx.folds) - 1 and trial.should_prune():
                 reason = (
                     f"after fold {k + 1} of {len(ctx.folds)}, its running "
                     f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
