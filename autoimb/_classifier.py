@@ -163,7 +163,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     oof_target_ : ndarray of int8
         The same rows' labels (1 for ``pos_label_``).
     results_ : pandas.DataFrame
-        One row per trial: state, value, strategy, metrics and parameters.
+        One row per trial: state, ``value`` (its own, raw cross-validated
+        value), ``chosen`` (part of the returned model), strategy, metrics and
+        parameters.
     study_ : optuna.Study
         The study (not kept in exported or pickled models).
     study_name_, storage_location_ : str
@@ -272,7 +274,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 interrupted = self._search(study, context)
             self._refit_best(study, context)
         self._describe_best(study, context)
-        self.results_ = results_table(study)
+        self.results_ = results_table(study, chosen=self.ensemble_)
         if interrupted:
             n_done = int((self.results_["state"] == "COMPLETE").sum())
             warn(f"The search was interrupted; the model holds the best of "
@@ -572,14 +574,19 @@ def fit(X, y, **options) -> AutoImbClassifier:
     return AutoImbClassifier(**options).fit(X, y)
 
 
-def results_table(study) -> pd.DataFrame:
-    """One row per trial: state, value, strategy, metrics and parameters."""
+def results_table(study, chosen=()) -> pd.DataFrame:
+    """One row per trial: state, value, strategy, metrics and parameters.
+
+    ``value`` is each trial's own cross-validated value (raw: the best of them is
+    optimistic, see ``best_score_``); ``chosen`` marks the trials the returned
+    model is made of.
+    """
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
         row = {"number": trial.number, "state": trial.state.name, "value": value,
-               "strategy": attrs.get("strategy")}
+               "chosen": trial.number in chosen, "strategy": attrs.get("strategy")}
         for key in ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
                     "precision", "recall", "balanced_accuracy", "brier", "ece",
                     "threshold", "calibration", "threshold_rule", "fit_time", "recipe"):
@@ -587,7 +594,11 @@ def results_table(study) -> pd.DataFrame:
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
         row.update({f"params.{k}": v for k, v in trial.params.items()})
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["value"] = ("each trial's own cross-validated value on the scored "
+                            "rows (raw: the best of many is optimistic; "
+                            "best_score_ is bias-corrected)")
+    return table
 
 
 @contextlib.contextmanager
