@@ -525,8 +525,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         lines = [
             f"Best strategy: {self.strategy_}",
             f"Expected {metric} on new data: {self.best_score_:.6g} (bootstrap "
-            f"bias-corrected; the best of {m['n_candidates']} candidates scored "
-            f"{self.best_score_raw_:.6g} on the rows that chose it)",
+            f"bias-corrected for the choice among {m['n_candidates']} candidates; "
+            f"its own cross-validated value, optimistic: {self.best_score_raw_:.6g})",
             f"Cross-validated at the threshold: normalized cost "
             f"{m['normalized_cost']:.3f}, AP {m['average_precision']:.3f}, precision "
             f"{m['precision']:.3f}, recall {m['recall']:.3f}, Brier {m['brier']:.4f}",
