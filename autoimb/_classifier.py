@@ -272,7 +272,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             context.model_threads = threads
             with threadpool_limits(limits=threads):
                 interrupted = self._search(study, context)
-            self._refit_best(study, context)
+                # The refit threads as the trials did: its time is what the budget
+                # predicted from them, and the model is the one evaluated.
+                self._refit_best(study, context)
         self._describe_best(study, context)
         self.results_ = results_table(study, chosen=self.ensemble_)
         if interrupted:
@@ -451,8 +453,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                  "change that.")
         else:
             pipelines = [strategy.make_pipeline(context.kinds, context.model_seed,
-                                                n_jobs=-1).fit(context.X, context.y)
-                         for strategy in chosen.strategies]
+                                                n_jobs=context.model_threads)
+                         .fit(context.X, context.y) for strategy in chosen.strategies]
         post = chosen.post
         self.best_estimator_ = ThresholdedPipeline(pipelines, post.calibrator,
                                                    post.threshold, self.classes_,
