@@ -202,8 +202,7 @@ def make_objective(ctx: SearchContext):
                 has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
             predicted = budget.predict(strategy.model, strategy_size(strategy))
-            if not budget.allows(predicted):
-                trial.study.stop()
+            if not budget.allows(predicted):  # a cheaper one may still fit
                 stop_for_time(f"it would take about {predicted:.0f} s and the "
                               "budget has less left")
             scores, _, seconds = out_of_fold_scores(
