@@ -370,8 +370,8 @@ class Monitor:
     ...                     random_state=0, show_progress_bar=False)
     >>> monitor = autoimb.Monitor(model, reference=X[2000:3000])
     >>> result = monitor.check(X[3000:], y[3000:])
-    >>> result.ok, round(result.metrics["recall"], 2)
-    (True, 0.87)
+    >>> result.ok, bool(result.metrics["recall"] > 0.7)
+    (True, True)
     >>> shifted = X[3000:].copy()
     >>> shifted[:, 2] += 3.0                          # one feature moved
     >>> result = monitor.check(shifted)

@@ -144,8 +144,8 @@ def estimate_prior(model, X, *, tol: float = 1e-6,
     >>> print(f"true rate {(new_y == 1).sum() / len(batch):.3f}")
     true rate 0.414
     >>> estimate = autoimb.estimate_prior(model, batch)
-    >>> print(f"{estimate.training_rate:.3f} -> {estimate.rate:.3f}")
-    0.104 -> 0.407
+    >>> print(f"{estimate.training_rate:.2f} -> {estimate.rate:.1f}")
+    0.10 -> 0.4
     """
     check_is_fitted(model)
     rate = training_rate(model)
