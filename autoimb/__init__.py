@@ -36,8 +36,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "AutoImbClassifier": "._classifier",
     "fit": "._classifier",
-    "DashboardServer": "._dashboard",
-    "run_dashboard": "._dashboard",
+    "DashboardServer": ".explain.dashboard",
+    "run_dashboard": ".explain.dashboard",
     "load": "._export",
     "ThresholdedPipeline": "._fitted",
     "evaluate": "._metrics",
@@ -49,12 +49,12 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._classifier import AutoImbClassifier, fit
-    from ._dashboard import DashboardServer, run_dashboard
     from ._export import load
     from ._fitted import ThresholdedPipeline
     from ._metrics import evaluate
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
+    from .explain.dashboard import DashboardServer, run_dashboard
 
 
 def __getattr__(name):

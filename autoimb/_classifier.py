@@ -21,12 +21,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ._dashboard import DashboardServer, dashboard_command
 from ._budget import Budget
-from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
 from ._folds import Validation, choose_validation, make_folds, user_folds
-from ._metrics import trivial_cost
+from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._portfolio import enqueue_portfolio
 from ._search import SearchContext, best_trial_or_raise, run_search
@@ -46,6 +44,8 @@ from ._validation import (
 )
 from ._warnings import warn
 from .exceptions import AutoImbError
+from .explain.dashboard import DashboardServer, dashboard_command
+from .explain.explainer import Explainer, artifact_store_for
 
 logger = logging.getLogger(__name__)
 
@@ -577,9 +577,8 @@ def results_table(study) -> pd.DataFrame:
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
         row = {"number": trial.number, "state": trial.state.name, "value": value,
                "strategy": attrs.get("strategy")}
-        for key in ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                    "precision", "recall", "balanced_accuracy", "brier", "ece",
-                    "threshold", "calibration", "threshold_rule", "fit_time", "recipe"):
+        for key in (*TRIAL_ATTRS, "calibration", "threshold_rule", "fit_time",
+                    "recipe"):
             row[key] = attrs.get(key)
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
         row.update({f"params.{k}": v for k, v in trial.params.items()})

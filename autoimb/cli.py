@@ -39,6 +39,7 @@ import typer
 
 from . import __version__
 from ._io import read_table, table_format, write_table
+from ._metrics import METRICS
 from ._validation import plain_value
 from .exceptions import (
     AutoImbError,
@@ -439,18 +440,12 @@ def evaluate(
         print(json.dumps(report, indent=2))
         return
     m = metrics
-    rows = [
-        ("cost", _number(m["cost"], None),
-         f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}"),
-        ("normalized cost", _number(m["normalized_cost"]),
-         "below 1 beats the best trivial rule"),
-        ("average precision", _number(m["average_precision"]), ""),
-        ("precision", _number(m["precision"]), ""),
-        ("recall", _number(m["recall"]), ""),
-        ("F1", _number(m["f1"]), ""),
-        ("ROC AUC", _number(m.get("roc_auc")), ""),
-        ("balanced accuracy", _number(m.get("balanced_accuracy")), ""),
-    ]
+    notes = {"cost": f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}",
+             "normalized_cost": "below 1 beats the best trivial rule"}
+    rows = [(METRICS[key], _number(m.get(key), None if key == "cost" else 3),
+             notes.get(key, ""))
+            for key in ("cost", "normalized_cost", "average_precision", "precision",
+                        "recall", "f1", "roc_auc", "balanced_accuracy")]
     print(f"{m['n_rows']} rows, {m['n_positive']} of class {model.pos_label_!r}; "
           f"threshold {m['threshold']:.4g} on its calibrated probability")
     for name, value, note in rows:
@@ -491,7 +486,7 @@ def dashboard(
 ):
     """Serve optuna-dashboard on a study's storage until Ctrl+C."""
     try:
-        from ._dashboard import run_dashboard
+        from .explain.dashboard import run_dashboard
     except ImportError as exc:
         raise _Unavailable(
             f"The dashboard is not available in this installation "

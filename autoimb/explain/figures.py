@@ -10,7 +10,7 @@ to PNG bytes with :func:`figure_to_png` (which uses the Agg renderer).
 Examples
 --------
 >>> import numpy as np
->>> from autoimb._plots import figure_to_png, plot_cost_curve
+>>> from autoimb.explain.figures import figure_to_png, plot_cost_curve
 >>> y = np.array([0, 0, 0, 1, 0, 1])
 >>> p = np.array([0.1, 0.3, 0.35, 0.4, 0.6, 0.9])
 >>> fig = plot_cost_curve(y, p, fp_cost=1.0, fn_cost=5.0, threshold=0.4)
@@ -27,6 +27,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from autoimb._threshold import cost_curve, cost_loss
 from autoimb.exceptions import AutoImbError
 
 __all__ = [
@@ -124,14 +125,15 @@ def _check_cost(value: float, name: str) -> float:
     return cost
 
 
-def _cost_curve(
+def _cost_steps(
     y_true: np.ndarray, proba: np.ndarray, *, fp_cost: float, fn_cost: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Total misclassification cost at every distinct threshold.
+    """Total misclassification cost as a step function of the threshold.
 
-    A sample is predicted positive when its score is ``>= threshold``. The
-    cost only changes at the distinct scores, so it is computed there, from
-    cumulative counts over the sorted scores (O(n log n)).
+    The counts of every cut come from :func:`autoimb._threshold.cost_curve`
+    (one sort, cumulative sums: O(n log n)), the function the search chooses
+    its thresholds with; a sample is predicted positive when its score is
+    ``>= threshold``.
 
     Parameters
     ----------
@@ -145,29 +147,20 @@ def _cost_curve(
     Returns
     -------
     thresholds : ndarray of shape (n_distinct + 1,)
-        The distinct scores in increasing order, then one value above them
-        all (predict everything negative).
+        The distinct scores in increasing order (the lowest predicts
+        everything positive), then one value above every score (everything
+        negative): 1, or just above the top score if it is 1 or more.
     costs : ndarray of shape (n_distinct + 1,)
         ``costs[k]`` is the total cost for any threshold in
         ``(thresholds[k - 1], thresholds[k]]``.
     """
-    order = np.argsort(proba, kind="mergesort")
-    p_sorted = proba[order]
-    y_sorted = y_true[order]
-    thresholds, first = np.unique(p_sorted, return_index=True)
-    # Number of positives / negatives with score strictly below each distinct
-    # score: those are the ones predicted negative at that threshold.
-    cum_pos = np.concatenate(([0], np.cumsum(y_sorted)))
-    cum_neg = np.concatenate(([0], np.cumsum(1 - y_sorted)))
-    n_pos = int(cum_pos[-1])
-    n_neg = int(cum_neg[-1])
-    fn = np.append(cum_pos[first], n_pos)
-    tn = np.append(cum_neg[first], n_neg)
-    fp = n_neg - tn
-    costs = fp_cost * fp + fn_cost * fn
-    top = thresholds[-1]
-    above = 1.0 if top < 1.0 else float(np.nextafter(top, np.inf))
-    return np.append(thresholds, above), costs.astype(float)
+    # position=1: each cut at a distinct score, where the cost really changes.
+    cuts, tp, fp = cost_curve(y_true, proba, position=1.0)
+    costs = cost_loss(fp_cost, fn_cost)(tp, fp, tp[-1]).astype(float)
+    top = float(np.max(proba))
+    cuts = cuts.copy()
+    cuts[0] = 1.0 if top < 1.0 else float(np.nextafter(top, np.inf))
+    return cuts[::-1], costs[::-1]
 
 
 def _cost_at(
@@ -316,9 +309,9 @@ def plot_cost_curve(
     """Plot the total misclassification cost against the decision threshold.
 
     A sample is predicted positive when ``proba >= threshold``; the total cost
-    is ``fp_cost * FP + fn_cost * FN``. It is computed at every distinct score
-    from cumulative sums over the sorted scores (O(n log n)), and drawn as a
-    step function.
+    is ``fp_cost * FP + fn_cost * FN``. It is computed at every cut between
+    distinct scores by :func:`autoimb._threshold.cost_curve` (cumulative sums
+    over the sorted scores, O(n log n)), and drawn as a step function.
 
     Parameters
     ----------
@@ -369,7 +362,7 @@ def plot_cost_curve(
             "pass a positive cost for at least one kind of error."
         )
     threshold = float(threshold)
-    thresholds, costs = _cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
+    thresholds, costs = _cost_steps(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
     n_pos = int(y.sum())
     n_neg = int(y.size - n_pos)
     trivial = min(n_neg * fp_cost, n_pos * fn_cost)
