@@ -534,6 +534,65 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                          f"autoimb dashboard {location}")
         return "\n".join(lines)
 
+    def diagnose(self, X=None, y=None, *, learning_curve: bool = True,
+                 time_limit: float | None = 60.0):
+        """Is imbalance the real problem? Diagnose the model and its search.
+
+        Compares the best strategy with the best one that neither weights nor
+        resamples (both raw cross-validated values of their trials), measures
+        how well the out-of-fold probabilities separate the classes (ROC AUC and
+        average precision with bootstrap intervals), counts rows whose
+        out-of-fold probability confidently contradicts their label (confident
+        learning's per-class thresholds), refits the best strategy on 25%, 50%
+        and 75% of each fold's training rows (a learning curve), and gives a
+        verdict in sentences with the numbers behind it. See
+        :mod:`autoimb.explain.diagnostics` for the methods.
+
+        Parameters
+        ----------
+        X, y : DataFrame or array-like, default=None
+            The training data again, for the learning curve of a model that no
+            longer holds its search context (one loaded from a file). Right
+            after ``fit`` they are not needed.
+        learning_curve : bool, default=True
+            Refit the best strategy on subsamples (the only part that fits
+            models); False keeps the diagnosis to what the model holds.
+        time_limit : float or None, default=60.0
+            Seconds for the learning curve's fits; larger fractions that would
+            pass it are left out (and said so).
+
+        Returns
+        -------
+        Diagnosis
+            Data (``to_dict()``); ``print`` it for the sentences.
+
+        Notes
+        -----
+        The standard error of the gain of imbalance handling is a paired
+        bootstrap of the two trials' out-of-fold predictions, which only the
+        process that ran ``fit`` holds; a loaded model uses each trial's
+        confusion counts instead (a conservative, unpaired error). The learning
+        curve likewise needs the search context, or ``X`` and ``y``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> import autoimb
+        >>> X, y = make_classification(n_samples=600, weights=[0.9], random_state=0)
+        >>> model = autoimb.fit(X, y, search_space="fast", n_trials=3, cv=3,
+        ...                     storage="memory", random_state=0,
+        ...                     show_progress_bar=False)
+        >>> diagnosis = model.diagnose(learning_curve=False)
+        >>> diagnosis.verdict in {"label_noise", "overlap", "more_data",
+        ...                       "imbalance", "not_imbalance"}
+        True
+        """
+        from .explain.diagnostics import diagnose
+
+        check_is_fitted(self)
+        return diagnose(self, X, y, learning_curve=learning_curve,
+                        time_limit=time_limit)
+
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("study_", None)

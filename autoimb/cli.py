@@ -1,10 +1,11 @@
-"""The ``autoimb`` command line: fit, predict, evaluate, dashboard, presets.
+"""The ``autoimb`` command line: fit, predict, evaluate, diagnose, dashboard, presets.
 
 Typical use, from a shell::
 
     autoimb fit train.csv --target fraud --fp-cost 1 --fn-cost 20 --trials 100
     autoimb predict model.joblib new.csv --id customer_id --out scores.csv
     autoimb evaluate model.joblib test.parquet --target fraud --json
+    autoimb diagnose model.joblib --data train.csv --target fraud
     autoimb dashboard autoimb.journal
     autoimb presets
 
@@ -502,6 +503,56 @@ def dashboard(
         run_dashboard(storage, **options)
     except AutoImbError as exc:
         raise AutoImbError(str(exc).replace("wait_for_study", "--wait")) from exc
+
+
+@app.command()
+def diagnose(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", show_default=False,
+        help="The training data again, for the learning curve (it refits the "
+        "best strategy on subsamples).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column of --data.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column of --data that identifies rows: not given to the "
+        "model.")] = None,
+    time_limit: Annotated[float, typer.Option(
+        callback=_positive_number, metavar="SECONDS",
+        help="Seconds for the learning curve's fits.")] = 60.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the diagnosis as a JSON object.")] = False,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Is imbalance the real problem? Diagnose a model and its search.
+
+    What imbalance handling gained over none, how well the classes separate,
+    rows whose label the model confidently contradicts (possible label noise),
+    and with --data a learning curve (would more rows help?), then a verdict.
+    """
+    if (data is None) != (target is None):
+        raise AutoImbError("--data and --target go together: pass both for the "
+                           "learning curve, or neither.")
+    model = _load_model(model_path, trust)
+    X = y = None
+    if data is not None:
+        frame = read_table(data)
+        drop = [id_column] if id_column is not None else []
+        _require_columns(frame, [target], data, "target")
+        _require_columns(frame, drop, data, "id")
+        X = _features(model, frame, drop=[target, *drop])
+        y = frame[target].to_numpy()
+    diagnosis = model.diagnose(X, y, time_limit=time_limit)
+    if as_json:
+        print(json.dumps(diagnosis.to_dict(), indent=2))
+    else:
+        print(diagnosis)
 
 
 @app.command()

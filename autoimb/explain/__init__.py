@@ -1,4 +1,4 @@
-"""Everything that explains a search: dashboard, notes, figures.
+"""Everything that explains a search: dashboard, notes, figures, diagnostics.
 
 One home for what shows people why a strategy won:
 
@@ -8,7 +8,9 @@ One home for what shows people why a strategy won:
   dashboard shows;
 - :mod:`~autoimb.explain.figures`: matplotlib figures of a classifier's scores;
 - :mod:`~autoimb.explain.explainer`: the :class:`Explainer` a search calls to
-  write its trials' and study's notes and figures.
+  write its trials' and study's notes and figures;
+- :mod:`~autoimb.explain.diagnostics`: is imbalance the real problem?
+  (:func:`diagnose`, :class:`Diagnosis`).
 
 Names are loaded on first use, and matplotlib only when a figure is drawn:
 ``import autoimb; autoimb.AutoImbClassifier`` does not import matplotlib.
@@ -22,10 +24,12 @@ from typing import TYPE_CHECKING
 # Public names and the submodule defining each, imported on first use.
 _LAZY = {
     "DashboardServer": ".dashboard",
+    "Diagnosis": ".diagnostics",
     "Explainer": ".explainer",
     "artifact_store_for": ".explainer",
     "dashboard_command": ".dashboard",
     "default_artifact_store": ".notes",
+    "diagnose": ".diagnostics",
     "figure_to_png": ".figures",
     "plot_cost_curve": ".figures",
     "plot_precision_recall": ".figures",
@@ -35,6 +39,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dashboard import DashboardServer, dashboard_command, run_dashboard
+    from .diagnostics import Diagnosis, diagnose
     from .explainer import Explainer, artifact_store_for
     from .figures import (
         figure_to_png,
@@ -59,10 +64,12 @@ def __dir__():
 
 __all__ = [
     "DashboardServer",
+    "Diagnosis",
     "Explainer",
     "artifact_store_for",
     "dashboard_command",
     "default_artifact_store",
+    "diagnose",
     "figure_to_png",
     "plot_cost_curve",
     "plot_precision_recall",
