@@ -44,6 +44,7 @@ _LAZY = {
     "SearchSpace": "._spaces",
     "list_search_spaces": "._spaces",
     "load_search_space": "._spaces",
+    "report": ".explain.report",
     "Strategy": "._strategy",
 }
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
     from .explain.dashboard import DashboardServer, run_dashboard
+    from .explain.report import report
 
 
 def __getattr__(name):
@@ -88,6 +90,7 @@ __all__ = [
     "list_search_spaces",
     "load",
     "load_search_space",
+    "report",
     "run_dashboard",
 ]
 

@@ -46,6 +46,7 @@ from ._warnings import warn
 from .exceptions import AutoImbError
 from .explain.dashboard import DashboardServer, dashboard_command
 from .explain.explainer import Explainer, artifact_store_for
+from .explain.report import summarize_data
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         fitted on its row), as a reference for monitoring.
     oof_target_ : ndarray of int8
         The same rows' labels (1 for ``pos_label_``).
+    oof_scores_ : ndarray of float32
+        The same rows' out-of-fold scores before calibration (for the
+        reliability diagram of :func:`autoimb.report`).
+    data_summary_ : dict
+        Rows, columns, class counts and missing values of the training data.
     results_ : pandas.DataFrame
         One row per trial: state, value, strategy, metrics and parameters.
     study_ : optuna.Study
@@ -475,6 +481,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 self.best_score_ / trivial if trivial > 0 else float("nan"))
         self.oof_proba_ = post.proba.astype(np.float32)
         self.oof_target_ = y_scored.astype(np.int8)
+        self.oof_scores_ = np.asarray(chosen.scores, dtype=np.float32)
+        self.data_summary_ = summarize_data(context.X, context.y, self.classes_,
+                                            self.pos_label_)
         # Kept for figures and benchmarks, not pickled.
         self._chosen, self._pool, self._context = chosen, pool, context
 

@@ -1,4 +1,5 @@
-"""The ``autoimb`` command line: fit, predict, evaluate, diagnose, dashboard, presets.
+"""The ``autoimb`` command line: fit, predict, evaluate, diagnose, report,
+dashboard, presets.
 
 Typical use, from a shell::
 
@@ -6,6 +7,7 @@ Typical use, from a shell::
     autoimb predict model.joblib new.csv --id customer_id --out scores.csv
     autoimb evaluate model.joblib test.parquet --target fraud --json
     autoimb diagnose model.joblib --data train.csv --target fraud
+    autoimb report model.joblib --out report.html
     autoimb dashboard autoimb.journal
     autoimb presets
 
@@ -553,6 +555,85 @@ def diagnose(
         print(json.dumps(diagnosis.to_dict(), indent=2))
     else:
         print(diagnosis)
+
+
+@app.command()
+def report(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    out: Annotated[str, typer.Option(
+        "--out", "-o", metavar="FILE",
+        help="The HTML file to write.")] = "autoimb-report.html",
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", show_default=False,
+        help="The training data again: missing values and the diagnostics' "
+        "learning curve.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column of --data.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column of --data that identifies rows: not given to the "
+        "model.")] = None,
+    storage: Annotated[str | None, typer.Option(
+        metavar="URL|FILE", show_default=False,
+        help="Read the trials from the study in this storage [default: the one "
+        "the model names, if it can be read].")] = None,
+    study: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="Name of that study [default: the model's].")] = None,
+    diagnostics: Annotated[bool, typer.Option(
+        "--diagnostics/--no-diagnostics",
+        help="Add the diagnostics (is imbalance the real problem?).")] = True,
+    time_limit: Annotated[float, typer.Option(
+        callback=_positive_number, metavar="SECONDS",
+        help="Seconds for the learning curve's fits (with --data).")] = 60.0,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Write a self-contained HTML report of MODEL and its search.
+
+    One file that opens offline: the data, the winning pipeline in words, the
+    search history, which choices mattered, the best trial of each strategy
+    family, precision-recall, cost against threshold, reliability, the confusion
+    matrix and the diagnostics.
+    """
+    from .explain.report import load_study, open_model_study
+    from .explain.report import report as write_report
+
+    if (data is None) != (target is None):
+        raise AutoImbError("--data and --target go together: pass both, or "
+                           "neither.")
+    _check_output(out, "report")
+    model = _load_model(model_path, trust)
+    if storage is not None or study is not None:
+        location = storage or getattr(model, "storage_location_", None)
+        name = study or getattr(model, "study_name_", None)
+        if not location or not name:
+            raise AutoImbError("The model names no stored study; pass both "
+                               "--storage and --study.")
+        found, why = load_study(location, name)
+        if found is None:
+            raise AutoImbError(f"Cannot read the trials: {why}. Check --storage "
+                               "and --study, or leave them out to use the model's "
+                               "own record.")
+    else:
+        found, why = open_model_study(model)
+        if found is None:
+            _info(f"autoimb: the trials come from the model file ({why}).")
+    X = y = None
+    if data is not None:
+        frame = read_table(data)
+        drop = [id_column] if id_column is not None else []
+        _require_columns(frame, [target], data, "target")
+        _require_columns(frame, drop, data, "id")
+        X = _features(model, frame, drop=[target, *drop])
+        y = frame[target].to_numpy()
+    written = write_report(model, out, X=X, y=y, study=found,
+                           diagnose=diagnostics, time_limit=time_limit)
+    print(f"Report written to {written}")
 
 
 @app.command()

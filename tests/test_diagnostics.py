@@ -3,6 +3,7 @@ AutoImbClassifier.diagnose, on the article's noisy data and on clean data."""
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,20 @@ def test_diagnosis_of_nothing_known_is_unknown():
     """Check that a diagnosis without findings says so."""
     d = Diagnosis("unknown", ("x",), "cost", None, None, None, None)
     assert d.headline.startswith("Too little is known")
+
+
+def test_no_signal_gives_overlap_and_a_report(tmp_path):
+    """Check that data without signal, where the search returns the trivial rule,
+    is diagnosed as overlap (no label-noise count on equal probabilities) and
+    still gets its report."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.05).astype(int)
+    with pytest.warns(autoimb.AutoImbWarning, match="trivial rule"):
+        model = autoimb.fit(X, y, cv=3, fp_cost=1, fn_cost=2,
+                            **{**SEARCH, "n_trials": 3})
+    diagnosis = model.diagnose()
+    assert diagnosis.verdict == "overlap"
+    assert diagnosis.label_noise is None and diagnosis.learning_curve is None
+    assert any("trivial rule" in m for m in diagnosis.missing)
+    text = Path(autoimb.report(model, tmp_path / "r.html")).read_text()
+    assert "The classes overlap" in text

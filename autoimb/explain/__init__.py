@@ -1,4 +1,5 @@
-"""Everything that explains a search: dashboard, notes, figures, diagnostics.
+"""Everything that explains a search: dashboard, notes, figures, diagnostics,
+report.
 
 One home for what shows people why a strategy won:
 
@@ -10,7 +11,9 @@ One home for what shows people why a strategy won:
 - :mod:`~autoimb.explain.explainer`: the :class:`Explainer` a search calls to
   write its trials' and study's notes and figures;
 - :mod:`~autoimb.explain.diagnostics`: is imbalance the real problem?
-  (:func:`diagnose`, :class:`Diagnosis`).
+  (:func:`diagnose`, :class:`Diagnosis`);
+- :mod:`~autoimb.explain.report`: one self-contained HTML file of it all
+  (:func:`autoimb.report`, :func:`render_report`).
 
 Names are loaded on first use, and matplotlib only when a figure is drawn:
 ``import autoimb; autoimb.AutoImbClassifier`` does not import matplotlib.
@@ -34,6 +37,7 @@ _LAZY = {
     "plot_cost_curve": ".figures",
     "plot_precision_recall": ".figures",
     "plot_reliability": ".figures",
+    "render_report": ".report",
     "run_dashboard": ".dashboard",
 }
 
@@ -48,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
         plot_reliability,
     )
     from .notes import default_artifact_store
+    from .report import render_report
 
 
 def __getattr__(name):
@@ -74,5 +79,6 @@ __all__ = [
     "plot_cost_curve",
     "plot_precision_recall",
     "plot_reliability",
+    "render_report",
     "run_dashboard",
 ]

@@ -966,11 +966,12 @@ def _calibrations_of(model):
 
 
 def _verdict(gain, sep, noise, curve) -> str:
-    if sep is None or noise is None:
+    if sep is None:
         return "unknown"
-    if noise.likely:
+    if noise is not None and noise.likely:
         return "label_noise"
-    if sep.roc_auc_interval[1] < WEAK_AUC or noise.share_of_positives >= NOISE_SHARE:
+    if sep.roc_auc_interval[1] < WEAK_AUC or (
+            noise is not None and noise.share_of_positives >= NOISE_SHARE):
         return "overlap"
     if curve is not None and curve.still_learning:
         return "more_data"
@@ -1117,11 +1118,12 @@ def diagnose(model, X=None, y=None, *, learning_curve: bool = True,
     sep = noise = None
     if len(np.unique(y_oof)) == 2:
         sep = separability(y_oof, p_oof, n_boot=n_boot, random_state=random_state)
-        ids, counted = _scored_rows(model)
-        noise = label_noise(y_oof, p_oof, row_ids=ids, row_numbers=counted)
         if np.ptp(p_oof) == 0:
-            missing.append("separation and label noise are those of the trivial "
-                           "rule the search returned (every probability equal)")
+            missing.append("label noise: the search returned the trivial rule, "
+                           "whose probabilities are all equal")
+        else:
+            ids, counted = _scored_rows(model)
+            noise = label_noise(y_oof, p_oof, row_ids=ids, row_numbers=counted)
     else:
         missing.append("separation and label noise: the model keeps no out-of-fold "
                        "probabilities of both classes")

@@ -32,9 +32,12 @@ from autoimb.exceptions import AutoImbError
 
 __all__ = [
     "figure_to_png",
+    "plot_bars",
     "plot_cost_curve",
+    "plot_learning_curve",
     "plot_precision_recall",
     "plot_reliability",
+    "plot_search_history",
 ]
 
 logger = logging.getLogger(__name__)
@@ -526,6 +529,134 @@ def plot_reliability(
     ax.set_title("Reliability")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def plot_search_history(
+    numbers: np.ndarray,
+    values: np.ndarray,
+    *,
+    minimize: bool,
+    metric: str,
+    stopped: np.ndarray | None = None,
+) -> Figure:
+    """Plot each trial's value and the best value so far.
+
+    Parameters
+    ----------
+    numbers : array-like of int
+        Trial numbers of the completed trials.
+    values : array-like of float
+        Their values, in the same order.
+    minimize : bool
+        Whether lower values are better.
+    metric : str
+        Name of the value, for the axis.
+    stopped : array-like of int, default=None
+        Numbers of pruned or failed trials, marked at the bottom.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The trials as dots (gid ``"trials"``), the best so far as a step line
+        (gid ``"best_so_far"``).
+
+    Examples
+    --------
+    >>> fig = plot_search_history([0, 1, 3], [5.0, 3.0, 4.0], minimize=True,
+    ...                           metric="cost", stopped=[2])
+    >>> [ln for ln in fig.axes[0].lines if ln.get_gid() == "best_so_far"][0].get_ydata()
+    array([5., 3., 3.])
+    """
+    numbers = np.asarray(numbers, dtype=int)
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(numbers, kind="mergesort")
+    numbers, values = numbers[order], values[order]
+    best = (np.minimum if minimize else np.maximum).accumulate(values) \
+        if values.size else values
+    fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(numbers, values, "o", color="tab:blue", alpha=0.6, gid="trials",
+            label="completed trial")
+    ax.plot(numbers, best, drawstyle="steps-post", color="tab:red", gid="best_so_far",
+            label="best so far")
+    if stopped is not None and len(stopped):
+        ax.plot(np.asarray(stopped), np.full(len(stopped), 0.0), "x", color="grey",
+                transform=ax.get_xaxis_transform(), gid="stopped",
+                label="pruned or failed")
+    ax.set_xlabel("Trial number")
+    ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
+    ax.set_title("Search history")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_bars(
+    labels: list[str],
+    values: list[float],
+    *,
+    title: str,
+    xlabel: str,
+    highlight: int | None = None,
+) -> Figure:
+    """Plot one horizontal bar per label, the first at the top.
+
+    Parameters
+    ----------
+    labels : list of str
+    values : list of float
+    title, xlabel : str
+    highlight : int, default=None
+        Index of a bar to draw in red (e.g. the winner).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_bars(["model", "resampler"], [0.8, 0.2], title="Importance",
+    ...                 xlabel="share")
+    >>> len(fig.axes[0].patches)
+    2
+    """
+    values = np.asarray(values, dtype=float)
+    fig = Figure(figsize=(6.5, 0.9 + 0.45 * max(len(labels), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    colors = ["tab:red" if i == highlight else "tab:blue" for i in range(len(labels))]
+    positions = np.arange(len(labels))[::-1]
+    ax.barh(positions, values, color=colors)
+    ax.set_yticks(positions, labels)
+    for y, value in zip(positions, values, strict=True):
+        ax.annotate(f"{value:.3g}", (value, y), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize="small")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.margins(x=0.15)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def plot_learning_curve(
+    n_train: list[int], values: list[float], *, metric: str, minimize: bool
+) -> Figure:
+    """Plot a value against the number of training rows per fold.
+
+    Examples
+    --------
+    >>> fig = plot_learning_curve([100, 200, 400], [0.5, 0.4, 0.35],
+    ...                           metric="normalized cost", minimize=True)
+    >>> fig.axes[0].get_xlabel()
+    'Training rows per fold'
+    """
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(n_train, values, "o-", color="tab:blue", gid="learning_curve")
+    ax.set_xlabel("Training rows per fold")
+    ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
+    ax.set_title("Learning curve of the best strategy")
+    ax.grid(alpha=0.3)
     return fig
 
 
