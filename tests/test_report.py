@@ -169,7 +169,7 @@ def test_cli_report_of_a_real_study(thyroid_report):
     text = thyroid_report.read_text(encoding="utf-8")
     _assert_self_contained(text)
     assert "autoimb.journal" in text and "read when this report was made" in text
-    assert "6 trials" in text
+    assert int(re.search(r"(\d+) trials \(", text).group(1)) >= 6
     assert len(_images(text)) == 6  # no learning curve without --data
 
 
