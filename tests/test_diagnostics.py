@@ -79,6 +79,45 @@ def test_label_noise_examples_are_training_rows_of_positives(article):
     assert proba.max() <= noise.positive_threshold
 
 
+def _article_true_labels():
+    """The article's labels before 2% of them were redrawn.
+
+    make_classification draws the same rows with flip_y=0.02 and flip_y=0 when
+    nothing is shuffled; the shuffled rows are matched back by their sorted
+    values (the columns are shuffled too).
+    """
+    unshuffled = {k: v for k, v in ARTICLE.items() if k != "flip_y"}
+    X_flip, y_flip = make_classification(**unshuffled, flip_y=0.02, shuffle=False)
+    X_clean, y_clean = make_classification(**unshuffled, flip_y=0.0, shuffle=False)
+    assert np.array_equal(X_flip, X_clean)
+    row_of = {tuple(np.round(np.sort(row), 9)): i for i, row in enumerate(X_flip)}
+    X, y = make_classification(**ARTICLE)
+    index = np.array([row_of[tuple(np.round(np.sort(row), 9))] for row in X])
+    assert np.array_equal(y_flip[index], y)
+    return y_clean[index]
+
+
+def test_suspect_positives_are_mostly_the_redrawn_labels(article):
+    """Check against the truth of the article's data that most suspect positives
+    are negatives whose label was redrawn, that most of those are found, and
+    that the examples shown are such rows."""
+    model, diagnosis, _, y = article
+    truth = _article_true_labels()[:len(y)]
+    mislabelled = set(np.flatnonzero((y == 1) & (truth == 0)).tolist())
+    proba = model.oof_proba_.astype(float)
+    noise = diagnosis.label_noise
+    suspects = set(np.flatnonzero((y == 1) & (proba <= noise.positive_threshold))
+                   .tolist())
+    assert len(suspects) == noise.n_suspect_positives
+    found = len(suspects & mislabelled)
+    print(f"{len(mislabelled)} mislabelled positives, {len(suspects)} suspects, "
+          f"{found} of them mislabelled")
+    assert found / len(suspects) > 0.6  # 48 of 63 when written
+    assert found / len(mislabelled) > 0.6  # 48 of 60
+    examples = list(noise.positive_examples)
+    assert np.sum(truth[examples] == 0) >= 8  # 10 of 10
+
+
 def test_learning_curve_refits_fractions_of_the_best_strategy(article):
     """Check that right after fit the learning curve has 25/50/75/100%, the last
     being the search's own trial, with costs normalized by the trivial rule."""
