@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -47,6 +48,9 @@ from .exceptions import AutoImbError
 from .explain.dashboard import DashboardServer, dashboard_command
 from .explain.explainer import Explainer, artifact_store_for
 from .explain.report import summarize_data
+
+if TYPE_CHECKING:
+    from .explain.diagnostics import Diagnosis
 
 logger = logging.getLogger(__name__)
 
@@ -544,7 +548,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         return "\n".join(lines)
 
     def diagnose(self, X=None, y=None, *, learning_curve: bool = True,
-                 time_limit: float | None = 60.0):
+                 time_limit: float | None = 60.0) -> Diagnosis:
         """Is imbalance the real problem? Diagnose the model and its search.
 
         Compares the best strategy with the best one that neither weights nor
