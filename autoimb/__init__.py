@@ -39,6 +39,11 @@ _LAZY = {
     "DashboardServer": ".explain.dashboard",
     "run_dashboard": ".explain.dashboard",
     "load": "._export",
+    "Monitor": "._monitor",
+    "MonitorResult": "._monitor",
+    "PriorShiftAdapter": "._prior_shift",
+    "adapt_to_prior": "._prior_shift",
+    "estimate_prior": "._prior_shift",
     "ThresholdedPipeline": "._fitted",
     "evaluate": "._metrics",
     "SearchSpace": "._spaces",
@@ -53,6 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._export import load
     from ._fitted import ThresholdedPipeline
     from ._metrics import evaluate
+    from ._monitor import Monitor, MonitorResult
+    from ._prior_shift import PriorShiftAdapter, adapt_to_prior, estimate_prior
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
     from .explain.dashboard import DashboardServer, run_dashboard
@@ -77,7 +84,10 @@ __all__ = [
     "AutoImbWarning",
     "DashboardServer",
     "ModelFileError",
+    "Monitor",
+    "MonitorResult",
     "NoCompletedTrialError",
+    "PriorShiftAdapter",
     "SearchSpace",
     "SearchTerminated",
     "StorageUnavailableError",
@@ -85,6 +95,8 @@ __all__ = [
     "StudyMismatchError",
     "ThresholdedPipeline",
     "__version__",
+    "adapt_to_prior",
+    "estimate_prior",
     "evaluate",
     "fit",
     "list_search_spaces",

@@ -160,8 +160,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         trivial rule).
     oof_proba_ : ndarray of float32
         The returned model's cross-fitted probabilities of the positive class
-        on the training rows (each from models, a calibrator and a threshold not
-        fitted on its row), as a reference for monitoring.
+        on the scored training rows (each from models and a calibrator not
+        fitted on its row). They estimate the training base rate and its
+        cost curve; they are not the refitted model's own scores, so drift is
+        better measured against held-out rows run through the model (see
+        :class:`autoimb.Monitor`).
     oof_target_ : ndarray of int8
         The same rows' labels (1 for ``pos_label_``).
     oof_scores_ : ndarray of float32
@@ -170,7 +173,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     data_summary_ : dict
         Rows, columns, class counts and missing values of the training data.
     results_ : pandas.DataFrame
-        One row per trial: state, value, strategy, metrics and parameters.
+        One row per trial: state, ``value`` (its own, raw cross-validated
+        value), ``chosen`` (part of the returned model), strategy, metrics and
+        parameters.
     study_ : optuna.Study
         The study (not kept in exported or pickled models).
     study_name_, storage_location_ : str
@@ -277,9 +282,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             context.model_threads = threads
             with threadpool_limits(limits=threads):
                 interrupted = self._search(study, context)
-            self._refit_best(study, context)
+                # The refit threads as the trials did: its time is what the budget
+                # predicted from them, and the model is the one evaluated.
+                self._refit_best(study, context)
         self._describe_best(study, context)
-        self.results_ = results_table(study)
+        self.results_ = results_table(study, chosen=self.ensemble_)
         if interrupted:
             n_done = int((self.results_["state"] == "COMPLETE").sum())
             warn(f"The search was interrupted; the model holds the best of "
@@ -456,8 +463,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                  "change that.")
         else:
             pipelines = [strategy.make_pipeline(context.kinds, context.model_seed,
-                                                n_jobs=-1).fit(context.X, context.y)
-                         for strategy in chosen.strategies]
+                                                n_jobs=context.model_threads)
+                         .fit(context.X, context.y) for strategy in chosen.strategies]
         post = chosen.post
         self.best_estimator_ = ThresholdedPipeline(pipelines, post.calibrator,
                                                    post.threshold, self.classes_,
@@ -533,8 +540,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         lines = [
             f"Best strategy: {self.strategy_}",
             f"Expected {metric} on new data: {self.best_score_:.6g} (bootstrap "
-            f"bias-corrected; the best of {m['n_candidates']} candidates scored "
-            f"{self.best_score_raw_:.6g} on the rows that chose it)",
+            f"bias-corrected for the choice among {m['n_candidates']} candidates; "
+            f"its own cross-validated value, optimistic: {self.best_score_raw_:.6g})",
             f"Cross-validated at the threshold: normalized cost "
             f"{m['normalized_cost']:.3f}, AP {m['average_precision']:.3f}, precision "
             f"{m['precision']:.3f}, recall {m['recall']:.3f}, Brier {m['brier']:.4f}",
@@ -641,21 +648,30 @@ def fit(X, y, **options) -> AutoImbClassifier:
     return AutoImbClassifier(**options).fit(X, y)
 
 
-def results_table(study) -> pd.DataFrame:
-    """One row per trial: state, value, strategy, metrics and parameters."""
+def results_table(study, chosen=()) -> pd.DataFrame:
+    """One row per trial: state, value, strategy, metrics and parameters.
+
+    ``value`` is each trial's own cross-validated value (raw: the best of them is
+    optimistic, see ``best_score_``); ``chosen`` marks the trials the returned
+    model is made of.
+    """
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
         row = {"number": trial.number, "state": trial.state.name, "value": value,
-               "strategy": attrs.get("strategy")}
+               "chosen": trial.number in chosen, "strategy": attrs.get("strategy")}
         for key in (*TRIAL_ATTRS, "calibration", "threshold_rule", "fit_time",
                     "recipe"):
             row[key] = attrs.get(key)
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
         row.update({f"params.{k}": v for k, v in trial.params.items()})
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["value"] = ("each trial's own cross-validated value on the scored "
+                            "rows (raw: the best of many is optimistic; "
+                            "best_score_ is bias-corrected)")
+    return table
 
 
 @contextlib.contextmanager

@@ -41,13 +41,14 @@ def _class_weight(weighting, positive_weight):
 
 
 def _logistic(params, weight, kinds, seed, n_jobs):
-    model = LogisticRegression(max_iter=2000, class_weight=weight, **params)
+    model = LogisticRegression(max_iter=500, class_weight=weight, **params)
     if not kinds.has_categorical:
         return model
+    # Sparse one-hot columns keep a wide categorical table cheap for the solver.
     onehot = ColumnTransformer(
         [("onehot", OneHotEncoder(handle_unknown="ignore", max_categories=50),
           kinds.encoded_categorical)],
-        remainder="passthrough", sparse_threshold=0.0)
+        remainder="passthrough", sparse_threshold=1.0)
     return Pipeline([("onehot", onehot), ("logistic", model)])
 
 

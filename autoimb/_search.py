@@ -37,6 +37,10 @@ __all__ = ["SearchContext", "run_search", "strategy_of"]
 # by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
 _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
                 optuna.exceptions.ExperimentalWarning)
+# Pruning acts only with this many folds or fewer, and this many positives in
+# every fold (medium and large data).
+_PRUNE_UP_TO_FOLDS = 3
+_PRUNE_MIN_POSITIVES = 100
 
 @dataclass
 class SearchContext:
@@ -147,6 +151,11 @@ def make_objective(ctx: SearchContext):
     explainer = ctx.explainer
 
     budget = ctx.budget
+    # Pruning on a fold's rows leaves the surviving trials lucky on those rows,
+    # which no later correction sees. It is worth that only where trials are
+    # slow and folds hold many positives: 3 folds or fewer, 100+ positives each.
+    prune = 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and min(
+        int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
 
     def run_trial(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -174,7 +183,7 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
             # A trial whose last fold is scored is complete: keep it.
-            if k < len(ctx.folds) - 1 and trial.should_prune():
+            if prune and k < len(ctx.folds) - 1 and trial.should_prune():
                 reason = (
                     f"after fold {k + 1} of {len(ctx.folds)}, its running "
                     f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
@@ -191,8 +200,7 @@ def make_objective(ctx: SearchContext):
                 has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
             predicted = budget.predict(strategy.model, strategy_size(strategy))
-            if not budget.allows(predicted):
-                trial.study.stop()
+            if not budget.allows(predicted):  # a cheaper one may still fit
                 stop_for_time(f"it would take about {predicted:.0f} s and the "
                               "budget has less left")
             scores, _, seconds = out_of_fold_scores(

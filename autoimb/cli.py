@@ -1,11 +1,12 @@
-"""The ``autoimb`` command line: fit, predict, evaluate, diagnose, report,
-dashboard, presets.
+"""The ``autoimb`` command line: fit, predict, evaluate, monitor, diagnose,
+report, dashboard, presets.
 
 Typical use, from a shell::
 
     autoimb fit train.csv --target fraud --fp-cost 1 --fn-cost 20 --trials 100
     autoimb predict model.joblib new.csv --id customer_id --out scores.csv
     autoimb evaluate model.joblib test.parquet --target fraud --json
+    autoimb monitor model.joblib batch.csv --reference holdout.csv
     autoimb diagnose model.joblib --data train.csv --target fraud
     autoimb report model.joblib --out report.html
     autoimb dashboard autoimb.journal
@@ -18,7 +19,8 @@ errors (a missing file, an unknown column, a bad option value, a file that is no
 an autoimb model), 1 for other failures, 130 when interrupted (Ctrl+C), 143 when
 stopped by SIGTERM (the running trial is queued again) and 75 when the study's
 database stayed unreachable; after the last two, the same command resumes the
-study. ``--debug``, given anywhere on the line, also prints the traceback.
+study. ``autoimb monitor`` also exits with status 1 when an alert fires.
+``--debug``, given anywhere on the line, also prints the traceback.
 
 ``autoimb fit`` records the name of the target column in the model
 (``target_name_``), so that ``autoimb predict`` can drop that column when the
@@ -462,6 +464,89 @@ def evaluate(
     for name, counts in zip(names, ((m["tn"], m["fp"]), (m["fn"], m["tp"])),
                             strict=True):
         print(f"  {name:<{left}}" + "".join(str(c).rjust(width) for c in counts))
+
+
+@app.command()
+def monitor(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    data: Annotated[str, typer.Argument(
+        metavar="BATCH", show_default=False,
+        help="New rows: .csv, .csv.gz, .tsv or .parquet.")],
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Label column, if the batch is labelled: recall, precision and cost "
+        "are then checked too.")] = None,
+    reference: Annotated[str | None, typer.Option(
+        metavar="FILE", show_default=False,
+        help="Rows from the training distribution (held-out rows): the batch's "
+        "probabilities are compared with the model's on them (drift).")] = None,
+    min_recall: Annotated[float, typer.Option(
+        min=0, max=1, metavar="X",
+        help="Alert when the positive class's recall is below this.")] = 0.7,
+    min_precision: Annotated[float | None, typer.Option(
+        min=0, max=1, metavar="X", show_default=False,
+        help="Alert when the positive class's precision is below this.")] = None,
+    max_cost_per_row: Annotated[float | None, typer.Option(
+        min=0, metavar="X", show_default=False,
+        help="Alert when the errors cost more than this per row.")] = None,
+    max_psi: Annotated[float, typer.Option(
+        min=0, metavar="X",
+        help="Alert when the population stability index exceeds this.")] = 0.2,
+    max_rate_ratio: Annotated[float, typer.Option(
+        metavar="X", help="Alert when the positive rate moves by more than this "
+        "factor from the training rate.")] = 2.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the result as a JSON object.")] = False,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column that identifies rows: not given to the model.")] = None,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Check a BATCH of new rows against MODEL, with alert levels.
+
+    With --target: recall and precision of each class, cost at the model's
+    threshold. Always: the positive rate (counted, or estimated by EM) against
+    the training rate; with --reference, the drift of the model's probabilities
+    (population stability index, Kolmogorov-Smirnov). Exits with status 1 when
+    an alert fires, 0 otherwise.
+    """
+    from ._monitor import Monitor
+
+    model = _load_model(model_path, trust)
+    drop = [id_column] if id_column is not None else []
+    if target is not None and target in drop:
+        raise AutoImbError(f"--id and --target both name the column {target!r}.")
+    levels = {"min_recall": min_recall, "min_precision": min_precision,
+              "max_cost_per_row": max_cost_per_row, "max_psi": max_psi,
+              "max_rate_ratio": max_rate_ratio}
+    watcher = Monitor(model, **levels)  # refuse bad levels before reading data
+    if reference is not None:
+        frame = read_table(reference)
+        _require_columns(frame, drop, reference, "id")
+        extra = [target] if target is not None and target in frame.columns else []
+        try:
+            watcher = Monitor(model, reference=_features(
+                model, frame, drop=[*drop, *extra]), **levels)
+        except AutoImbError as exc:
+            raise AutoImbError(f"The reference {reference!r} does not suit the "
+                               f"model: {exc}") from exc
+    frame = read_table(data)
+    _require_columns(frame, drop, data, "id")
+    labels = [] if target is None else [target]
+    _require_columns(frame, labels, data, "target")
+    X = _features(model, frame, drop=[*drop, *labels])
+    y = frame[target].to_numpy() if target is not None else None
+    result = watcher.check(X, y, batch=os.path.basename(data))
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.report())
+    if not result.ok:
+        raise typer.Exit(code=EXIT_FAILURE)
 
 
 @app.command()
