@@ -110,12 +110,13 @@ def test_suspect_positives_are_mostly_the_redrawn_labels(article):
                    .tolist())
     assert len(suspects) == noise.n_suspect_positives
     found = len(suspects & mislabelled)
-    print(f"{len(mislabelled)} mislabelled positives, {len(suspects)} suspects, "
-          f"{found} of them mislabelled")
-    assert found / len(suspects) > 0.6  # 48 of 63 when written
-    assert found / len(mislabelled) > 0.6  # 48 of 60
     examples = list(noise.positive_examples)
-    assert np.sum(truth[examples] == 0) >= 8  # 10 of 10
+    print(f"{len(mislabelled)} mislabelled positives, {len(suspects)} suspects, "
+          f"{found} of them mislabelled, {np.sum(truth[examples] == 0)} of the "
+          f"{len(examples)} examples")
+    assert found / len(suspects) > 0.6  # 43 of 48 when written
+    assert found / len(mislabelled) > 0.6  # 43 of 60
+    assert np.sum(truth[examples] == 0) >= 8
 
 
 def test_learning_curve_refits_fractions_of_the_best_strategy(article):
@@ -159,9 +160,21 @@ def test_loaded_model_degrades_and_takes_the_data_again(clean):
     assert bare.separability == model.diagnose(learning_curve=False).separability
     if bare.gain.plain_trial != bare.gain.best_trial:
         assert bare.gain.standard_error_method.startswith("from each trial")
-    again = loaded.diagnose(X, y, time_limit=30)
+    again = loaded.diagnose(X, y, time_limit=None)
     assert [p.fraction for p in again.learning_curve.points] == [0.25, 0.5, 0.75,
                                                                 1.0]
+    assert again.learning_curve.note == ""
+
+
+def test_learning_curve_keeps_to_its_time_limit(clean):
+    """Check that fractions whose fits would pass the time limit are left out,
+    and that the diagnosis says so."""
+    model, _, X, y = clean
+    loaded = pickle.loads(pickle.dumps(model))
+    curve = loaded.diagnose(X, y, time_limit=1e-6).learning_curve
+    assert [p.fraction for p in curve.points] == [0.25]
+    assert curve.note.startswith("50% and above left out")
+    assert curve.last_doubling_gain is None and not curve.still_learning
 
 
 def test_to_dict_is_json(article):
