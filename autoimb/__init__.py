@@ -36,8 +36,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "AutoImbClassifier": "._classifier",
     "fit": "._classifier",
-    "DashboardServer": "._dashboard",
-    "run_dashboard": "._dashboard",
+    "DashboardServer": ".explain.dashboard",
+    "run_dashboard": ".explain.dashboard",
     "load": "._export",
     "Monitor": "._monitor",
     "MonitorResult": "._monitor",
@@ -49,12 +49,12 @@ _LAZY = {
     "SearchSpace": "._spaces",
     "list_search_spaces": "._spaces",
     "load_search_space": "._spaces",
+    "report": ".explain.report",
     "Strategy": "._strategy",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._classifier import AutoImbClassifier, fit
-    from ._dashboard import DashboardServer, run_dashboard
     from ._export import load
     from ._fitted import ThresholdedPipeline
     from ._metrics import evaluate
@@ -62,6 +62,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._prior_shift import PriorShiftAdapter, adapt_to_prior, estimate_prior
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
+    from .explain.dashboard import DashboardServer, run_dashboard
+    from .explain.report import report
 
 
 def __getattr__(name):
@@ -100,6 +102,7 @@ __all__ = [
     "list_search_spaces",
     "load",
     "load_search_space",
+    "report",
     "run_dashboard",
 ]
 

@@ -13,8 +13,27 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["binary_metrics", "error_metrics", "expected_calibration_error",
-           "ranking_metrics", "trivial_cost"]
+__all__ = ["METRICS", "TRIAL_ATTRS", "binary_metrics", "error_metrics",
+           "expected_calibration_error", "ranking_metrics", "trivial_cost"]
+
+#: The metrics every candidate is scored with, by key (as in ``results_``, the
+#: trials' user attributes and :func:`binary_metrics`), with their names for
+#: people, in the order tables show them.
+METRICS = {
+    "cost": "cost",
+    "normalized_cost": "normalized cost",
+    "average_precision": "average precision",
+    "roc_auc": "ROC AUC",
+    "f1": "F1",
+    "precision": "precision",
+    "recall": "recall",
+    "balanced_accuracy": "balanced accuracy",
+    "brier": "Brier score",
+    "ece": "expected calibration error",
+}
+
+#: The numbers a trial records as user attributes: its metrics and threshold.
+TRIAL_ATTRS = (*METRICS, "threshold")
 
 
 def trivial_cost(y_true, fp_cost: float, fn_cost: float) -> float:

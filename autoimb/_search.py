@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ._budget import Budget, strategy_size
 from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
+from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
@@ -30,9 +31,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SearchContext", "run_search", "strategy_of"]
 
-_METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                 "precision", "recall", "balanced_accuracy", "brier", "ece",
-                 "threshold")
 
 # Warnings that trials raise by design and that say nothing to the user: a
 # strategy that does not converge, or scores a fold without positives, is judged

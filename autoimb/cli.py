@@ -1,4 +1,5 @@
-"""The ``autoimb`` command line: fit, predict, evaluate, monitor, dashboard, presets.
+"""The ``autoimb`` command line: fit, predict, evaluate, monitor, diagnose,
+report, dashboard, presets.
 
 Typical use, from a shell::
 
@@ -6,6 +7,8 @@ Typical use, from a shell::
     autoimb predict model.joblib new.csv --id customer_id --out scores.csv
     autoimb evaluate model.joblib test.parquet --target fraud --json
     autoimb monitor model.joblib batch.csv --reference holdout.csv
+    autoimb diagnose model.joblib --data train.csv --target fraud
+    autoimb report model.joblib --out report.html
     autoimb dashboard autoimb.journal
     autoimb presets
 
@@ -41,6 +44,7 @@ import typer
 
 from . import __version__
 from ._io import read_table, table_format, write_table
+from ._metrics import METRICS
 from ._validation import plain_value
 from .exceptions import (
     AutoImbError,
@@ -441,18 +445,12 @@ def evaluate(
         print(json.dumps(report, indent=2))
         return
     m = metrics
-    rows = [
-        ("cost", _number(m["cost"], None),
-         f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}"),
-        ("normalized cost", _number(m["normalized_cost"]),
-         "below 1 beats the best trivial rule"),
-        ("average precision", _number(m["average_precision"]), ""),
-        ("precision", _number(m["precision"]), ""),
-        ("recall", _number(m["recall"]), ""),
-        ("F1", _number(m["f1"]), ""),
-        ("ROC AUC", _number(m.get("roc_auc")), ""),
-        ("balanced accuracy", _number(m.get("balanced_accuracy")), ""),
-    ]
+    notes = {"cost": f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}",
+             "normalized_cost": "below 1 beats the best trivial rule"}
+    rows = [(METRICS[key], _number(m.get(key), None if key == "cost" else 3),
+             notes.get(key, ""))
+            for key in ("cost", "normalized_cost", "average_precision", "precision",
+                        "recall", "f1", "roc_auc", "balanced_accuracy")]
     print(f"{m['n_rows']} rows, {m['n_positive']} of class {model.pos_label_!r}; "
           f"threshold {m['threshold']:.4g} on its calibrated probability")
     for name, value, note in rows:
@@ -576,7 +574,7 @@ def dashboard(
 ):
     """Serve optuna-dashboard on a study's storage until Ctrl+C."""
     try:
-        from ._dashboard import run_dashboard
+        from .explain.dashboard import run_dashboard
     except ImportError as exc:
         raise _Unavailable(
             f"The dashboard is not available in this installation "
@@ -592,6 +590,135 @@ def dashboard(
         run_dashboard(storage, **options)
     except AutoImbError as exc:
         raise AutoImbError(str(exc).replace("wait_for_study", "--wait")) from exc
+
+
+@app.command()
+def diagnose(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", show_default=False,
+        help="The training data again, for the learning curve (it refits the "
+        "best strategy on subsamples).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column of --data.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column of --data that identifies rows: not given to the "
+        "model.")] = None,
+    time_limit: Annotated[float, typer.Option(
+        callback=_positive_number, metavar="SECONDS",
+        help="Seconds for the learning curve's fits.")] = 60.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the diagnosis as a JSON object.")] = False,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Is imbalance the real problem? Diagnose a model and its search.
+
+    What imbalance handling gained over none, how well the classes separate,
+    rows whose label the model confidently contradicts (possible label noise),
+    and with --data a learning curve (would more rows help?), then a verdict.
+    """
+    if (data is None) != (target is None):
+        raise AutoImbError("--data and --target go together: pass both for the "
+                           "learning curve, or neither.")
+    model = _load_model(model_path, trust)
+    X = y = None
+    if data is not None:
+        frame = read_table(data)
+        drop = [id_column] if id_column is not None else []
+        _require_columns(frame, [target], data, "target")
+        _require_columns(frame, drop, data, "id")
+        X = _features(model, frame, drop=[target, *drop])
+        y = frame[target].to_numpy()
+    diagnosis = model.diagnose(X, y, time_limit=time_limit)
+    if as_json:
+        print(json.dumps(diagnosis.to_dict(), indent=2))
+    else:
+        print(diagnosis)
+
+
+@app.command()
+def report(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    out: Annotated[str, typer.Option(
+        "--out", "-o", metavar="FILE",
+        help="The HTML file to write.")] = "autoimb-report.html",
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", show_default=False,
+        help="The training data again: missing values and the diagnostics' "
+        "learning curve.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column of --data.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column of --data that identifies rows: not given to the "
+        "model.")] = None,
+    storage: Annotated[str | None, typer.Option(
+        metavar="URL|FILE", show_default=False,
+        help="Read the trials from the study in this storage [default: the one "
+        "the model names, if it can be read].")] = None,
+    study: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="Name of that study [default: the model's].")] = None,
+    diagnostics: Annotated[bool, typer.Option(
+        "--diagnostics/--no-diagnostics",
+        help="Add the diagnostics (is imbalance the real problem?).")] = True,
+    time_limit: Annotated[float, typer.Option(
+        callback=_positive_number, metavar="SECONDS",
+        help="Seconds for the learning curve's fits (with --data).")] = 60.0,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Write a self-contained HTML report of MODEL and its search.
+
+    One file that opens offline: the data, the winning pipeline in words, the
+    search history, which choices mattered, the best trial of each strategy
+    family, precision-recall, cost against threshold, reliability, the confusion
+    matrix and the diagnostics.
+    """
+    from .explain.report import load_study, open_model_study
+    from .explain.report import report as write_report
+
+    if (data is None) != (target is None):
+        raise AutoImbError("--data and --target go together: pass both, or "
+                           "neither.")
+    _check_output(out, "report")
+    model = _load_model(model_path, trust)
+    if storage is not None or study is not None:
+        location = storage or getattr(model, "storage_location_", None)
+        name = study or getattr(model, "study_name_", None)
+        if not location or not name:
+            raise AutoImbError("The model names no stored study; pass both "
+                               "--storage and --study.")
+        found, why = load_study(location, name)
+        if found is None:
+            raise AutoImbError(f"Cannot read the trials: {why}. Check --storage "
+                               "and --study, or leave them out to use the model's "
+                               "own record.")
+    else:
+        found, why = open_model_study(model)
+        if found is None:
+            _info(f"autoimb: the trials come from the model file ({why}).")
+    X = y = None
+    if data is not None:
+        frame = read_table(data)
+        drop = [id_column] if id_column is not None else []
+        _require_columns(frame, [target], data, "target")
+        _require_columns(frame, drop, data, "id")
+        X = _features(model, frame, drop=[target, *drop])
+        y = frame[target].to_numpy()
+    written = write_report(model, out, X=X, y=y, study=found,
+                           diagnose=diagnostics, time_limit=time_limit)
+    print(f"Report written to {written}")
 
 
 @app.command()
