@@ -36,14 +36,20 @@ __version__ = "0.1.0"
 _LAZY = {
     "AutoImbClassifier": "._classifier",
     "fit": "._classifier",
-    "DashboardServer": "._dashboard",
-    "run_dashboard": "._dashboard",
+    "DashboardServer": ".explain.dashboard",
+    "run_dashboard": ".explain.dashboard",
     "load": "._export",
+    "Monitor": "._monitor",
+    "MonitorResult": "._monitor",
+    "PriorShiftAdapter": "._prior_shift",
+    "adapt_to_prior": "._prior_shift",
+    "estimate_prior": "._prior_shift",
     "ThresholdedPipeline": "._fitted",
     "evaluate": "._metrics",
     "SearchSpace": "._spaces",
     "list_search_spaces": "._spaces",
     "load_search_space": "._spaces",
+    "report": ".explain.report",
     "Strategy": "._strategy",
     "WorkerReport": "._worker",
     "export_study": "._worker",
@@ -52,13 +58,16 @@ _LAZY = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._classifier import AutoImbClassifier, fit
-    from ._dashboard import DashboardServer, run_dashboard
     from ._export import load
     from ._fitted import ThresholdedPipeline
     from ._metrics import evaluate
+    from ._monitor import Monitor, MonitorResult
+    from ._prior_shift import PriorShiftAdapter, adapt_to_prior, estimate_prior
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
     from ._worker import WorkerReport, export_study, run_worker
+    from .explain.dashboard import DashboardServer, run_dashboard
+    from .explain.report import report
 
 
 def __getattr__(name):
@@ -79,7 +88,10 @@ __all__ = [
     "AutoImbWarning",
     "DashboardServer",
     "ModelFileError",
+    "Monitor",
+    "MonitorResult",
     "NoCompletedTrialError",
+    "PriorShiftAdapter",
     "SearchSpace",
     "SearchTerminated",
     "StorageUnavailableError",
@@ -88,12 +100,15 @@ __all__ = [
     "ThresholdedPipeline",
     "WorkerReport",
     "__version__",
+    "adapt_to_prior",
+    "estimate_prior",
     "evaluate",
     "export_study",
     "fit",
     "list_search_spaces",
     "load",
     "load_search_space",
+    "report",
     "run_dashboard",
     "run_worker",
 ]

@@ -106,7 +106,8 @@ class Budget:
             return 0.0
         per_unit = np.median([seconds / s / _RELATIVE_COST.get(family, 1.0)
                               for family, s, seconds in runs])
-        return float(per_unit * _RELATIVE_COST.get(model, 1.0) * size)
+        # Another family's time is a rough guide: count on twice as much.
+        return float(2.0 * per_unit * _RELATIVE_COST.get(model, 1.0) * size)
 
     def allows(self, seconds: float) -> bool:
         """Whether work of this many seconds ends before the deadline, reserve kept."""

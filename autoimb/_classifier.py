@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -21,13 +22,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ._dashboard import DashboardServer, dashboard_command
 from ._budget import Budget
-from ._explain import Explainer, artifact_store_for
 from ._fitted import ThresholdedPipeline
 from ._folds import Validation, choose_validation, make_folds, user_folds
 from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_record
-from ._metrics import trivial_cost
+from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._portfolio import enqueue_portfolio
 from ._processes import WorkerProcesses
@@ -48,6 +47,12 @@ from ._validation import (
 )
 from ._warnings import warn
 from .exceptions import AutoImbError
+from .explain.dashboard import DashboardServer, dashboard_command
+from .explain.explainer import Explainer, artifact_store_for
+from .explain.report import summarize_data
+
+if TYPE_CHECKING:
+    from .explain.diagnostics import Diagnosis
 
 logger = logging.getLogger(__name__)
 
@@ -171,12 +176,22 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         trivial rule).
     oof_proba_ : ndarray of float32
         The returned model's cross-fitted probabilities of the positive class
-        on the training rows (each from models, a calibrator and a threshold not
-        fitted on its row), as a reference for monitoring.
+        on the scored training rows (each from models and a calibrator not
+        fitted on its row). They estimate the training base rate and its
+        cost curve; they are not the refitted model's own scores, so drift is
+        better measured against held-out rows run through the model (see
+        :class:`autoimb.Monitor`).
     oof_target_ : ndarray of int8
         The same rows' labels (1 for ``pos_label_``).
+    oof_scores_ : ndarray of float32
+        The same rows' out-of-fold scores before calibration (for the
+        reliability diagram of :func:`autoimb.report`).
+    data_summary_ : dict
+        Rows, columns, class counts and missing values of the training data.
     results_ : pandas.DataFrame
-        One row per trial: state, value, strategy, metrics and parameters.
+        One row per trial: state, ``value`` (its own, raw cross-validated
+        value), ``chosen`` (part of the returned model), strategy, metrics and
+        parameters.
     study_ : optuna.Study
         The study (not kept in exported or pickled models).
     study_name_, storage_location_ : str
@@ -278,9 +293,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             context.model_threads = threads
             with threadpool_limits(limits=threads):
                 interrupted = self._search(study, context, inputs=(X, y))
-            self._refit_best(study, context)
+                # The refit threads as the trials did: its time is what the budget
+                # predicted from them, and the model is the one evaluated.
+                self._refit_best(study, context)
         self._describe_best(study, context)
-        self.results_ = results_table(study)
+        self.results_ = results_table(study, chosen=self.ensemble_)
         if interrupted:
             n_done = int((self.results_["state"] == "COMPLETE").sum())
             warn(f"The search was interrupted; the model holds the best of "
@@ -501,8 +518,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                  "change that.")
         else:
             pipelines = [strategy.make_pipeline(context.kinds, context.model_seed,
-                                                n_jobs=-1).fit(context.X, context.y)
-                         for strategy in chosen.strategies]
+                                                n_jobs=context.model_threads)
+                         .fit(context.X, context.y) for strategy in chosen.strategies]
         post = chosen.post
         self.best_estimator_ = ThresholdedPipeline(pipelines, post.calibrator,
                                                    post.threshold, self.classes_,
@@ -530,6 +547,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 self.best_score_ / trivial if trivial > 0 else float("nan"))
         self.oof_proba_ = post.proba.astype(np.float32)
         self.oof_target_ = y_scored.astype(np.int8)
+        self.oof_scores_ = np.asarray(chosen.scores, dtype=np.float32)
+        self.data_summary_ = summarize_data(context.X, context.y, self.classes_,
+                                            self.pos_label_)
         # Kept for figures and benchmarks, not pickled.
         self._chosen, self._pool, self._context = chosen, pool, context
 
@@ -575,8 +595,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         lines = [
             f"Best strategy: {self.strategy_}",
             f"Expected {metric} on new data: {self.best_score_:.6g} (bootstrap "
-            f"bias-corrected; the best of {m['n_candidates']} candidates scored "
-            f"{self.best_score_raw_:.6g} on the rows that chose it)",
+            f"bias-corrected for the choice among {m['n_candidates']} candidates; "
+            f"its own cross-validated value, optimistic: {self.best_score_raw_:.6g})",
             f"Cross-validated at the threshold: normalized cost "
             f"{m['normalized_cost']:.3f}, AP {m['average_precision']:.3f}, precision "
             f"{m['precision']:.3f}, recall {m['recall']:.3f}, Brier {m['brier']:.4f}",
@@ -588,6 +608,65 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             lines.append(f"Study {self.study_name_!r} in {location}; open it with: "
                          f"autoimb dashboard {location}")
         return "\n".join(lines)
+
+    def diagnose(self, X=None, y=None, *, learning_curve: bool = True,
+                 time_limit: float | None = 60.0) -> Diagnosis:
+        """Is imbalance the real problem? Diagnose the model and its search.
+
+        Compares the best strategy with the best one that neither weights nor
+        resamples (both raw cross-validated values of their trials), measures
+        how well the out-of-fold probabilities separate the classes (ROC AUC and
+        average precision with bootstrap intervals), counts rows whose
+        out-of-fold probability confidently contradicts their label (confident
+        learning's per-class thresholds), refits the best strategy on 25%, 50%
+        and 75% of each fold's training rows (a learning curve), and gives a
+        verdict in sentences with the numbers behind it. See
+        :mod:`autoimb.explain.diagnostics` for the methods.
+
+        Parameters
+        ----------
+        X, y : DataFrame or array-like, default=None
+            The training data again, for the learning curve of a model that no
+            longer holds its search context (one loaded from a file). Right
+            after ``fit`` they are not needed.
+        learning_curve : bool, default=True
+            Refit the best strategy on subsamples (the only part that fits
+            models); False keeps the diagnosis to what the model holds.
+        time_limit : float or None, default=60.0
+            Seconds for the learning curve's fits; larger fractions that would
+            pass it are left out (and said so).
+
+        Returns
+        -------
+        Diagnosis
+            Data (``to_dict()``); ``print`` it for the sentences.
+
+        Notes
+        -----
+        The standard error of the gain of imbalance handling is a paired
+        bootstrap of the two trials' out-of-fold predictions, which only the
+        process that ran ``fit`` holds; a loaded model uses each trial's
+        confusion counts instead (a conservative, unpaired error). The learning
+        curve likewise needs the search context, or ``X`` and ``y``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> import autoimb
+        >>> X, y = make_classification(n_samples=600, weights=[0.9], random_state=0)
+        >>> model = autoimb.fit(X, y, search_space="fast", n_trials=3, cv=3,
+        ...                     storage="memory", random_state=0,
+        ...                     show_progress_bar=False)
+        >>> diagnosis = model.diagnose(learning_curve=False)
+        >>> diagnosis.verdict in {"label_noise", "overlap", "more_data",
+        ...                       "imbalance", "not_imbalance"}
+        True
+        """
+        from .explain.diagnostics import diagnose
+
+        check_is_fitted(self)
+        return diagnose(self, X, y, learning_curve=learning_curve,
+                        time_limit=time_limit)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -624,22 +703,30 @@ def fit(X, y, **options) -> AutoImbClassifier:
     return AutoImbClassifier(**options).fit(X, y)
 
 
-def results_table(study) -> pd.DataFrame:
-    """One row per trial: state, value, strategy, metrics and parameters."""
+def results_table(study, chosen=()) -> pd.DataFrame:
+    """One row per trial: state, value, strategy, metrics and parameters.
+
+    ``value`` is each trial's own cross-validated value (raw: the best of them is
+    optimistic, see ``best_score_``); ``chosen`` marks the trials the returned
+    model is made of.
+    """
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
         row = {"number": trial.number, "state": trial.state.name, "value": value,
-               "strategy": attrs.get("strategy")}
-        for key in ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                    "precision", "recall", "balanced_accuracy", "brier", "ece",
-                    "threshold", "calibration", "threshold_rule", "fit_time", "recipe"):
+               "chosen": trial.number in chosen, "strategy": attrs.get("strategy")}
+        for key in (*TRIAL_ATTRS, "calibration", "threshold_rule", "fit_time",
+                    "recipe"):
             row[key] = attrs.get(key)
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
         row.update({f"params.{k}": v for k, v in trial.params.items()})
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["value"] = ("each trial's own cross-validated value on the scored "
+                            "rows (raw: the best of many is optimistic; "
+                            "best_score_ is bias-corrected)")
+    return table
 
 
 @contextlib.contextmanager

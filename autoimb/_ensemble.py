@@ -51,7 +51,7 @@ class Candidate:
 
     @property
     def is_trivial(self) -> bool:
-        """The rule without a model (see :func:`autoimb._selection.trivial_candidate`)."""
+        """The rule without a model (:func:`autoimb._selection.trivial_candidate`)."""
         return not self.trial_numbers
 
     def describe(self) -> str:
@@ -69,21 +69,45 @@ class Candidate:
 
 def blends(singles: list[Candidate], y, groups, objective, max_members: int,
            calibrations) -> list[Candidate]:
-    """Blends of the 2, 3, ... ``max_members`` first of ``singles`` (best first).
+    """Blends of the best 2, 3, ... ``max_members`` of ``singles``.
 
     A blend averages its members' out-of-fold scores (probabilities on the real
     class balance); its calibrator, rule and threshold are then cross-fitted over
-    ``groups`` like a single strategy's, so no choice it makes for a row saw that
-    row's label.
+    ``groups`` like a single strategy's. Its *members* are cross-fitted too: the
+    rows of group k are decided by the blend of the candidates that score best on
+    the other groups, so not even the choice of members saw their labels. (The
+    returned blend's members are the best on all groups.) Candidates are ranked by
+    the objective's per-group score of their out-of-fold scores (the least cost
+    any threshold reaches on the group, normalized; or the group's average
+    precision).
     """
+    y, groups = np.asarray(y), np.asarray(groups)
+    if max_members < 2 or len(singles) < 2:
+        return []
+    labels = np.unique(groups)
+    sign = 1.0 if objective.direction == "minimize" else -1.0
+    per_group = sign * np.array([
+        [objective.oracle_fold_score(y[groups == g], c.scores[groups == g])
+         for g in labels] for c in singles])
+
+    def average(of):
+        return np.mean([singles[i].scores for i in of], axis=0)
+
+    def best(m, without=None):
+        """The m best candidates, judged on every group but ``without``."""
+        kept = labels != without
+        return np.argsort(per_group[:, kept].mean(axis=1), kind="stable")[:m]
+
     made = []
     for m in range(2, min(max_members, len(singles)) + 1):
-        members = singles[:m]
-        scores = np.mean([c.scores for c in members], axis=0)
-        post = cross_fit_postprocessing(scores, y, groups, objective=objective,
-                                        calibrations=calibrations)
+        members = best(m)
+        post = cross_fit_postprocessing(
+            average(members), y, groups, objective=objective,
+            calibrations=calibrations,
+            scores_for_fold=lambda k, m=m: average(best(m, without=k)))
         made.append(Candidate(
-            trial_numbers=tuple(c.trial_numbers[0] for c in members),
-            strategies=tuple(c.strategies[0] for c in members), scores=scores,
-            post=post, refit_seconds=sum(c.refit_seconds for c in members)))
+            trial_numbers=tuple(singles[i].trial_numbers[0] for i in members),
+            strategies=tuple(singles[i].strategies[0] for i in members),
+            scores=average(members), post=post,
+            refit_seconds=sum(singles[i].refit_seconds for i in members)))
     return made

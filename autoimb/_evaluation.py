@@ -122,6 +122,7 @@ class PostProcessing:
 def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
                              calibrations=tuple(CALIBRATIONS),
                              make_calibrator: Callable = make_calibrator,
+                             scores_for_fold: Callable | None = None,
                              ) -> PostProcessing:
     """Calibrate and threshold out-of-fold scores, each fold by the other folds.
 
@@ -141,6 +142,10 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
         The calibrators to choose from.
     make_calibrator : callable, default=autoimb._calibration.make_calibrator
         Builds an unfitted calibrator from its name (replaceable in tests).
+    scores_for_fold : callable, default=None
+        ``scores_for_fold(k)`` gives the scores (of all rows) that fold k is
+        post-processed with, when they depend on the fold (a blend whose members
+        were chosen without fold k); ``scores`` serve the final post-processor.
     """
     scores, y = np.asarray(scores, dtype=float), np.asarray(y)
     proba = np.empty(len(y))
@@ -152,15 +157,17 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
 
     for k in np.unique(fold_ids):
         fit, held = fold_ids != k, fold_ids == k
-        post = make_postprocessor().fit(scores[fit], y[fit], fold_ids[fit])
-        proba[held] = post.transform(scores[held])
-        pred[held] = post.predict(scores[held])
+        these = scores if scores_for_fold is None else np.asarray(scores_for_fold(k))
+        post = make_postprocessor().fit(these[fit], y[fit], fold_ids[fit])
+        proba[held] = post.transform(these[held])
+        pred[held] = post.predict(these[held])
         choices.append(post.describe())
         thresholds.append(float(post.threshold_))
     final = make_postprocessor().fit(scores, y, fold_ids)
-    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost, fn_cost=objective.fn_cost)
+    metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
+                            fn_cost=objective.fn_cost)
     metrics.update(ranking_metrics(y, scores, proba), threshold=float(final.threshold_))
-    value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
+    value = metrics["cost" if objective.kind == "cost" else "average_precision"]
     return PostProcessing(proba=proba, pred=pred, fold_choices=choices,
                           fold_thresholds=thresholds, metrics=metrics,
                           value=float(value), final=final)

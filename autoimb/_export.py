@@ -142,8 +142,9 @@ def read_envelope(path) -> dict:
             "truncated or corrupted. Export the model again.") from exc
     except Exception as exc:
         raise ModelFileError(
-            f"{str(path)!r} is not a readable autoimb model file ({type(exc).__name__}: "
-            f"{exc}); it may be truncated or corrupted. Export the model again.") from exc
+            f"{str(path)!r} is not a readable autoimb model file "
+            f"({type(exc).__name__}: {exc}); it may be truncated or corrupted. Export "
+            "the model again.") from exc
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise ModelFileError(
             f"{str(path)!r} is not an autoimb model file; make one with "

@@ -92,8 +92,8 @@ def make_folds(validation: Validation, y01, seed: int) -> list:
     """The (train, test) index pairs of ``validation`` for these labels."""
     y01 = np.asarray(y01)
     if validation.kind == "holdout":
-        splitter = StratifiedShuffleSplit(n_splits=1, test_size=validation.test_fraction,
-                                          random_state=seed)
+        splitter = StratifiedShuffleSplit(
+            n_splits=1, test_size=validation.test_fraction, random_state=seed)
     else:
         splitter = StratifiedKFold(n_splits=validation.n_splits, shuffle=True,
                                    random_state=seed)

@@ -13,8 +13,27 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-__all__ = ["binary_metrics", "error_metrics", "expected_calibration_error",
-           "ranking_metrics", "trivial_cost"]
+__all__ = ["METRICS", "TRIAL_ATTRS", "binary_metrics", "error_metrics",
+           "expected_calibration_error", "ranking_metrics", "trivial_cost"]
+
+#: The metrics every candidate is scored with, by key (as in ``results_``, the
+#: trials' user attributes and :func:`binary_metrics`), with their names for
+#: people, in the order tables show them.
+METRICS = {
+    "cost": "cost",
+    "normalized_cost": "normalized cost",
+    "average_precision": "average precision",
+    "roc_auc": "ROC AUC",
+    "f1": "F1",
+    "precision": "precision",
+    "recall": "recall",
+    "balanced_accuracy": "balanced accuracy",
+    "brier": "Brier score",
+    "ece": "expected calibration error",
+}
+
+#: The numbers a trial records as user attributes: its metrics and threshold.
+TRIAL_ATTRS = (*METRICS, "threshold")
 
 
 def trivial_cost(y_true, fp_cost: float, fn_cost: float) -> float:
@@ -57,7 +76,8 @@ def binary_metrics(y_true, proba, threshold: float, *, fp_cost: float,
 
     Examples
     --------
-    >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5, fp_cost=1, fn_cost=5)
+    >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5,
+    ...                    fp_cost=1, fn_cost=5)
     >>> m["cost"], m["tp"], m["fp"]
     (6.0, 1, 1)
     """
@@ -167,7 +187,8 @@ def evaluate(model, X, y) -> dict:
     unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
     if unknown:
         raise AutoImbError(
-            f"y holds labels {unknown[:5]} the model was not trained on; its labels are "
+            f"y holds labels {unknown[:5]} the model was not trained on; its labels "
+            "are "
             f"{model.classes_.tolist()}.")
     proba = model.predict_proba(X)[:, list(model.classes_).index(model.pos_label_)]
     y01 = (y == model.pos_label_).astype(int)

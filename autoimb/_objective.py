@@ -63,8 +63,9 @@ class Objective:
         # resample costs a pass over the rows.
         n_boot = int(np.clip(64 * 20_000 / max(len(y_true), 1), 16, 64))
         if self.uses_costs_for_threshold:
-            return stable_threshold(y_true, scores, cost_loss(self.fp_cost, self.fn_cost),
-                                    position=self.bayes_threshold, n_boot=n_boot)
+            loss = cost_loss(self.fp_cost, self.fn_cost)
+            return stable_threshold(y_true, scores, loss, position=self.bayes_threshold,
+                                    n_boot=n_boot)
         return stable_threshold(y_true, scores, f1_loss, n_boot=n_boot)
 
     def rule_score(self, y_true, pred) -> float:

@@ -144,7 +144,8 @@ class PostProcessor:
         tuned = np.empty(len(y), dtype=bool)
         for g, calibrator in calibrators.items():
             fit, held = groups != g, groups == g
-            threshold = objective.tune_threshold(y[fit], calibrator.transform(scores[fit]))
+            threshold = objective.tune_threshold(y[fit],
+                                                 calibrator.transform(scores[fit]))
             tuned[held] = proba[held] >= threshold
         bayes = proba >= objective.bayes_threshold
         if objective.rule_score(y, bayes) < objective.rule_score(y, tuned):

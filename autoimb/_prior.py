@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["correct_odds", "odds_factor"]
+__all__ = ["adjust_to_prior", "correct_odds", "em_prior", "odds_factor"]
 
 
 def correct_odds(proba, factor: float) -> np.ndarray:
@@ -76,3 +76,125 @@ def odds_factor(*, weighting: str, positive_weight: float | None,
     elif weighting in ("custom", "scale_pos_weight"):
         factor *= float(positive_weight)
     return float(factor)
+
+
+def adjust_to_prior(proba, training_rate: float, new_rate: float) -> np.ndarray:
+    """Probabilities of the positive class after the positive rate changes.
+
+    Under a prior shift (the class-conditional distributions ``p(x | y)`` stay,
+    the positive rate moves from ``training_rate`` to ``new_rate``), Bayes' rule
+    multiplies every row's odds by the same factor::
+
+        odds(p') = odds(p) * odds(new_rate) / odds(training_rate)
+
+    which is :func:`correct_odds` with ``factor = odds(training_rate) /
+    odds(new_rate)``.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n,)
+        Calibrated probabilities of the positive class at ``training_rate``.
+    training_rate, new_rate : float
+        Positive rates strictly between 0 and 1.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> adjust_to_prior([0.1, 0.5], training_rate=0.1, new_rate=0.5).round(3).tolist()
+    [0.5, 0.9]
+    >>> adjust_to_prior([0.3], training_rate=0.2, new_rate=0.2).tolist()
+    [0.3]
+    """
+    for name, rate in (("training_rate", training_rate), ("new_rate", new_rate)):
+        if not 0.0 < rate < 1.0:
+            raise ValueError(
+                f"{name}={rate!r} is not a positive rate strictly between 0 and 1; "
+                "pass the fraction of positive rows, such as 0.05.")
+    return correct_odds(proba, _odds_of(training_rate) / _odds_of(new_rate))
+
+
+def em_prior(proba, training_rate: float, *, tol: float = 1e-6,
+             max_iter: int = 1000) -> tuple[float, int, bool]:
+    """Estimate the positive rate of unlabelled rows from calibrated probabilities.
+
+    The EM algorithm of Saerens, Latinne and Decaestecker (2002): starting from
+    ``pi' = training_rate``, adjust every probability to ``pi'`` by Bayes' rule
+    (E step, :func:`adjust_to_prior`), then take their mean as the new ``pi'``
+    (M step)::
+
+        p_i' = (pi'/pi) p_i / ((pi'/pi) p_i + ((1 - pi')/(1 - pi)) (1 - p_i))
+        pi'  = mean(p_i')
+
+    until ``pi'`` moves by less than ``tol``. Each step increases the likelihood
+    of the unlabelled rows under the model with prior ``pi'``, so the estimate is
+    the maximum-likelihood rate when the probabilities are calibrated and only
+    the rate changed.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n,)
+        Calibrated probabilities of the positive class, from a model trained
+        where the positive rate was ``training_rate``.
+    training_rate : float
+        The positive rate of the training rows, strictly between 0 and 1.
+    tol : float, default=1e-6
+        Stop when the rate changes by less than this between two steps.
+    max_iter : int, default=1000
+        Stop after this many steps, converged or not.
+
+    Returns
+    -------
+    rate : float
+        The estimated positive rate of the rows.
+    n_iter : int
+        Steps taken.
+    converged : bool
+        Whether the last step moved the rate by less than ``tol``.
+
+    Notes
+    -----
+    A model that separates the classes poorly makes EM slow (the likelihood is
+    flat in ``pi'``) and its estimate noisy; a model that is miscalibrated at the
+    training rate biases it. A model whose probabilities are all equal (the
+    trivial rule) cannot tell: every rate is a fixed point, and EM returns
+    ``training_rate``.
+
+    References
+    ----------
+    .. [1] M. Saerens, P. Latinne and C. Decaestecker, "Adjusting the outputs of
+       a classifier to new a priori probabilities: a simple procedure", Neural
+       Computation 14(1), 21-41, 2002.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(20_000) < 0.4                # 40% positives now
+    >>> x = rng.normal(np.where(y, 1.0, -1.0))       # x | y is N(+-1, 1)
+    >>> odds = np.exp(2 * x) * 0.1 / 0.9             # p(y | x) where 10% were
+    >>> proba = odds / (1 + odds)
+    >>> rate, n_iter, converged = em_prior(proba, training_rate=0.1)
+    >>> print(f"true {y.mean():.3f}, estimated {rate:.3f} in {n_iter} steps")
+    true 0.392, estimated 0.390 in 17 steps
+    """
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 1 or len(proba) == 0:
+        raise ValueError(
+            f"em_prior needs a non-empty 1-d array of probabilities; got shape "
+            f"{proba.shape}.")
+    rate = training_rate
+    lowest, highest = 0.5 / len(proba), 1.0 - 0.5 / len(proba)
+    for n_iter in range(1, max_iter + 1):
+        new = float(np.clip(adjust_to_prior(proba, training_rate, rate).mean(),
+                            lowest, highest))
+        if abs(new - rate) < tol:
+            return new, n_iter, True
+        rate = new
+    return rate, max_iter, False
+
+
+def _odds_of(rate: float) -> float:
+    return rate / (1.0 - rate)

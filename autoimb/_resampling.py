@@ -54,7 +54,8 @@ def _build(method, ratio, k, categorical_features, seed):
     if method == "adasyn":
         return ADASYN(sampling_strategy=ratio, n_neighbors=k, random_state=seed)
     if method == "smotenc":
-        return SMOTENC(categorical_features=categorical_features, sampling_strategy=ratio,
+        return SMOTENC(categorical_features=categorical_features,
+                       sampling_strategy=ratio,
                        k_neighbors=k, random_state=seed)
     if method == "random_under":
         return RandomUnderSampler(sampling_strategy=ratio, random_state=seed)

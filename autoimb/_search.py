@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ._budget import Budget, strategy_size
 from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
+from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
@@ -30,15 +31,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SearchContext", "run_search", "strategy_of"]
 
-_METRIC_ATTRS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                 "precision", "recall", "balanced_accuracy", "brier", "ece",
-                 "threshold")
 
 # Warnings that trials raise by design and that say nothing to the user: a
 # strategy that does not converge, or scores a fold without positives, is judged
 # by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
 _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
                 optuna.exceptions.ExperimentalWarning)
+# Pruning acts only with this many folds or fewer, and this many positives in
+# every fold (medium and large data).
+_PRUNE_UP_TO_FOLDS = 3
+_PRUNE_MIN_POSITIVES = 100
 
 @dataclass
 class SearchContext:
@@ -132,7 +134,8 @@ class _Progress:
             self.bar.update(max(0, done - self.bar.n))
         try:
             best = study.best_trial
-            self.bar.set_postfix_str(f"best {self.metric} {best.value:.5g} (#{best.number})")
+            self.bar.set_postfix_str(
+                f"best {self.metric} {best.value:.5g} (#{best.number})")
         except ValueError:
             pass
 
@@ -150,6 +153,11 @@ def make_objective(ctx: SearchContext):
     explainer = ctx.explainer
 
     budget = ctx.budget
+    # Pruning on a fold's rows leaves the surviving trials lucky on those rows,
+    # which no later correction sees. It is worth that only where trials are
+    # slow and folds hold many positives: 3 folds or fewer, 100+ positives each.
+    prune = 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and min(
+        int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
 
     def run_trial(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -177,7 +185,7 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
             # A trial whose last fold is scored is complete: keep it.
-            if k < len(ctx.folds) - 1 and trial.should_prune():
+            if prune and k < len(ctx.folds) - 1 and trial.should_prune():
                 reason = (
                     f"after fold {k + 1} of {len(ctx.folds)}, its running "
                     f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
@@ -189,12 +197,12 @@ def make_objective(ctx: SearchContext):
                 raise optuna.TrialPruned()
 
         try:
-            strategy = ctx.space.suggest(trial, has_categorical=ctx.kinds.has_categorical,
-                                         has_numeric=ctx.kinds.has_numeric)
+            strategy = ctx.space.suggest(
+                trial, has_categorical=ctx.kinds.has_categorical,
+                has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
             predicted = budget.predict(strategy.model, strategy_size(strategy))
-            if not budget.allows(predicted):
-                trial.study.stop()
+            if not budget.allows(predicted):  # a cheaper one may still fit
                 stop_for_time(f"it would take about {predicted:.0f} s and the "
                               "budget has less left")
             scores, _, seconds = out_of_fold_scores(
@@ -205,12 +213,14 @@ def make_objective(ctx: SearchContext):
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see _shutdown)
             reason = str(exc) or "interrupted (Ctrl-C)"
             trial.set_user_attr("error", f"{reason}; queued again")
-            trial.study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            trial.study.enqueue_trial(trial.params,
+                                      user_attrs={"retry_of": trial.number})
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             if explainer is not None:
-                explainer.stopped(trial, strategy, "FAIL", f"{type(exc).__name__}: {exc}")
+                explainer.stopped(trial, strategy, "FAIL",
+                                  f"{type(exc).__name__}: {exc}")
             raise
         for key in _METRIC_ATTRS:
             trial.set_user_attr(key, _json_float(post.metrics[key]))
@@ -275,7 +285,8 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
         return study
     stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)),
                        budget=ctx.budget)
-    progress = _Progress(n_trials, finished, show_progress_bar, ctx.objective.metric_name)
+    progress = _Progress(n_trials, finished, show_progress_bar,
+                         ctx.objective.metric_name)
     verbosity = optuna.logging.get_verbosity()
     # Failed trials are logged by _Stopper in one line, with the reason recorded.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -299,7 +310,7 @@ def best_trial_or_raise(study):
     if completed:
         return study.best_trial
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-    first = next((t.user_attrs.get("error") for t in failed if t.user_attrs.get("error")),
+    first = next((t.user_attrs["error"] for t in failed if t.user_attrs.get("error")),
                  None)
     n_pruned = _count(study, (TrialState.PRUNED,))
     error = NoCompletedTrialError(

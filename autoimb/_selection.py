@@ -4,14 +4,14 @@ Every candidate's out-of-fold value is honest on its own, but the best of many
 noisy values is not: it is biased (the winner's curse), the more so the more
 candidates and the fewer positives. Two things follow.
 
-**The choice tolerates noise.** Candidates are ordered from the simplest to the
-most complex: the trivial rule (no model: every row negative, or every row
-positive, whichever costs less), then single strategies from the cheapest to fit,
-then blends. The first candidate whose value is within ``tolerance`` standard
-errors of the best value is chosen; the standard error is that of its paired
-difference with the best, over bootstrap resamples of the rows. A more complex
-candidate must earn its place by more than the noise of cross-validation, and
-where nothing beats the trivial rule beyond noise, the trivial rule is returned.
+**The choice tolerates noise.** Candidates are put in an order of preference: the
+trivial rule (no model: every row negative, or every row positive, whichever
+costs less), then blends of the best strategies (averaging lowers the variance
+that picking one of them keeps), then single strategies from the cheapest to
+fit. The first candidate whose value is within ``tolerance`` standard errors of
+the best value is chosen; the standard error is that of its paired difference
+with the best, over bootstrap resamples of the rows. Where nothing beats the
+trivial rule beyond noise, the trivial rule is returned.
 
 **The reported score is bias-corrected.** It is the bootstrap bias-corrected
 cross-validation estimate (BBC-CV; Tsamardinos, Greasidou and Borboudakis,
@@ -96,9 +96,10 @@ class _Values:
         """Values of shape (n_weightings, n_candidates)."""
         weights = np.atleast_2d(weights)
         if self.kind == "cost":
-            return (weights @ self.losses) / np.maximum(weights.sum(axis=1), 1e-12)[:, None]
-        return -np.column_stack([self._ap(weights, o, s)
-                                 for o, s in zip(self.orders, self.starts, strict=True)])
+            totals = np.maximum(weights.sum(axis=1), 1e-12)[:, None]
+            return (weights @ self.losses) / totals
+        pairs = zip(self.orders, self.starts, strict=True)
+        return -np.column_stack([self._ap(weights, o, s) for o, s in pairs])
 
     def _ap(self, weights, order, starts):
         positive = (self.y[order] == 1).astype(float)
@@ -203,7 +204,8 @@ def bias_corrected_estimate(candidates, y, objective, *,
     index = int(_choose(full, margins)[0])
     chosen = _choose(drawn, margins)
     scored = left_out[np.arange(len(chosen)), chosen]
-    estimate = float(np.nanmean(scored)) if np.isfinite(scored).any() else full[0, index]
+    estimate = (float(np.nanmean(scored)) if np.isfinite(scored).any()
+                else full[0, index])
     sign, scale = (1.0, n) if objective.kind == "cost" else (-1.0, 1.0)
     return Selection(index=index, raw=sign * scale * float(full[0, index]),
                      estimate=sign * scale * estimate,
@@ -239,16 +241,22 @@ def trivial_candidate(y, objective):
     metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
                             fn_cost=objective.fn_cost)
     metrics.update(ranking_metrics(y, proba), threshold=final.threshold_)
-    value = metrics["cost"] if objective.kind == "cost" else metrics["average_precision"]
+    value = metrics["cost" if objective.kind == "cost" else "average_precision"]
     post = PostProcessing(proba=proba, pred=pred, metrics=metrics, value=float(value),
                           final=final)
     return Candidate(trial_numbers=(), strategies=(), scores=proba, post=post)
 
 
 def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
-    """The candidates of a finished search, simplest first: the trivial rule,
-    the best distinct strategies from the cheapest to fit, then blends of the
-    best ``2 .. ensemble_size`` of them.
+    """The candidates of a finished search, in order of preference: the trivial
+    rule, blends of the best ``ensemble_size .. 2`` distinct strategies (the
+    largest first), then the distinct strategies from the cheapest to fit.
+
+    Among candidates within noise of the best, the first is chosen: the trivial
+    rule when nothing beats it, else an average of the best strategies rather
+    than one of them (which lowers the variance of the choice), else the
+    cheapest. ``benchmarks/selection_rules.py`` measured this order against
+    "singles before blends" on held-out cost.
 
     Trials scored by this process come from ``context.oof_cache``; the best few
     of the others (a resumed study, another worker's trials) are scored again.
@@ -285,4 +293,4 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     made = blends(singles, y, context.groups, context.objective, ensemble_size,
                   context.space.calibrations) if ensemble_size > 1 else []
     by_cost = [singles[i] for i in np.argsort(seconds, kind="stable")]
-    return [trivial_candidate(y, context.objective), *by_cost, *made]
+    return [trivial_candidate(y, context.objective), *made[::-1], *by_cost]

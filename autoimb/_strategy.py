@@ -82,12 +82,13 @@ class Strategy:
         if self.resampler != "none":
             steps.append(("resample", AdaptiveResampler(
                 method=self.resampler, sampling_ratio=self.sampling_ratio,
-                k_neighbors=self.k_neighbors, categorical_features=kinds.encoded_categorical,
+                k_neighbors=self.k_neighbors,
+                categorical_features=kinds.encoded_categorical,
                 random_state=random_state)))
         steps.append(("model", make_model(
             self.model, self.model_params, weighting=self.weighting,
-            positive_weight=self.positive_weight, kinds=kinds, random_state=random_state,
-            n_jobs=n_jobs)))
+            positive_weight=self.positive_weight, kinds=kinds,
+            random_state=random_state, n_jobs=n_jobs)))
         return StrategyPipeline(Pipeline(steps), weighting=self.weighting,
                                 positive_weight=self.positive_weight,
                                 balances_itself=MODELS[self.model].resamples_itself)

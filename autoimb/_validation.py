@@ -175,7 +175,8 @@ def check_target(y, n_rows: int, pos_label=None):
             "every label the same type, e.g. y.astype(str).") from exc
     if len(classes) < 2:
         raise AutoImbError(
-            f"y has only one class ({plain_value(classes[0])!r}); a classifier needs two. "
+            f"y has only one class ({plain_value(classes[0])!r}); a classifier needs "
+            "two. "
             "Check that y is the right column, or add rows of the other class.")
     if len(classes) > 2:
         kind = type_of_target(y)

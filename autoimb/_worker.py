@@ -264,7 +264,7 @@ def export_study(storage, study_name: str, path=None, *, data=None,
     with threadpool_limits(limits=1):
         model._refit_best(study, context)
     model._describe_best(study, context)
-    model.results_ = results_table(study)
+    model.results_ = results_table(study, chosen=model.ensemble_)
     if isinstance(data, tuple):
         name = getattr(data[1], "name", None)
         if isinstance(name, str):

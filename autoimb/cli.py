@@ -1,5 +1,5 @@
 """The ``autoimb`` command line: fit, predict, evaluate, worker, export,
-dashboard, presets.
+monitor, diagnose, report, dashboard, presets.
 
 Typical use, from a shell::
 
@@ -8,6 +8,9 @@ Typical use, from a shell::
     autoimb export --storage postgresql://db/autoimb --study fraud --out model.joblib
     autoimb predict model.joblib new.csv --id customer_id --out scores.csv
     autoimb evaluate model.joblib test.parquet --target fraud --json
+    autoimb monitor model.joblib batch.csv --reference holdout.csv
+    autoimb diagnose model.joblib --data train.csv --target fraud
+    autoimb report model.joblib --out report.html
     autoimb dashboard autoimb.journal
     autoimb presets
 
@@ -18,7 +21,8 @@ errors (a missing file, an unknown column, a bad option value, a file that is no
 an autoimb model), 1 for other failures, 130 when interrupted (Ctrl+C), 143 when
 stopped by SIGTERM (the running trial is queued again) and 75 when the study's
 database stayed unreachable; after the last two, the same command resumes the
-study. ``--debug``, given anywhere on the line, also prints the traceback.
+study. ``autoimb monitor`` also exits with status 1 when an alert fires.
+``--debug``, given anywhere on the line, also prints the traceback.
 
 ``autoimb fit`` records the name of the target column in the model
 (``target_name_``), so that ``autoimb predict`` can drop that column when the
@@ -42,6 +46,7 @@ import typer
 
 from . import __version__
 from ._io import read_table, table_format, write_table
+from ._metrics import METRICS
 from ._processes import DEFAULT_PARALLEL
 from ._validation import plain_value
 from .exceptions import (
@@ -453,18 +458,12 @@ def evaluate(
         print(json.dumps(report, indent=2))
         return
     m = metrics
-    rows = [
-        ("cost", _number(m["cost"], None),
-         f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}"),
-        ("normalized cost", _number(m["normalized_cost"]),
-         "below 1 beats the best trivial rule"),
-        ("average precision", _number(m["average_precision"]), ""),
-        ("precision", _number(m["precision"]), ""),
-        ("recall", _number(m["recall"]), ""),
-        ("F1", _number(m["f1"]), ""),
-        ("ROC AUC", _number(m.get("roc_auc")), ""),
-        ("balanced accuracy", _number(m.get("balanced_accuracy")), ""),
-    ]
+    notes = {"cost": f"{m['fp']} FP x {fp_cost:g} + {m['fn']} FN x {fn_cost:g}",
+             "normalized_cost": "below 1 beats the best trivial rule"}
+    rows = [(METRICS[key], _number(m.get(key), None if key == "cost" else 3),
+             notes.get(key, ""))
+            for key in ("cost", "normalized_cost", "average_precision", "precision",
+                        "recall", "f1", "roc_auc", "balanced_accuracy")]
     print(f"{m['n_rows']} rows, {m['n_positive']} of class {model.pos_label_!r}; "
           f"threshold {m['threshold']:.4g} on its calibrated probability")
     for name, value, note in rows:
@@ -478,6 +477,89 @@ def evaluate(
     for name, counts in zip(names, ((m["tn"], m["fp"]), (m["fn"], m["tp"])),
                             strict=True):
         print(f"  {name:<{left}}" + "".join(str(c).rjust(width) for c in counts))
+
+
+@app.command()
+def monitor(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    data: Annotated[str, typer.Argument(
+        metavar="BATCH", show_default=False,
+        help="New rows: .csv, .csv.gz, .tsv or .parquet.")],
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Label column, if the batch is labelled: recall, precision and cost "
+        "are then checked too.")] = None,
+    reference: Annotated[str | None, typer.Option(
+        metavar="FILE", show_default=False,
+        help="Rows from the training distribution (held-out rows): the batch's "
+        "probabilities are compared with the model's on them (drift).")] = None,
+    min_recall: Annotated[float, typer.Option(
+        min=0, max=1, metavar="X",
+        help="Alert when the positive class's recall is below this.")] = 0.7,
+    min_precision: Annotated[float | None, typer.Option(
+        min=0, max=1, metavar="X", show_default=False,
+        help="Alert when the positive class's precision is below this.")] = None,
+    max_cost_per_row: Annotated[float | None, typer.Option(
+        min=0, metavar="X", show_default=False,
+        help="Alert when the errors cost more than this per row.")] = None,
+    max_psi: Annotated[float, typer.Option(
+        min=0, metavar="X",
+        help="Alert when the population stability index exceeds this.")] = 0.2,
+    max_rate_ratio: Annotated[float, typer.Option(
+        metavar="X", help="Alert when the positive rate moves by more than this "
+        "factor from the training rate.")] = 2.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the result as a JSON object.")] = False,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column that identifies rows: not given to the model.")] = None,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Check a BATCH of new rows against MODEL, with alert levels.
+
+    With --target: recall and precision of each class, cost at the model's
+    threshold. Always: the positive rate (counted, or estimated by EM) against
+    the training rate; with --reference, the drift of the model's probabilities
+    (population stability index, Kolmogorov-Smirnov). Exits with status 1 when
+    an alert fires, 0 otherwise.
+    """
+    from ._monitor import Monitor
+
+    model = _load_model(model_path, trust)
+    drop = [id_column] if id_column is not None else []
+    if target is not None and target in drop:
+        raise AutoImbError(f"--id and --target both name the column {target!r}.")
+    levels = {"min_recall": min_recall, "min_precision": min_precision,
+              "max_cost_per_row": max_cost_per_row, "max_psi": max_psi,
+              "max_rate_ratio": max_rate_ratio}
+    watcher = Monitor(model, **levels)  # refuse bad levels before reading data
+    if reference is not None:
+        frame = read_table(reference)
+        _require_columns(frame, drop, reference, "id")
+        extra = [target] if target is not None and target in frame.columns else []
+        try:
+            watcher = Monitor(model, reference=_features(
+                model, frame, drop=[*drop, *extra]), **levels)
+        except AutoImbError as exc:
+            raise AutoImbError(f"The reference {reference!r} does not suit the "
+                               f"model: {exc}") from exc
+    frame = read_table(data)
+    _require_columns(frame, drop, data, "id")
+    labels = [] if target is None else [target]
+    _require_columns(frame, labels, data, "target")
+    X = _features(model, frame, drop=[*drop, *labels])
+    y = frame[target].to_numpy() if target is not None else None
+    result = watcher.check(X, y, batch=os.path.basename(data))
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.report())
+    if not result.ok:
+        raise typer.Exit(code=EXIT_FAILURE)
 
 
 @app.command()
@@ -505,7 +587,7 @@ def dashboard(
 ):
     """Serve optuna-dashboard on a study's storage until Ctrl+C."""
     try:
-        from ._dashboard import run_dashboard
+        from .explain.dashboard import run_dashboard
     except ImportError as exc:
         raise _Unavailable(
             f"The dashboard is not available in this installation "
@@ -565,14 +647,14 @@ def worker(
     """
     from ._worker import run_worker
 
-    report = run_worker(storage, study, data=data, target=target, n_trials=trials,
-                        timeout=timeout, wait=wait, show_progress_bar=progress,
-                        verbose=True)
+    done = run_worker(storage, study, data=data, target=target, n_trials=trials,
+                      timeout=timeout, wait=wait, show_progress_bar=progress,
+                      verbose=True)
     shown = storage if storage is not None else "autoimb.journal"
-    print(f"Worker {report.describe()}.")
+    print(f"Worker {done.describe()}.")
     print(f"Build the model with: autoimb export --storage {_shown(shown)} "
           f"--study {study} --out model.joblib")
-    return EXIT_INTERRUPTED if report.interrupted else 0
+    return EXIT_INTERRUPTED if done.interrupted else 0
 
 
 @app.command()
@@ -624,6 +706,135 @@ def _shown(storage: str) -> str:
     from ._storage import StorageLocation
 
     return StorageLocation.parse(storage).shown
+
+
+@app.command()
+def diagnose(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", show_default=False,
+        help="The training data again, for the learning curve (it refits the "
+        "best strategy on subsamples).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column of --data.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column of --data that identifies rows: not given to the "
+        "model.")] = None,
+    time_limit: Annotated[float, typer.Option(
+        callback=_positive_number, metavar="SECONDS",
+        help="Seconds for the learning curve's fits.")] = 60.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the diagnosis as a JSON object.")] = False,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Is imbalance the real problem? Diagnose a model and its search.
+
+    What imbalance handling gained over none, how well the classes separate,
+    rows whose label the model confidently contradicts (possible label noise),
+    and with --data a learning curve (would more rows help?), then a verdict.
+    """
+    if (data is None) != (target is None):
+        raise AutoImbError("--data and --target go together: pass both for the "
+                           "learning curve, or neither.")
+    model = _load_model(model_path, trust)
+    X = y = None
+    if data is not None:
+        frame = read_table(data)
+        drop = [id_column] if id_column is not None else []
+        _require_columns(frame, [target], data, "target")
+        _require_columns(frame, drop, data, "id")
+        X = _features(model, frame, drop=[target, *drop])
+        y = frame[target].to_numpy()
+    diagnosis = model.diagnose(X, y, time_limit=time_limit)
+    if as_json:
+        print(json.dumps(diagnosis.to_dict(), indent=2))
+    else:
+        print(diagnosis)
+
+
+@app.command()
+def report(
+    model_path: Annotated[str, typer.Argument(
+        metavar="MODEL", show_default=False,
+        help="A model file written by `autoimb fit`.")],
+    out: Annotated[str, typer.Option(
+        "--out", "-o", metavar="FILE",
+        help="The HTML file to write.")] = "autoimb-report.html",
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="FILE", show_default=False,
+        help="The training data again: missing values and the diagnostics' "
+        "learning curve.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COL", show_default=False,
+        help="Name of the label column of --data.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        "--id", metavar="COL", show_default=False,
+        help="A column of --data that identifies rows: not given to the "
+        "model.")] = None,
+    storage: Annotated[str | None, typer.Option(
+        metavar="URL|FILE", show_default=False,
+        help="Read the trials from the study in this storage [default: the one "
+        "the model names, if it can be read].")] = None,
+    study: Annotated[str | None, typer.Option(
+        metavar="NAME", show_default=False,
+        help="Name of that study [default: the model's].")] = None,
+    diagnostics: Annotated[bool, typer.Option(
+        "--diagnostics/--no-diagnostics",
+        help="Add the diagnostics (is imbalance the real problem?).")] = True,
+    time_limit: Annotated[float, typer.Option(
+        callback=_positive_number, metavar="SECONDS",
+        help="Seconds for the learning curve's fits (with --data).")] = 60.0,
+    trust: Annotated[bool, typer.Option(
+        "--trust", help="Trust every type a skops model file names (only for "
+        "files you made).")] = False,
+):
+    """Write a self-contained HTML report of MODEL and its search.
+
+    One file that opens offline: the data, the winning pipeline in words, the
+    search history, which choices mattered, the best trial of each strategy
+    family, precision-recall, cost against threshold, reliability, the confusion
+    matrix and the diagnostics.
+    """
+    from .explain.report import load_study, open_model_study
+    from .explain.report import report as write_report
+
+    if (data is None) != (target is None):
+        raise AutoImbError("--data and --target go together: pass both, or "
+                           "neither.")
+    _check_output(out, "report")
+    model = _load_model(model_path, trust)
+    if storage is not None or study is not None:
+        location = storage or getattr(model, "storage_location_", None)
+        name = study or getattr(model, "study_name_", None)
+        if not location or not name:
+            raise AutoImbError("The model names no stored study; pass both "
+                               "--storage and --study.")
+        found, why = load_study(location, name)
+        if found is None:
+            raise AutoImbError(f"Cannot read the trials: {why}. Check --storage "
+                               "and --study, or leave them out to use the model's "
+                               "own record.")
+    else:
+        found, why = open_model_study(model)
+        if found is None:
+            _info(f"autoimb: the trials come from the model file ({why}).")
+    X = y = None
+    if data is not None:
+        frame = read_table(data)
+        drop = [id_column] if id_column is not None else []
+        _require_columns(frame, [target], data, "target")
+        _require_columns(frame, drop, data, "id")
+        X = _features(model, frame, drop=[target, *drop])
+        y = frame[target].to_numpy()
+    written = write_report(model, out, X=X, y=y, study=found,
+                           diagnose=diagnostics, time_limit=time_limit)
+    print(f"Report written to {written}")
 
 
 @app.command()

@@ -48,8 +48,8 @@ from _common import (
 )
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-OPTIONS = dict(search_space="fast", n_trials=4, cv=3, storage="memory", random_state=0,
-               show_progress_bar=False)
+OPTIONS = {"search_space": "fast", "n_trials": 4, "cv": 3, "storage": "memory", "random_state": 0,
+               "show_progress_bar": False}
 SLOW_SECONDS = 300
 
 

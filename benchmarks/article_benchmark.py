@@ -53,14 +53,14 @@ from _common import (
 
 FP_COST, FN_COST = 10.0, 500.0
 ARTICLE_REFERENCE = 29_320  # the article's test-set-picked threshold, its own split
-DATA = dict(n_samples=20000, n_features=25, n_informative=10, weights=[0.97, 0.03],
-            flip_y=0.02, random_state=42)
+DATA = {"n_samples": 20000, "n_features": 25, "n_informative": 10, "weights": [0.97, 0.03],
+            "flip_y": 0.02, "random_state": 42}
 TEST_SIZE = 0.2
 TOP = 10
 
 
 def cost(y_true, y_pred) -> float:
-    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    _tn, fp, fn, _tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
     return float(FP_COST * fp + FN_COST * fn)
 
 

@@ -27,27 +27,27 @@ import os
 # _common (imported below) caps the native thread pools of this process.
 CHILD_ENV = dict(os.environ)
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import csv  # noqa: E402
-import ctypes  # noqa: E402
-import dataclasses  # noqa: E402
-import datetime as dt  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import contextlib
+import csv
+import ctypes
+import dataclasses
+import datetime as dt
+import json
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import peers_report  # noqa: E402
-import peers_systems  # noqa: E402
-from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, write_json  # noqa: E402
-from peers_systems import SMALL, SYSTEMS  # noqa: E402
+import numpy as np
+import pandas as pd
+import peers_report
+import peers_systems
+from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, write_json
+from peers_systems import SMALL, SYSTEMS
 
 PEERS_DIR = RESULTS_DIR / "peers"
 WORKER = BENCH_DIR / "peers_systems.py"

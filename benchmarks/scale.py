@@ -31,19 +31,19 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(os.cpu_count()))
 
-import argparse  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import argparse
+import tempfile
+import threading
+import time
+import warnings
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
 
-import autoimb  # noqa: E402
-from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json  # noqa: E402
-from threshold_rules import load  # noqa: E402
+import autoimb
+from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from threshold_rules import load
 
 DATASETS = ("covertype_4v2", "kddcup_http")
 

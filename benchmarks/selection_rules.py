@@ -34,28 +34,46 @@ from sklearn.model_selection import train_test_split
 
 import autoimb
 from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from autoimb._ensemble import blends
 from autoimb._selection import bias_corrected_estimate
 from threshold_rules import datasets, load
 
 SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TOLERANCES = (0.0, 0.5, 1.0)
-ORDERS = ("simple_first", "blends_first")
+ORDERS = ("simple_first", "blends_first", "portfolio_first")
 
 
-def ordered(pool, order):
-    """The pool in a preference order: trivial, singles (cheapest first), blends;
-    or trivial, blends (largest first), singles."""
+def ordered(pool, order, portfolio=frozenset()):
+    """The pool's indices in a preference order (the first within tolerance of
+    the best is chosen):
+
+    - ``simple_first``: trivial, singles (cheapest first), blends;
+    - ``blends_first``: trivial, blends (largest first), singles (autoimb's);
+    - ``portfolio_first``: trivial, blends of portfolio entries, portfolio
+      entries, other blends, other singles.
+    """
+    def of(test):
+        return [i for i, c in enumerate(pool) if test(c)]
+
+    def in_portfolio(c):
+        return set(c.trial_numbers) <= portfolio
+
+    trivial = of(lambda c: c.is_trivial)
+    blends = sorted(of(lambda c: c.is_blend), key=lambda i: -len(pool[i].trial_numbers))
+    singles = of(lambda c: not c.is_trivial and not c.is_blend)
     if order == "simple_first":
-        return list(range(len(pool)))
-    trivial = [i for i, c in enumerate(pool) if c.is_trivial]
-    blends = [i for i, c in enumerate(pool) if c.is_blend][::-1]
-    singles = [i for i, c in enumerate(pool) if not c.is_trivial and not c.is_blend]
-    return trivial + blends + singles
+        return trivial + singles + blends
+    if order == "blends_first":
+        return trivial + blends + singles
+    first = [i for i in blends if in_portfolio(pool[i])] + [
+        i for i in singles if in_portfolio(pool[i])]
+    return trivial + first + [i for i in blends + singles if i not in first]
 
 
-def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn):
-    """Held-out normalized cost of every candidate, refitted on the training part."""
+def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, *, bag=False):
+    """Held-out normalized cost of every candidate, refitted on the training part
+    (or, with ``bag``, the average of its fold models: no refit)."""
     kinds, seed = model.kinds_, model._context.model_seed
     X_tr = model._check_X(X_tr, reset=False)
     X_te = model._check_X(X_te, reset=False)
@@ -70,7 +88,12 @@ def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn):
             parts = []
             for number, strategy in zip(candidate.trial_numbers, candidate.strategies,
                                         strict=True):
-                if number not in scores:
+                if number not in scores and bag:
+                    scores[number] = np.mean([
+                        strategy.make_pipeline(kinds, seed)
+                        .fit(X_tr.iloc[train], y01[train]).predict_proba(X_te)[:, 1]
+                        for train, _ in model._context.folds], axis=0)
+                elif number not in scores:
                     pipeline = strategy.make_pipeline(kinds, seed).fit(X_tr, y01)
                     scores[number] = pipeline.predict_proba(X_te)[:, 1]
                 parts.append(scores[number])
@@ -93,17 +116,32 @@ def run_one(name, seed, budget):
                             random_state=seed, storage="memory",
                             show_progress_bar=False)
     seconds = time.perf_counter() - start
-    pool = model._pool
-    held = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn)
     context = model._context
+    portfolio = frozenset(t.number for t in model.study_.trials
+                          if "recipe" in t.user_attrs)
+    singles = [c for c in model._pool if not c.is_trivial and not c.is_blend]
+    # Blends of portfolio entries only, for the portfolio_first order.
+    extra = blends([c for c in singles if set(c.trial_numbers) <= portfolio],
+                   context.y[context.scored], context.groups, model.objective_,
+                   model.ensemble_size, context.space.calibrations)
+    pool = list(model._pool) + [c for c in extra if not any(
+        sorted(c.trial_numbers) == sorted(d.trial_numbers) for d in model._pool)]
+    held = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn)
+    bagged = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, bag=True)
     y_scored = context.y[context.scored]
     trivial_train = min(y_scored.sum() * fn, (1 - y_scored).sum() * fp)
     row = {"dataset": name, "seed": seed, "seconds": seconds,
            "trials": int((model.results_.state == "COMPLETE").sum()),
            "pool": len(pool), "oracle": float(held.min()),
            "default_choice": model.strategy_}
+    row["candidates"] = [
+        {"trials": list(c.trial_numbers), "kind": "trivial" if c.is_trivial else
+         "blend" if c.is_blend else "single", "portfolio":
+         set(c.trial_numbers) <= portfolio, "raw": c.post.value / trivial_train,
+         "heldout": float(h), "bagged": float(b), "describe": c.describe()[:120]}
+        for c, h, b in zip(pool, held, bagged, strict=True)]
     for order in ORDERS:
-        indices = ordered(pool, order)
+        indices = ordered(pool, order, portfolio)
         candidates = [pool[i] for i in indices]
         for tolerance in TOLERANCES:
             selection = bias_corrected_estimate(candidates, y_scored, model.objective_,
@@ -112,6 +150,7 @@ def run_one(name, seed, budget):
             chosen = indices[selection.index]
             key = f"{order}/{tolerance:g}"
             row[f"{key} heldout"] = float(held[chosen])
+            row[f"{key} bagged"] = float(bagged[chosen])
             row[f"{key} reported"] = selection.estimate / trivial_train
             row[f"{key} raw"] = selection.raw / trivial_train
             row[f"{key} kind"] = ("trivial" if pool[chosen].is_trivial else "blend"
@@ -139,10 +178,13 @@ def report(rows, env):
                      f"{table[f'{rule} raw'].mean():.4f}", f"{gap.mean():+.4f}",
                      f"{gap.median():+.4f}",
                      ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))])
-    body.append(["oracle", f"{table.oracle.mean():.4f}", "", "", "", "", ""])
+    body.append(["oracle", f"{table.oracle.mean():.4f}", "", "", "", "", "", ""])
+    for row, rule in zip(body, rules, strict=False):
+        row.insert(2, f"{table[f'{rule} bagged'].mean():.4f}")
     lines.append(markdown_table(
-        ["rule (order/tolerance)", "held-out", "reported (BBC)", "raw", "mean gap",
-         "median gap", "chosen kinds"], body, "lrrrrrl"))
+        ["rule (order/tolerance)", "held-out", "held-out, fold models averaged",
+         "reported (BBC)", "raw", "mean gap", "median gap", "chosen kinds"], body,
+        "lrrrrrrl"))
     lines += ["", "## Held-out per data set (mean over seeds)", ""]
     per = table.groupby("dataset")[[f"{r} heldout" for r in rules] + ["oracle"]].mean()
     lines.append(markdown_table(["data set", *rules, "oracle"],

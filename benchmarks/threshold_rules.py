@@ -64,7 +64,11 @@ from autoimb._validation import check_frame, column_kinds
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 RULES = ("first_min", "middle", "bootstrap", "smoothed", "bootstrap_gap",
          "isotonic_bayes")
-MODEL = Strategy("lightgbm", {"n_estimators": 200, "learning_rate": 0.05})
+MODELS = {
+    "lightgbm": Strategy("lightgbm", {"n_estimators": 200, "learning_rate": 0.05}),
+    "hgb": Strategy("hist_gradient_boosting", {}),
+}
+MODEL = MODELS["lightgbm"]
 
 
 def datasets(only=None):
@@ -264,7 +268,10 @@ def main():
     parser.add_argument("--seeds", default="0,1,2,3")
     parser.add_argument("--only", default="")
     parser.add_argument("--out", default="threshold_rules")
+    parser.add_argument("--model", default="lightgbm", choices=sorted(MODELS))
     args = parser.parse_args()
+    global MODEL
+    MODEL = MODELS[args.model]
     seeds = [int(s) for s in args.seeds.split(",")]
     only = set(filter(None, args.only.split(",")))
     env = environment()

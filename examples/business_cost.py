@@ -18,7 +18,8 @@ from sklearn.model_selection import train_test_split
 
 import autoimb
 
-default = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bank_marketing.csv.gz"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+default = DATA / "bank_marketing.csv.gz"
 data = pd.read_csv(os.environ.get("AUTOIMB_BANK_DATA", default), low_memory=False)
 X, y = data.drop(columns="target"), data["target"]
 print(f"{len(X):,} calls, {int(y.sum()):,} subscriptions; "
@@ -37,6 +38,7 @@ print(model.summary())
 
 result = autoimb.evaluate(model, X_test, y_test)
 calls = result["tp"] + result["fp"]
-print(f"\nOn {len(X_test):,} held-out clients: call {calls:,}, reach {result['tp']:,} of "
+print(f"\nOn {len(X_test):,} held-out clients: call {calls:,}, "
+      f"reach {result['tp']:,} of "
       f"{result['n_positive']:,} subscribers; cost {result['cost']:,.0f} against "
       f"{result['cost'] / result['normalized_cost']:,.0f} for the best trivial policy.")

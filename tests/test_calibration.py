@@ -35,7 +35,8 @@ def test_calibration_is_monotone(miscalibrated, method):
 def test_none_is_identity(miscalibrated):
     """Check that 'none' leaves scores unchanged."""
     scores, y = miscalibrated
-    assert np.array_equal(make_calibrator("none").fit(scores, y).transform(scores), scores)
+    calibrated = make_calibrator("none").fit(scores, y).transform(scores)
+    assert np.array_equal(calibrated, scores)
 
 
 def test_sigmoid_matches_a_logistic_regression_on_platt_targets(miscalibrated):

@@ -32,18 +32,19 @@ def test_fit_returns_calibrated_thresholded_model(small_data, fast_options):
 
 def test_portfolio_comes_first(small_data, fast_options):
     """Check that the portfolio (the article's recipes among strong fixed
-    strategies) makes the first trials of a new study, cheapest first."""
+    strategies) makes the first trials of a new study, in its order."""
     X, y = small_data
     options = {**fast_options, "search_space": "default"}
     model = autoimb.fit(X, y, n_trials=8, **options)
     recipes = [t.user_attrs.get("recipe") for t in model.study_.trials[:7]]
-    assert recipes == ["logistic regression, balanced", "no handling, tuned threshold",
+    assert recipes == ["no handling, tuned threshold",
                        "LightGBM, 300 trees at learning rate 0.05",
-                       "balanced random forest", "class_weight balanced",
-                       "SMOTE at ratio 0.5", "random forest, balanced_subsample"]
+                       "balanced random forest", "logistic regression, balanced",
+                       "class_weight balanced", "SMOTE at ratio 0.5",
+                       "random forest, balanced_subsample"]
     smote = model.study_.trials[5].params
     assert smote["resampler"] == "smote" and smote["sampling_ratio"] == 0.5
-    assert model.study_.trials[2].params["lightgbm.n_estimators"] == 300
+    assert model.study_.trials[1].params["lightgbm.n_estimators"] == 300
 
 
 def test_trials_explain_themselves(small_data, fast_options):
@@ -220,22 +221,24 @@ def test_blend_of_best_strategies(small_data, fast_options):
 
 def test_reported_score_does_not_beat_the_trivial_rule_on_noise():
     """Check that with shuffled labels (no signal at all) the returned model's
-    reported normalized cost is about 1 or more, averaged over seeds: the
-    search does not claim to beat the trivial rule on noise. Before the
-    bias correction it reported 0.93-1.01 (mean 0.96); the held-out value is
-    1.03-1.09."""
+    reported normalized cost is about 1 or more, averaged over seeds, while its
+    raw cross-validated value, the best of 15 trials on the same rows, claims to
+    beat the trivial rule. (Measured: raw 0.93-0.99, reported 0.96-1.03, held
+    out 1.01-1.10; before the bias correction it reported the raw value.)"""
     from sklearn.datasets import make_classification
 
     from autoimb._metrics import trivial_cost
 
-    reported = []
+    reported, raw = [], []
     for seed in range(3):
-        X, y = make_classification(n_samples=1000, weights=[0.94], random_state=seed)
+        X, y = make_classification(n_samples=3000, weights=[0.94], random_state=seed)
         y = np.random.default_rng(seed).permutation(y)
         ratio = (y == 0).sum() / (y == 1).sum()
-        model = autoimb.fit(X, y, search_space="fast", n_trials=5, cv=3,
+        model = autoimb.fit(X, y, search_space="fast", n_trials=15, cv=3,
                             fp_cost=1, fn_cost=ratio, storage="memory",
                             random_state=seed, show_progress_bar=False)
-        reported.append(model.best_score_ / trivial_cost(y, 1, ratio))
-        assert model.best_score_ >= model.best_score_raw_ - 1e-9 or reported[-1] > 1
+        trivial = trivial_cost(y, 1, ratio)
+        reported.append(model.best_score_ / trivial)
+        raw.append(model.best_score_raw_ / trivial)
     assert np.mean(reported) >= 0.98, reported
+    assert np.mean(raw) < 0.98 <= np.mean(reported), raw

@@ -293,7 +293,7 @@ QUICK = {
     "help_evaluate": ["evaluate", "--help"],
     "help_dashboard": ["dashboard", "--help"],
     "dashboard_no_study": ["dashboard", "empty.journal", "--wait", "0"],
-    "dashboard_missing": ["-c", "import sys, autoimb._dashboard as d; "
+    "dashboard_missing": ["-c", "import sys, autoimb.explain.dashboard as d; "
                           "del d.run_dashboard; from autoimb.cli import main; "
                           "sys.exit(main(['dashboard']))"],
 }
@@ -531,6 +531,6 @@ def test_dashboard_without_study(quick, case):
 @pytest.mark.parametrize("case", ["dashboard_missing"])
 def test_dashboard_missing_function(quick, case):
     """Check that the dashboard command errors cleanly when run_dashboard is
-    missing from autoimb._dashboard."""
+    missing from autoimb.explain.dashboard."""
     assert_error(quick[case], 1, "The dashboard is not available",
                  "run_dashboard")

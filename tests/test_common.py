@@ -22,7 +22,8 @@ def test_sklearn_compatible(estimator, check):
 def test_parameter_constraints_cover_init():
     """Check that every constructor parameter has a validation constraint."""
     estimator = AutoImbClassifier()
-    assert set(estimator._parameter_constraints) == set(estimator.get_params(deep=False))
+    params = set(estimator.get_params(deep=False))
+    assert set(estimator._parameter_constraints) == params
 
 
 @pytest.mark.parametrize("name", autoimb.__all__)

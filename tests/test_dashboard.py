@@ -1,4 +1,5 @@
-"""Tests of autoimb._dashboard and autoimb._notes against a real optuna-dashboard."""
+"""Tests of autoimb.explain.dashboard and autoimb.explain.notes against a real
+optuna-dashboard."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna_dashboard import get_note
 
-from autoimb._dashboard import DashboardServer, dashboard_command, run_dashboard
-from autoimb._notes import (
+from autoimb.exceptions import AutoImbError
+from autoimb.explain.dashboard import DashboardServer, dashboard_command, run_dashboard
+from autoimb.explain.figures import PNG_MAGIC, plot_cost_curve, plot_precision_recall
+from autoimb.explain.notes import (
     artifact_dir_for,
     artifact_url,
     attach_figures,
@@ -36,8 +39,6 @@ from autoimb._notes import (
     study_note,
     trial_note,
 )
-from autoimb._plots import PNG_MAGIC, plot_cost_curve, plot_precision_recall
-from autoimb.exceptions import AutoImbError
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY_NAME = "autoimb-test"
@@ -306,7 +307,7 @@ def test_attach_note_never_raises_on_storage_failure(caplog):
 
     study = optuna.create_study(storage=Broken())
     trial = study.ask()
-    with caplog.at_level(logging.WARNING, logger="autoimb._notes"):
+    with caplog.at_level(logging.WARNING, logger="autoimb.explain.notes"):
         assert attach_study_note(study, "hello") is False
         assert attach_trial_note(trial, "hello") is False
     messages = [r.getMessage() for r in caplog.records]
@@ -336,7 +337,7 @@ def test_attach_figures_on_finished_trial_warns_and_skips(tmp_path: Path, caplog
     trial = study.ask()
     study.tell(trial, 1.0)
     fig = plot_precision_recall(np.array([0, 1]), np.array([0.3, 0.6]))
-    with caplog.at_level(logging.WARNING, logger="autoimb._notes"):
+    with caplog.at_level(logging.WARNING, logger="autoimb.explain.notes"):
         assert attach_figures(trial, {"pr": fig}, store) == {}
     assert "UpdateFinishedTrialError" in caplog.text
     assert os.listdir(tmp_path / "j.journal.artifacts") == []
@@ -544,7 +545,7 @@ def test_run_dashboard_waits_for_a_study_created_after_it_starts(tmp_path: Path)
     env["PYTHONUNBUFFERED"] = "1"
     code = (
         "import sys\n"
-        "from autoimb._dashboard import run_dashboard\n"
+        "from autoimb.explain.dashboard import run_dashboard\n"
         "run_dashboard(sys.argv[1], wait_for_study=60)\n"
     )
     proc = subprocess.Popen(

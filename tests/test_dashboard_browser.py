@@ -18,8 +18,8 @@ import optuna
 import pytest
 from sklearn.datasets import make_classification
 
-from autoimb._dashboard import DashboardServer
-from autoimb._notes import default_artifact_store
+from autoimb.explain.dashboard import DashboardServer
+from autoimb.explain.notes import default_artifact_store
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

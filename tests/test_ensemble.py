@@ -28,20 +28,43 @@ def test_blend_of_noisy_views_beats_each():
     objective = Objective("cost", 1.0, 9.0)
     singles = [_candidate(i, p, y, fold_ids, objective) for i, p in enumerate([a, b])]
     (blend,) = blends(singles, y, fold_ids, objective, 2, ("none", "sigmoid"))
-    assert blend.trial_numbers == (0, 1) and blend.is_blend
+    assert sorted(blend.trial_numbers) == [0, 1] and blend.is_blend
     assert np.allclose(blend.scores, (a + b) / 2)
     assert blend.post.value < min(c.post.value for c in singles)
     assert blend.describe().startswith("Blend of 2")
 
 
-def test_blends_grow_one_member_at_a_time():
-    """Check that blends of the first 2 .. max_members candidates are made."""
-    y, fold_ids, a, b, c = _views(n=1500, seed=1)
+def test_blends_grow_one_member_at_a_time_best_first():
+    """Check that blends of the best 2 .. max_members candidates are made, the
+    members ranked by their per-fold scores (a useless candidate comes last)."""
+    y, fold_ids, a, b, _ = _views(n=1500, seed=1)
+    noise = np.random.default_rng(9).random(len(y))
     objective = Objective("cost", 1.0, 9.0)
-    singles = [_candidate(i, p, y, fold_ids, objective) for i, p in enumerate([a, b, c])]
+    singles = [_candidate(i, p, y, fold_ids, objective)
+               for i, p in enumerate([noise, a, b])]
     made = blends(singles, y, fold_ids, objective, 3, ("none",))
-    assert [m.trial_numbers for m in made] == [(0, 1), (0, 1, 2)]
+    assert [sorted(m.trial_numbers) for m in made] == [[1, 2], [0, 1, 2]]
     assert blends(singles, y, fold_ids, objective, 1, ("none",)) == []
+
+
+def test_blend_members_are_cross_fitted():
+    """Check that a blend's rows of fold k are decided by the members that score
+    best without fold k: when fold k alone makes a member look best, fold k is
+    blended without it."""
+    from autoimb._evaluation import cross_fit_postprocessing
+
+    y, fold_ids, a, b, c = _views(n=2000, seed=3)
+    objective = Objective("cost", 1.0, 9.0)
+    lucky = c.copy()
+    rows = fold_ids == 0
+    lucky[rows] = np.where(y[rows] == 1, 0.99, 0.01)  # perfect on fold 0 only
+    lucky[~rows] = np.random.default_rng(4).random((~rows).sum())  # noise elsewhere
+    singles = [_candidate(i, p, y, fold_ids, objective)
+               for i, p in enumerate([lucky, a, b])]
+    (blend,) = blends(singles, y, fold_ids, objective, 2, ("none",))
+    expected = cross_fit_postprocessing((a + b) / 2, y, fold_ids, objective=objective,
+                                        calibrations=("none",))
+    assert np.array_equal(blend.post.pred[rows], expected.pred[rows])
 
 
 def test_fold_labels_never_change_blend_decisions():

@@ -32,7 +32,8 @@ class RecordingSampler(BaseEstimator):
 
     def fit_resample(self, X, y):
         self.log.append(("resampler", set(X["row_id"].astype(int))))
-        return RandomOverSampler(sampling_strategy=0.5, random_state=0).fit_resample(X, y)
+        sampler = RandomOverSampler(sampling_strategy=0.5, random_state=0)
+        return sampler.fit_resample(X, y)
 
 
 class RecordingModel(ClassifierMixin, BaseEstimator):

@@ -1,15 +1,63 @@
-"""Trials and studies explain themselves in optuna-dashboard."""
+"""Trials and studies explain themselves in optuna-dashboard; the explain
+subpackage loads only when used."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import optuna
 import pytest
 from optuna_dashboard import get_note
 
 import autoimb
+import autoimb.explain
 from autoimb import _search
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _imported_modules(code):
+    """The modules a fresh interpreter imports to run ``code`` (``-X importtime``)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                            capture_output=True, text=True, timeout=120, env=env,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines()
+             if line.startswith("import time:") and "|" in line]
+    return {line.rsplit("|", 1)[1].strip() for line in lines}
+
+
+def test_the_estimator_does_not_import_matplotlib():
+    """Check that ``import autoimb; autoimb.AutoImbClassifier`` imports the explain
+    subpackage it needs (notes, dashboard server) but not matplotlib."""
+    modules = _imported_modules(
+        "import autoimb; autoimb.AutoImbClassifier\n"
+        "import sys\n"
+        "assert 'autoimb._classifier' in sys.modules\n"
+        "assert not [m for m in sys.modules if m.startswith('matplotlib')]")
+    # (-X importtime lists what import statements load, not importlib's own
+    # loads such as autoimb's lazy names: the module the estimator imports is.)
+    assert "autoimb.explain.explainer" in modules
+    assert not {m for m in modules if m.split(".")[0] == "matplotlib"}
+    assert "autoimb.explain.figures" not in modules
+
+
+def test_figures_import_matplotlib_when_used():
+    """Check that the figures module is what brings matplotlib in."""
+    modules = _imported_modules("import autoimb.explain as e; e.plot_cost_curve")
+    assert "matplotlib.figure" in modules
+
+
+@pytest.mark.parametrize("name", autoimb.explain.__all__)
+def test_every_explain_name_imports(name):
+    """Check that every name the explain subpackage lists resolves."""
+    assert getattr(autoimb.explain, name) is not None
 
 
 def _note(study, trial):

@@ -36,7 +36,7 @@ def test_check_folds_refuses_overlapping_test_parts():
     """Check that test parts that overlap are refused with the way out."""
     y = np.r_[np.zeros(90, dtype=int), np.ones(10, dtype=int)]
     folds = list(ShuffleSplit(3, random_state=0).split(y))
-    with pytest.raises(ValueError, match="more than one split.*StratifiedKFold"):
+    with pytest.raises(ValueError, match=r"more than one split.*StratifiedKFold"):
         check_folds(folds, y, "ShuffleSplit(3)")
 
 

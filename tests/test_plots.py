@@ -1,4 +1,4 @@
-"""Tests of autoimb._plots: diagnostic figures of binary scores."""
+"""Tests of autoimb.explain.figures: diagnostic figures of binary scores."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from autoimb._plots import (
+from autoimb.exceptions import AutoImbError
+from autoimb.explain.figures import (
     PNG_MAGIC,
-    _cost_curve,
+    _cost_steps,
     figure_to_png,
     plot_cost_curve,
     plot_precision_recall,
     plot_reliability,
 )
-from autoimb.exceptions import AutoImbError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -108,22 +108,39 @@ def test_cost_curve_minimum_matches_brute_force_small_array():
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize(("fp_cost", "fn_cost"), [(1.0, 1.0), (1.0, 20.0), (5.0, 0.5)])
 def test_cost_curve_every_step_matches_brute_force(seed, fp_cost, fn_cost):
-    """Check that the cost at every distinct threshold equals a brute-force count."""
+    """Check that the cost of every step, at its cut and inside it, equals a
+    brute-force count."""
     y, p = _imbalanced(seed, n=120)
-    thresholds, costs = _cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
+    thresholds, costs = _cost_steps(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
     assert np.all(np.diff(thresholds) > 0)
+    assert thresholds.size == np.unique(p).size + 1
     expected = [_brute_force_cost(y, p, t, fp_cost, fn_cost) for t in thresholds]
     np.testing.assert_allclose(costs, expected)
-    # The last point predicts everything negative.
+    # The first step predicts everything positive, the last everything negative.
+    assert costs[0] == fp_cost * (y == 0).sum()
     assert costs[-1] == fn_cost * y.sum()
-    # Between two distinct scores the cost is the one at the upper score.
-    mid = (thresholds[3] + thresholds[4]) / 2
-    assert _brute_force_cost(y, p, mid, fp_cost, fn_cost) == costs[4]
+    # Between two distinct scores, the cost is the one at the upper score.
+    inside = (thresholds[:-1] + thresholds[1:]) / 2
+    np.testing.assert_allclose(
+        [_brute_force_cost(y, p, t, fp_cost, fn_cost) for t in inside], costs[1:])
 
     fig = plot_cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost, threshold=0.5)
     line = _line_by_label(fig, "total cost")
     assert line.get_drawstyle() == "steps-pre"
     assert min(line.get_ydata()) == pytest.approx(min(expected))
+
+
+def test_cost_curve_counts_come_from_the_search_threshold_module():
+    """Check that the figure's steps are the cuts of autoimb._threshold.cost_curve,
+    the function the search chooses its thresholds with."""
+    from autoimb._threshold import cost_curve
+
+    y, p = _imbalanced(7, n=80)
+    cuts, tp, fp = cost_curve(y, p, position=1.0)
+    thresholds, costs = _cost_steps(y, p, fp_cost=1.0, fn_cost=9.0)
+    np.testing.assert_allclose(thresholds[:-1], cuts[1:][::-1])
+    np.testing.assert_allclose(thresholds[:-1], np.unique(p))
+    np.testing.assert_allclose(costs, (fp + 9.0 * (tp[-1] - tp))[::-1])
 
 
 def test_cost_curve_marks_chosen_bayes_and_trivial():
@@ -162,12 +179,13 @@ def test_cost_curve_handles_large_input_quickly():
     y = (rng.random(300_000) < 0.02).astype(int)
     p = rng.random(300_000)
     start = time.perf_counter()
-    thresholds, costs = _cost_curve(y, p, fp_cost=1.0, fn_cost=10.0)
+    fig = plot_cost_curve(y, p, fp_cost=1.0, fn_cost=10.0, threshold=0.5)
     elapsed = time.perf_counter() - start
-    assert thresholds.size == np.unique(p).size + 1
+    line = _line_by_label(fig, "total cost")
+    assert len(line.get_xdata()) == np.unique(p).size + 2
     # A loop over 300k thresholds, each O(n), would take hours; sorting takes ms.
     assert elapsed < 5.0
-    assert costs[0] == (y == 0).sum() * 1.0
+    assert line.get_ydata()[0] == (y == 0).sum() * 1.0
 
 
 def test_reliability_plots_both_curves_and_diagonal():
@@ -280,9 +298,10 @@ def test_importing_does_not_touch_pyplot_or_the_backend():
     code = (
         "import sys, matplotlib\n"
         "before = matplotlib.rcParams._get_backend_or_none()\n"
-        "import autoimb._plots, autoimb._notes, autoimb._dashboard\n"
+        "import autoimb.explain.figures as figures\n"
+        "import autoimb.explain.notes, autoimb.explain.dashboard\n"
         "import numpy as np\n"
-        "autoimb._plots.figure_to_png(autoimb._plots.plot_precision_recall("
+        "figures.figure_to_png(figures.plot_precision_recall("
         "np.array([0, 1]), np.array([0.2, 0.7])))\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
         "after = matplotlib.rcParams._get_backend_or_none()\n"

@@ -21,7 +21,8 @@ def test_ratio_is_reached(fold, method):
                                 random_state=0)
     _, y_res = sampler.fit_resample(X, y)
     assert np.sum(y_res == 1) / np.sum(y_res == 0) == pytest.approx(0.5, abs=0.01)
-    assert sampler.summary_["after"] == (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+    counts = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+    assert sampler.summary_["after"] == counts
 
 
 def test_ratio_below_the_folds_own_leaves_it(fold):

@@ -56,20 +56,25 @@ def test_unknown_preset_suggests_the_closest():
 def test_typo_in_preset_file_names_key_and_file(tmp_path):
     """Check that a typo in a preset file names the key, the file and the fix."""
     path = tmp_path / "mine.toml"
-    path.write_text('[models.lightgbm]\nnum_leafs = { type = "int", low = 8, high = 64 }\n')
-    with pytest.raises(AutoImbError, match=r"num_leafs.*mine.toml.*Did you mean 'num_leaves'"):
+    path.write_text('[models.lightgbm]\n'
+                    'num_leafs = { type = "int", low = 8, high = 64 }\n')
+    expected = r"num_leafs.*mine.toml.*Did you mean 'num_leaves'"
+    with pytest.raises(AutoImbError, match=expected):
         load_search_space(path)
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[models.lightgbm]\nnum_leaves = { type = "int", low = 64, high = 8 }', "low.*<=.*high"),
+    ('[models.lightgbm]\nnum_leaves = { type = "int", low = 64, high = 8 }',
+     "low.*<=.*high"),
     ('[models.lightgbm]\nnum_leaves = { low = 8, high = 64 }', "needs a 'type'"),
     ('[models.svm]\n', "Unknown model 'svm'"),
     ('[models.lightgbm]\n[resampling]\nmethods = ["smoteee"]', "Did you mean 'smote'"),
     ('[models.lightgbm]\n[calibration]\nmethods = ["beta"]', "Unknown calibration"),
-    ('[models.lightgbm]\nclass_weight = ["balanced_subsample"]', "cannot use class_weight"),
+    ('[models.lightgbm]\nclass_weight = ["balanced_subsample"]',
+     "cannot use class_weight"),
     ('[models.lightgbm]\n[sampling]\n', "Unknown key 'sampling'"),
-    ('[models.lightgbm]\nlearning_rate = { type = "float", low = 0, high = 1, log = true }',
+    ('[models.lightgbm]\n'
+     'learning_rate = { type = "float", low = 0, high = 1, log = true }',
      "log-scale parameter.*low > 0"),
 ])
 def test_invalid_preset_files(tmp_path, text, message):
@@ -112,8 +117,10 @@ def test_conditional_parameters_only_when_used():
     for _ in range(80):
         trial = study.ask()
         strategy = space.suggest(trial, has_categorical=True)
-        assert ("sampling_ratio" in trial.params) == (strategy.sampling_ratio is not None)
-        uses_ratio = strategy.resampler != "none" and RESAMPLERS[strategy.resampler].uses_ratio
+        has_ratio = strategy.sampling_ratio is not None
+        assert ("sampling_ratio" in trial.params) == has_ratio
+        uses_ratio = (strategy.resampler != "none"
+                      and RESAMPLERS[strategy.resampler].uses_ratio)
         assert uses_ratio == ("sampling_ratio" in trial.params)
         assert ("positive_weight" in trial.params) == (
             strategy.weighting in ("custom", "scale_pos_weight"))
@@ -128,7 +135,8 @@ def _every_strategy():
                          k_neighbors=3) for r in RESAMPLERS)
 
 
-@pytest.mark.parametrize("strategy", list(_every_strategy()), ids=lambda s: s.describe())
+@pytest.mark.parametrize("strategy", list(_every_strategy()),
+                         ids=lambda s: s.describe())
 def test_every_model_and_resampler_runs_on_mixed_data(strategy, mixed_frame):
     """Check that each model, weighting and resampler fits on data with categorical
     strings and missing values, and scores every row."""

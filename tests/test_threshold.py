@@ -16,7 +16,8 @@ def _brute_force_cost(y, s, fp_cost, fn_cost):
     best = np.inf
     for t in [np.inf, *np.unique(s)]:
         pred = s >= t
-        best = min(best, fp_cost * np.sum(pred & (y == 0)) + fn_cost * np.sum(~pred & (y == 1)))
+        cost = fp_cost * np.sum(pred & (y == 0)) + fn_cost * np.sum(~pred & (y == 1))
+        best = min(best, cost)
     return best
 
 

@@ -10,7 +10,7 @@ to PNG bytes with :func:`figure_to_png` (which uses the Agg renderer).
 Examples
 --------
 >>> import numpy as np
->>> from autoimb._plots import figure_to_png, plot_cost_curve
+>>> from autoimb.explain.figures import figure_to_png, plot_cost_curve
 >>> y = np.array([0, 0, 0, 1, 0, 1])
 >>> p = np.array([0.1, 0.3, 0.35, 0.4, 0.6, 0.9])
 >>> fig = plot_cost_curve(y, p, fp_cost=1.0, fn_cost=5.0, threshold=0.4)
@@ -27,13 +27,17 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
+from autoimb._threshold import cost_curve, cost_loss
 from autoimb.exceptions import AutoImbError
 
 __all__ = [
     "figure_to_png",
+    "plot_bars",
     "plot_cost_curve",
+    "plot_learning_curve",
     "plot_precision_recall",
     "plot_reliability",
+    "plot_search_history",
 ]
 
 logger = logging.getLogger(__name__)
@@ -124,14 +128,15 @@ def _check_cost(value: float, name: str) -> float:
     return cost
 
 
-def _cost_curve(
+def _cost_steps(
     y_true: np.ndarray, proba: np.ndarray, *, fp_cost: float, fn_cost: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Total misclassification cost at every distinct threshold.
+    """Total misclassification cost as a step function of the threshold.
 
-    A sample is predicted positive when its score is ``>= threshold``. The
-    cost only changes at the distinct scores, so it is computed there, from
-    cumulative counts over the sorted scores (O(n log n)).
+    The counts of every cut come from :func:`autoimb._threshold.cost_curve`
+    (one sort, cumulative sums: O(n log n)), the function the search chooses
+    its thresholds with; a sample is predicted positive when its score is
+    ``>= threshold``.
 
     Parameters
     ----------
@@ -145,29 +150,20 @@ def _cost_curve(
     Returns
     -------
     thresholds : ndarray of shape (n_distinct + 1,)
-        The distinct scores in increasing order, then one value above them
-        all (predict everything negative).
+        The distinct scores in increasing order (the lowest predicts
+        everything positive), then one value above every score (everything
+        negative): 1, or just above the top score if it is 1 or more.
     costs : ndarray of shape (n_distinct + 1,)
         ``costs[k]`` is the total cost for any threshold in
         ``(thresholds[k - 1], thresholds[k]]``.
     """
-    order = np.argsort(proba, kind="mergesort")
-    p_sorted = proba[order]
-    y_sorted = y_true[order]
-    thresholds, first = np.unique(p_sorted, return_index=True)
-    # Number of positives / negatives with score strictly below each distinct
-    # score: those are the ones predicted negative at that threshold.
-    cum_pos = np.concatenate(([0], np.cumsum(y_sorted)))
-    cum_neg = np.concatenate(([0], np.cumsum(1 - y_sorted)))
-    n_pos = int(cum_pos[-1])
-    n_neg = int(cum_neg[-1])
-    fn = np.append(cum_pos[first], n_pos)
-    tn = np.append(cum_neg[first], n_neg)
-    fp = n_neg - tn
-    costs = fp_cost * fp + fn_cost * fn
-    top = thresholds[-1]
-    above = 1.0 if top < 1.0 else float(np.nextafter(top, np.inf))
-    return np.append(thresholds, above), costs.astype(float)
+    # position=1: each cut at a distinct score, where the cost really changes.
+    cuts, tp, fp = cost_curve(y_true, proba, position=1.0)
+    costs = cost_loss(fp_cost, fn_cost)(tp, fp, tp[-1]).astype(float)
+    top = float(np.max(proba))
+    cuts = cuts.copy()
+    cuts[0] = 1.0 if top < 1.0 else float(np.nextafter(top, np.inf))
+    return cuts[::-1], costs[::-1]
 
 
 def _cost_at(
@@ -316,9 +312,9 @@ def plot_cost_curve(
     """Plot the total misclassification cost against the decision threshold.
 
     A sample is predicted positive when ``proba >= threshold``; the total cost
-    is ``fp_cost * FP + fn_cost * FN``. It is computed at every distinct score
-    from cumulative sums over the sorted scores (O(n log n)), and drawn as a
-    step function.
+    is ``fp_cost * FP + fn_cost * FN``. It is computed at every cut between
+    distinct scores by :func:`autoimb._threshold.cost_curve` (cumulative sums
+    over the sorted scores, O(n log n)), and drawn as a step function.
 
     Parameters
     ----------
@@ -369,7 +365,7 @@ def plot_cost_curve(
             "pass a positive cost for at least one kind of error."
         )
     threshold = float(threshold)
-    thresholds, costs = _cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
+    thresholds, costs = _cost_steps(y, p, fp_cost=fp_cost, fn_cost=fn_cost)
     n_pos = int(y.sum())
     n_neg = int(y.size - n_pos)
     trivial = min(n_neg * fp_cost, n_pos * fn_cost)
@@ -533,6 +529,134 @@ def plot_reliability(
     ax.set_title("Reliability")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def plot_search_history(
+    numbers: np.ndarray,
+    values: np.ndarray,
+    *,
+    minimize: bool,
+    metric: str,
+    stopped: np.ndarray | None = None,
+) -> Figure:
+    """Plot each trial's value and the best value so far.
+
+    Parameters
+    ----------
+    numbers : array-like of int
+        Trial numbers of the completed trials.
+    values : array-like of float
+        Their values, in the same order.
+    minimize : bool
+        Whether lower values are better.
+    metric : str
+        Name of the value, for the axis.
+    stopped : array-like of int, default=None
+        Numbers of pruned or failed trials, marked at the bottom.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The trials as dots (gid ``"trials"``), the best so far as a step line
+        (gid ``"best_so_far"``).
+
+    Examples
+    --------
+    >>> fig = plot_search_history([0, 1, 3], [5.0, 3.0, 4.0], minimize=True,
+    ...                           metric="cost", stopped=[2])
+    >>> [ln for ln in fig.axes[0].lines if ln.get_gid() == "best_so_far"][0].get_ydata()
+    array([5., 3., 3.])
+    """
+    numbers = np.asarray(numbers, dtype=int)
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(numbers, kind="mergesort")
+    numbers, values = numbers[order], values[order]
+    best = (np.minimum if minimize else np.maximum).accumulate(values) \
+        if values.size else values
+    fig = Figure(figsize=(6.5, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(numbers, values, "o", color="tab:blue", alpha=0.6, gid="trials",
+            label="completed trial")
+    ax.plot(numbers, best, drawstyle="steps-post", color="tab:red", gid="best_so_far",
+            label="best so far")
+    if stopped is not None and len(stopped):
+        ax.plot(np.asarray(stopped), np.full(len(stopped), 0.0), "x", color="grey",
+                transform=ax.get_xaxis_transform(), gid="stopped",
+                label="pruned or failed")
+    ax.set_xlabel("Trial number")
+    ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
+    ax.set_title("Search history")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_bars(
+    labels: list[str],
+    values: list[float],
+    *,
+    title: str,
+    xlabel: str,
+    highlight: int | None = None,
+) -> Figure:
+    """Plot one horizontal bar per label, the first at the top.
+
+    Parameters
+    ----------
+    labels : list of str
+    values : list of float
+    title, xlabel : str
+    highlight : int, default=None
+        Index of a bar to draw in red (e.g. the winner).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_bars(["model", "resampler"], [0.8, 0.2], title="Importance",
+    ...                 xlabel="share")
+    >>> len(fig.axes[0].patches)
+    2
+    """
+    values = np.asarray(values, dtype=float)
+    fig = Figure(figsize=(6.5, 0.9 + 0.45 * max(len(labels), 1)), layout="constrained")
+    ax = fig.add_subplot()
+    colors = ["tab:red" if i == highlight else "tab:blue" for i in range(len(labels))]
+    positions = np.arange(len(labels))[::-1]
+    ax.barh(positions, values, color=colors)
+    ax.set_yticks(positions, labels)
+    for y, value in zip(positions, values, strict=True):
+        ax.annotate(f"{value:.3g}", (value, y), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize="small")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.margins(x=0.15)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def plot_learning_curve(
+    n_train: list[int], values: list[float], *, metric: str, minimize: bool
+) -> Figure:
+    """Plot a value against the number of training rows per fold.
+
+    Examples
+    --------
+    >>> fig = plot_learning_curve([100, 200, 400], [0.5, 0.4, 0.35],
+    ...                           metric="normalized cost", minimize=True)
+    >>> fig.axes[0].get_xlabel()
+    'Training rows per fold'
+    """
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(n_train, values, "o-", color="tab:blue", gid="learning_curve")
+    ax.set_xlabel("Training rows per fold")
+    ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
+    ax.set_title("Learning curve of the best strategy")
+    ax.grid(alpha=0.3)
     return fig
 
 

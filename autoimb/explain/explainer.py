@@ -17,7 +17,10 @@ import threading
 import numpy as np
 import optuna
 
-from ._notes import (
+from .._metrics import METRICS
+from .._storage import local_file
+from ..exceptions import AutoImbError
+from .notes import (
     artifact_url,
     attach_figures,
     attach_study_note,
@@ -26,8 +29,6 @@ from ._notes import (
     study_note,
     trial_note,
 )
-from ._storage import local_file
-from .exceptions import AutoImbError
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ _OBJECTIVE_TEXT = {
     "cost": "minimise the total cost of errors on held-out rows",
     "average_precision": "maximise average precision on held-out rows",
 }
-_NOTE_METRICS = ("cost", "normalized_cost", "average_precision", "roc_auc", "f1",
-                 "precision", "recall", "balanced_accuracy", "brier", "ece")
 
 
 def artifact_store_for(location: str | None):
@@ -82,10 +81,11 @@ class Explainer:
 
     def completed(self, trial, strategy, scores, post, y) -> None:
         """Note a completed trial; add figures if it beats the best so far."""
-        metrics = {k: post.metrics[k] for k in _NOTE_METRICS}
+        metrics = {k: post.metrics[k] for k in METRICS}
         confusion = {k: post.metrics[k] for k in ("tn", "fp", "fn", "tp")}
         attach_trial_note(trial, trial_note(
-            strategy=f"{strategy.describe()}; {post.final.describe()}", state="COMPLETE",
+            strategy=f"{strategy.describe()}; {post.final.describe()}",
+            state="COMPLETE",
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,
             threshold=post.threshold, metrics=metrics, reason=None))
@@ -103,7 +103,7 @@ class Explainer:
 
     def figures(self, y, scores, post) -> dict:
         """The best trial's figures, by name."""
-        from ._plots import plot_cost_curve, plot_precision_recall, plot_reliability
+        from .figures import plot_cost_curve, plot_precision_recall, plot_reliability
 
         figures = {
             "precision_recall": plot_precision_recall(y, post.proba,

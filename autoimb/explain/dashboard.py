@@ -10,7 +10,7 @@ Two ways in:
 
 Both run optuna-dashboard's WSGI app (:func:`optuna_dashboard.wsgi`) in a
 threaded :mod:`wsgiref` server bound to 127.0.0.1 by default, with the
-artifact store so that the figures of :mod:`autoimb._notes` show.
+artifact store so that the figures of :mod:`autoimb.explain.notes` show.
 
 optuna-dashboard 0.21 cannot start on a journal file that does not exist yet
 (``ValueError: Failed to guess storage class from storage_url``) nor on a
@@ -35,9 +35,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import optuna
 
-from autoimb._notes import default_artifact_store
 from autoimb._storage import DEFAULT_STORAGE, StorageLocation
 from autoimb.exceptions import AutoImbError
+from autoimb.explain.notes import default_artifact_store
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -267,7 +267,7 @@ class DashboardServer:
         shares its connection and lock), a journal file path, or a URL.
     artifact_store : optuna ArtifactStore or None, default=None
         Where the trials' figures are, e.g. the same
-        :func:`~autoimb._notes.default_artifact_store` the search uploads to.
+        :func:`~autoimb.explain.notes.default_artifact_store` the search uploads to.
         None: the default folder next to a local storage file, if ``storage``
         is a path or ``sqlite:///`` URL; no artifacts otherwise.
     host : str, default="127.0.0.1"

@@ -55,14 +55,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from matplotlib.figure import Figure
 
 from autoimb._optuna_compat import study_id_of, trial_id_of, trial_stand_in
-from autoimb._plots import figure_to_png
 from autoimb._storage import local_file
 from autoimb.exceptions import AutoImbError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from autoimb._optuna_compat import ArtifactStore
 
 __all__ = [
@@ -492,6 +492,10 @@ def attach_figures(
         raise TypeError(
             "artifact_store is None; pass e.g. default_artifact_store(journal_path)."
         )
+    from matplotlib.figure import Figure
+
+    from autoimb.explain.figures import figure_to_png
+
     for name, fig in figures.items():
         if not isinstance(fig, Figure):
             raise TypeError(

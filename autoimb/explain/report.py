@@ -1,0 +1,714 @@
+"""An HTML report of a fitted model and its search, in one self-contained file.
+
+The file opens offline and can be sent to someone without the dashboard: CSS is
+inline, figures are PNG images inlined as ``data:`` URLs, nothing is fetched.
+It shows the data, the winning pipeline in words, the search history, which
+choices mattered (Optuna's parameter importances), the best trial of each
+strategy family side by side, the precision-recall curve, the cost against the
+threshold with the chosen threshold marked, the reliability diagram before and
+after calibration, the confusion matrix at the chosen threshold, and the
+diagnostics of :mod:`autoimb.explain.diagnostics`.
+
+Every curve is drawn from the model's cross-fitted out-of-fold predictions
+(``oof_proba_``): each probability from models, a calibrator and a threshold
+that never saw its row.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import math
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from autoimb.exceptions import AutoImbError
+
+__all__ = ["render_report", "report", "summarize_data"]
+
+#: Completed trials needed before parameter importances mean anything.
+MIN_TRIALS_FOR_IMPORTANCE = 3
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1100px; padding: 1.5em 2em; color: #1d2430;
+       line-height: 1.45; }
+h1 { margin-bottom: 0.1em; }
+h2 { border-bottom: 2px solid #d8dee8; padding-bottom: 0.2em; margin-top: 1.8em; }
+.subtitle { color: #5a6475; margin-top: 0; }
+.headline { background: #eef4ff; border-left: 4px solid #3b6fd8;
+            padding: 0.7em 1em; margin: 1em 0; }
+.verdict { background: #fff5e6; border-left: 4px solid #e08a00;
+           padding: 0.7em 1em; margin: 1em 0; font-weight: 600; }
+table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.93em; }
+th, td { border: 1px solid #d8dee8; padding: 0.3em 0.7em; text-align: left;
+         vertical-align: top; }
+th { background: #f3f5f9; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.best td { background: #fdf0f0; }
+.row { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
+.figures { display: flex; flex-wrap: wrap; gap: 0 1.5em; }
+.figures figure { flex: 0 1 520px; }
+figure { margin: 0.5em 0; }
+nav { font-size: 0.92em; }
+nav a { margin-right: 1em; color: #3b6fd8; }
+figure img { max-width: 100%; border: 1px solid #e3e7ee; }
+figcaption { color: #5a6475; font-size: 0.88em; max-width: 640px; }
+.note { color: #5a6475; font-size: 0.92em; }
+footer { margin-top: 3em; color: #8a93a3; font-size: 0.85em; }
+"""
+
+
+# -- what the fitted model keeps about its data ---------------------------------
+
+
+def summarize_data(X: pd.DataFrame, y01: np.ndarray, classes, pos_label) -> dict:
+    """Rows, columns, classes and missing values of the training data.
+
+    Small enough to keep with a fitted model (``data_summary_``).
+
+    Parameters
+    ----------
+    X : DataFrame
+        The checked training frame.
+    y01 : array of 0 and 1
+        1 for ``pos_label``.
+    classes : array of two labels
+    pos_label : label
+
+    Returns
+    -------
+    dict
+        ``n_rows``, ``n_columns``, ``n_categorical``, ``n_numeric``,
+        ``class_counts`` (label as text to rows, negative first),
+        ``missing_cells``, ``rows_with_missing`` and ``missing_by_column`` (the
+        20 columns with most missing values).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": ["x", "y", None]})
+    >>> summary = summarize_data(X, np.array([0, 1, 0]), np.array(["no", "yes"]),
+    ...                          "yes")
+    >>> summary["class_counts"], summary["missing_cells"]
+    ({'no': 2, 'yes': 1}, 2)
+    """
+    classes = np.asarray(classes)
+    negative = classes[classes != pos_label][0]
+    y01 = np.asarray(y01)
+    missing = X.isna().sum()
+    top = missing[missing > 0].sort_values(ascending=False, kind="mergesort")[:20]
+    n_categorical = int(sum(X[c].dtype == object for c in X.columns))
+    return {
+        "n_rows": len(X),
+        "n_columns": int(X.shape[1]),
+        "n_categorical": n_categorical,
+        "n_numeric": int(X.shape[1] - n_categorical),
+        "class_counts": {str(negative): int(np.sum(y01 == 0)),
+                         str(pos_label): int(np.sum(y01 == 1))},
+        "missing_cells": int(missing.sum()),
+        "rows_with_missing": int(X.isna().any(axis=1).sum()),
+        "missing_by_column": {str(k): int(v) for k, v in top.items()},
+    }
+
+
+def _data_summary(model, X, y) -> tuple[dict | None, str]:
+    summary = getattr(model, "data_summary_", None)
+    if summary is not None:
+        return summary, ""
+    if X is not None and y is not None:
+        X = model._check_X(X, reset=False)
+        y01 = (np.asarray(y) == model.pos_label_).astype(int)
+        return summarize_data(X, y01, model.classes_, model.pos_label_), ""
+    kinds = model.kinds_
+    y = np.asarray(model.oof_target_)
+    negative = model.classes_[model.classes_ != model.pos_label_][0]
+    return {
+        "n_rows": int(kinds.n_rows) or len(y), "n_columns": len(kinds.columns),
+        "n_categorical": len(kinds.categorical), "n_numeric": len(kinds.numeric),
+        "class_counts": {str(negative): int(np.sum(y == 0)),
+                         str(model.pos_label_): int(np.sum(y == 1))},
+    }, ("Missing values are unknown: this model was fitted before autoimb kept "
+        "them; pass the training data to count them.")
+
+
+# -- the search's trials --------------------------------------------------------
+
+
+def _results(model, study) -> tuple[pd.DataFrame, str]:
+    """The trials table, from ``study`` when given, else from the model."""
+    if study is not None:
+        from autoimb._classifier import results_table
+
+        return results_table(study), (f"study {study.study_name!r}, read when this "
+                                      "report was made")
+    return model.results_, "the model's record of its search (results_)"
+
+
+def open_model_study(model):
+    """The study a model names (``study_name_`` in ``storage_location_``), opened
+    read-only, or None (with the reason) when it cannot be reached."""
+    location = getattr(model, "storage_location_", None)
+    name = getattr(model, "study_name_", None)
+    if not location or not name:
+        return None, "the model was fitted with an in-memory study"
+    return load_study(location, name)
+
+
+def load_study(location: str, name: str):
+    """Open study ``name`` in a storage without creating anything; return
+    ``(study, None)`` or ``(None, reason)``."""
+    import optuna
+
+    from autoimb._storage import StorageLocation
+
+    try:
+        parsed = StorageLocation.parse(location)
+        if parsed.local_file is not None and not os.path.isfile(parsed.local_file):
+            return None, f"the storage file {parsed.local_file!r} does not exist"
+        storage = parsed.open(for_search=False)
+        return optuna.load_study(study_name=name, storage=storage), None
+    except Exception as exc:
+        return None, f"the study {name!r} in {location} cannot be read ({exc})"
+
+
+def _choices(results: pd.DataFrame) -> pd.DataFrame:
+    """The choices of each completed trial in one vocabulary for all models."""
+    from autoimb._models import MODELS
+    from autoimb._resampling import RESAMPLERS
+
+    rows = []
+    for _, row in results.iterrows():
+        model = row.get("params.model")
+        if not isinstance(model, str) or row["state"] != "COMPLETE" \
+                or not _finite(row["value"]):
+            continue
+        weighting = row.get(f"params.{model}.class_weight")
+        resampler = row.get("params.resampler")
+        resampler = resampler if isinstance(resampler, str) else "none"
+        rows.append({
+            "value": float(row["value"]),
+            "model": MODELS[model].label if model in MODELS else model,
+            "class weights": weighting if isinstance(weighting, str) else "none",
+            "resampler": RESAMPLERS[resampler].label if resampler in RESAMPLERS
+            else resampler,
+            "calibration": str(row.get("calibration") or "none"),
+            "threshold rule": str(row.get("threshold_rule") or "none"),
+        })
+    return pd.DataFrame(rows)
+
+
+def importances(results: pd.DataFrame, *, minimize: bool,
+                seed: int = 0) -> tuple[dict[str, float] | None, str]:
+    """Which choices mattered: Optuna's fANOVA parameter importances.
+
+    The trials' own parameters depend on the model (each family has its own
+    hyperparameters), so Optuna would only weigh the few present in every
+    trial. The choices are first put in one vocabulary for all trials (model,
+    class weights, resampler, calibration, threshold rule), then
+    :func:`optuna.importance.get_param_importances` weighs them.
+
+    Returns
+    -------
+    importances : dict or None
+        Share of the variance of the value each choice explains (sum 1).
+    note : str
+        Why there are none, or how to read them.
+    """
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
+    choices = _choices(results)
+    if len(choices) < MIN_TRIALS_FOR_IMPORTANCE:
+        return None, (f"{len(choices)} completed trial(s): at least "
+                      f"{MIN_TRIALS_FOR_IMPORTANCE} are needed to say which choices "
+                      "mattered. Run more trials.")
+    names = [c for c in choices.columns if c != "value"]
+    varying = [c for c in names if choices[c].nunique() > 1]
+    if not varying:
+        return None, ("Every completed trial made the same choices: nothing to "
+                      "compare.")
+    if choices["value"].nunique() < 2:
+        return None, ("Every completed trial scored the same value: no choice "
+                      "made a difference.")
+    distributions = {c: CategoricalDistribution(sorted(choices[c].unique()))
+                     for c in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = optuna.create_study(
+                direction="minimize" if minimize else "maximize")
+            for _, row in choices.iterrows():
+                study.add_trial(optuna.trial.create_trial(
+                    params={c: row[c] for c in names}, distributions=distributions,
+                    value=row["value"]))
+            found = get_param_importances(
+                study, evaluator=FanovaImportanceEvaluator(seed=seed))
+        except (RuntimeError, ValueError) as exc:
+            return None, f"Optuna could not weigh the choices ({exc})."
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+    note = (f"fANOVA importances (optuna.importance) over {len(choices)} completed "
+            "trials: the share of the variance of the trials' values each choice "
+            "explains. With few trials they are rough.")
+    return {k: float(v) for k, v in found.items()}, note
+
+
+def _family_table(model, results) -> list[dict]:
+    from .diagnostics import FAMILIES, trial_families
+
+    done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
+    if done.empty:
+        return []
+    done = done.assign(family=trial_families(done))
+    lower = model.objective_.kind == "cost"
+    rows = []
+    for key, label in FAMILIES.items():
+        trials = done[done["family"] == key].sort_values("value", ascending=lower,
+                                                         kind="mergesort")
+        if trials.empty:
+            tried = int((trial_families(results) == key).sum())
+            rows.append({"family": label, "tried": tried, "trial": None})
+            continue
+        best = trials.iloc[0]
+        rows.append({"family": label, "tried": len(trials),
+                     "trial": int(best["number"]), "strategy": best["strategy"],
+                     **{k: best.get(k) for k in ("value", "normalized_cost",
+                                                 "average_precision", "recall",
+                                                 "precision", "calibration")}})
+    return rows
+
+
+# -- HTML pieces ----------------------------------------------------------------
+
+
+def _e(text) -> str:
+    return html.escape(str(text))
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _n(value, digits: int = 4) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if not _finite(value):
+        return "n/a"
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e12:
+        return f"{int(value):,}"
+    return f"{value:.{digits}g}"
+
+
+def _table(header: list[str], rows: list[list], *, numeric=(), classes=None) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cells = "".join(
+            f'<td class="num">{_n(v)}</td>' if j in numeric else f"<td>{_e(v)}</td>"
+            for j, v in enumerate(row))
+        css = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append(f"<tr{css}>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _figure(fig, alt: str, caption: str) -> str:
+    from .figures import figure_to_png
+
+    data = base64.b64encode(figure_to_png(fig, dpi=90)).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _section(title: str, *parts: str, anchor: str) -> str:
+    return f'<section id="{anchor}"><h2>{_e(title)}</h2>{"".join(parts)}</section>'
+
+
+def _p(text: str, css: str | None = None) -> str:
+    return f'<p class="{css}">{_e(text)}</p>' if css else f"<p>{_e(text)}</p>"
+
+
+# -- the sections ---------------------------------------------------------------
+
+
+def _data_section(model, X, y) -> str:
+    summary, note = _data_summary(model, X, y)
+    counts = summary["class_counts"]
+    total = sum(counts.values())
+    rows = [["rows", summary["n_rows"]], ["columns", summary["n_columns"]],
+            ["numeric columns", summary["n_numeric"]],
+            ["categorical columns", summary["n_categorical"]]]
+    if "missing_cells" in summary:
+        rows += [["missing values (cells)", summary["missing_cells"]],
+                 ["rows with a missing value", summary["rows_with_missing"]]]
+    tables = [_table(["", "value"], rows, numeric=(1,))]
+    class_rows = [[label, count, f"{100 * count / total:.2f}%" if total else "n/a"]
+                  for label, count in counts.items()]
+    tables.append(_table(["class", "rows", "share"], class_rows, numeric=(1,)))
+    missing = summary.get("missing_by_column") or {}
+    if missing:
+        tables.append(_table(["column", "missing values"],
+                             [[k, v] for k, v in missing.items()], numeric=(1,)))
+    parts = [f'<div class="row">{"".join(tables)}</div>']
+    values = list(counts.values())
+    if min(values) > 0:
+        parts.append(_p(f"Imbalance ratio (majority : minority) "
+                        f"{max(values) / min(values):.3g} : 1; the positive class "
+                        f"is {model.pos_label_!r}."))
+    if note:
+        parts.append(_p(note, "note"))
+    if len(model.oof_target_) != summary["n_rows"]:
+        parts.append(_p(f"The figures below are drawn on the {len(model.oof_target_)} "
+                        "held-out rows of the holdout validation.", "note"))
+    return _section("The data", *parts, anchor="data")
+
+
+def _pipeline_section(model) -> str:
+    m = model.cv_metrics_
+    kind = model.objective_.kind
+    metric = "cost" if kind == "cost" else "average precision"
+    words = [
+        f"Strategy: {model.strategy_}.",
+        f"It predicts {model.pos_label_!r} when its calibrated probability is at "
+        f"least {model.threshold_:.4g} (threshold rule: "
+        f"{m.get('threshold_rule', 'n/a')}; calibration: "
+        f"{m.get('calibration', 'n/a')}).",
+        f"Expected {metric} on new data: {_n(model.best_score_)} (bootstrap "
+        f"bias-corrected: the best of {m.get('n_candidates', '?')} candidates "
+        f"scored {_n(model.best_score_raw_)} on the rows that chose it).",
+    ]
+    if kind == "cost":
+        words.append(f"A false positive costs {_n(model.objective_.fp_cost)}, a "
+                     f"false negative {_n(model.objective_.fn_cost)}.")
+    if len(getattr(model, "ensemble_", [])) > 1:
+        words.append("It averages the calibrated probabilities of trials "
+                     + ", ".join(f"#{n}" for n in model.ensemble_) + ".")
+    validation = model.validation_
+    words.append(f"Candidates were scored on {_validation_text(validation)}.")
+    parts = [f'<div class="headline">{"<br>".join(_e(w) for w in words)}</div>']
+    params = getattr(model, "best_params_", {}) or {}
+    if params:
+        parts.append(_table(["parameter of the best trial", "value"],
+                            [[k, v if isinstance(v, str) else _n(v)]
+                             for k, v in params.items()]))
+    return _section("The winning pipeline", *parts, anchor="pipeline")
+
+
+def _validation_text(validation) -> str:
+    if validation.kind == "kfold":
+        return f"{validation.n_splits} stratified folds"
+    if validation.kind == "holdout":
+        return f"a stratified holdout of {validation.test_fraction:.0%} of the rows"
+    return f"{validation.n_splits} given splits"
+
+
+def _history_section(model, results, source) -> str:
+    from .figures import plot_search_history
+
+    minimize = model.objective_.kind == "cost"
+    done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
+    stopped = results[results["state"].isin(["PRUNED", "FAIL"])]["number"]
+    counts = ", ".join(f"{n} {state.lower()}"
+                       for state, n in results["state"].value_counts().items())
+    text = f"{len(results)} trials ({counts}), from {source}."
+    parts = [_p(text)]
+    if len(done):
+        fig = plot_search_history(done["number"], done["value"], minimize=minimize,
+                                  metric=model.objective_.metric_name,
+                                  stopped=stopped.to_numpy())
+        parts.append(_figure(fig, "search history",
+                             "Each completed trial's cross-validated value (raw) and "
+                             "the best so far; crosses at the bottom are pruned or "
+                             "failed trials."))
+    return _section("Search history", *parts, anchor="history")
+
+
+def _importance_section(model, results) -> str:
+    from .figures import plot_bars
+
+    found, note = importances(results, minimize=model.objective_.kind == "cost")
+    parts = []
+    if found:
+        names = list(found)
+        parts.append(_figure(plot_bars(names, [found[n] for n in names],
+                                       title="Which choices mattered",
+                                       xlabel="share of the variance of the value"),
+                             "parameter importances", note))
+    else:
+        parts.append(_p(note, "note"))
+    return _section("Which choices mattered", *parts, anchor="importance")
+
+
+def _family_section(model, results) -> str:
+    from .figures import plot_bars
+
+    rows = _family_table(model, results)
+    if not rows:
+        return _section("Strategy families", _p("No trial completed.", "note"),
+                        anchor="families")
+    kind = model.objective_.kind
+    best_trial = getattr(model, "best_trial_number_", None)
+    table_rows, css = [], []
+    for row in rows:
+        if row["trial"] is None:
+            what = "not tried" if not row["tried"] else "none completed"
+            table_rows.append([row["family"], row["tried"], what, "", None, None,
+                               None, None, None])
+            css.append(None)
+            continue
+        table_rows.append([row["family"], row["tried"], f"#{row['trial']}",
+                           row["strategy"], row["value"], row["normalized_cost"],
+                           row["average_precision"], row["recall"],
+                           row["precision"]])
+        css.append("best" if row["trial"] == best_trial else None)
+    header = ["family", "completed trials", "best trial", "strategy",
+              "cost" if kind == "cost" else "average precision", "normalized cost",
+              "AP", "recall", "precision"]
+    parts = [_table(header, table_rows, numeric=(1, 4, 5, 6, 7, 8), classes=css)]
+    done = [r for r in rows if r["trial"] is not None]
+    key = "normalized_cost" if kind == "cost" else "average_precision"
+    if len(done) >= 2 and all(_finite(r[key]) for r in done):
+        labels = [r["family"].split(" (")[0] for r in done]
+        winner = next((i for i, r in enumerate(done) if r["trial"] == best_trial),
+                      None)
+        parts.append(_figure(
+            plot_bars(labels, [r[key] for r in done],
+                      title="Best trial of each strategy family",
+                      xlabel=("normalized cost (cost / best trivial rule's)"
+                              if kind == "cost" else "average precision"),
+                      highlight=winner),
+            "strategy families",
+            "Raw cross-validated values of each family's best trial (the returned "
+            "model's family in red, when it is a single strategy)."))
+    parts.append(_p("Values are each trial's raw cross-validated value; the best "
+                    "of many trials is optimistic, so small differences are noise "
+                    "(see the diagnostics below).", "note"))
+    return _section("Strategy families side by side", *parts, anchor="families")
+
+
+def _curves_section(model) -> str:
+    from .figures import plot_cost_curve, plot_precision_recall, plot_reliability
+
+    y = np.asarray(model.oof_target_).astype(int)
+    proba = np.asarray(model.oof_proba_, dtype=float)
+    objective = model.objective_
+    threshold = float(model.threshold_)
+    shown = min(max(threshold, 0.0), 1.0)
+    figs = [
+        _figure(plot_precision_recall(y, proba, threshold=shown), "precision-recall",
+                "Precision against recall of the out-of-fold probabilities; the "
+                "dot is the chosen threshold."),
+        _figure(plot_cost_curve(y, proba, fp_cost=objective.fp_cost,
+                                fn_cost=objective.fn_cost, threshold=shown),
+                "cost against threshold",
+                "Total cost of the out-of-fold probabilities at every threshold, "
+                "with the chosen one (red), the Bayes threshold fp/(fp+fn) (green) "
+                "and the best trivial rule (dashed)."),
+    ]
+    raw = getattr(model, "oof_scores_", None)
+    notes = []
+    if raw is not None and len(raw) == len(y):
+        figs.append(_figure(plot_reliability(y, np.asarray(raw, float), proba),
+                            "reliability",
+                            "Observed rate of positives against the predicted "
+                            "probability, in bins of equal size: before calibration "
+                            "(the strategy's odds-corrected scores) and after."))
+    else:
+        notes.append(_p("The reliability diagram needs the scores before "
+                        "calibration, which this model does not keep (fitted "
+                        "before autoimb kept them).", "note"))
+    parts = [f'<div class="figures">{"".join(figs)}</div>', *notes]
+    return _section("Curves of the out-of-fold predictions", *parts, anchor="curves")
+
+
+def _confusion_section(model) -> str:
+    m = model.cv_metrics_
+    labels = list(model.classes_)
+    negative = labels[1 - labels.index(model.pos_label_)]
+    rows = [[f"actual {negative}", m["tn"], m["fp"]],
+            [f"actual {model.pos_label_}", m["fn"], m["tp"]]]
+    table = _table(["", f"predicted {negative}", f"predicted {model.pos_label_}"],
+                   rows, numeric=(1, 2))
+    text = (f"Out-of-fold decisions at the chosen threshold, each made by a "
+            f"threshold fitted without its row: precision {m['precision']:.3f}, "
+            f"recall {m['recall']:.3f}, F1 {m['f1']:.3f}, normalized cost "
+            f"{_n(m['normalized_cost'])} (below 1 beats the best trivial rule).")
+    return _section("Confusion matrix at the chosen threshold", table, _p(text),
+                    anchor="confusion")
+
+
+def _diagnostics_section(diagnosis) -> str:
+    from .figures import plot_learning_curve
+
+    if diagnosis is None:
+        return ""
+    parts = [f'<div class="verdict">{_e(diagnosis.headline)}</div>',
+             "<ul>" + "".join(f"<li>{_e(s)}</li>" for s in diagnosis.sentences[1:])
+             + "</ul>"]
+    curve = diagnosis.learning_curve
+    if curve is not None and len(curve.points) >= 2:
+        cost = curve.points[0].normalized_cost is not None
+        fig = plot_learning_curve(
+            [p.n_train for p in curve.points],
+            [p.normalized_cost if cost else p.value for p in curve.points],
+            metric="normalized cost" if cost else "average precision",
+            minimize=cost)
+        parts.append(_figure(fig, "learning curve",
+                             f"{curve.strategy}, refitted on 25%, 50%, 75% and 100% "
+                             "of each fold's training rows, scored on the same "
+                             "held-out rows."))
+    noise = diagnosis.label_noise
+    if noise is not None and noise.positive_examples:
+        parts.append(_p(f"Positives most confidently contradicted ({noise.row_numbers},"
+                        f" from 0): {', '.join(map(str, noise.positive_examples))}."))
+    for missing in diagnosis.missing:
+        parts.append(_p(f"Not computed: {missing}.", "note"))
+    return _section("Diagnostics: is imbalance the real problem?", *parts,
+                    anchor="diagnostics")
+
+
+# -- the whole ------------------------------------------------------------------
+
+_SECTIONS = (("data", "Data"), ("pipeline", "Winning pipeline"),
+             ("history", "History"), ("importance", "Choices that mattered"),
+             ("families", "Families"), ("curves", "Curves"),
+             ("confusion", "Confusion matrix"), ("diagnostics", "Diagnostics"))
+
+
+def _nav(with_diagnostics: bool) -> str:
+    links = [f'<a href="#{anchor}">{text}</a>' for anchor, text in _SECTIONS
+             if with_diagnostics or anchor != "diagnostics"]
+    return f"<nav>{''.join(links)}</nav>"
+
+
+def render_report(model, *, X=None, y=None, study=None, diagnose: bool = True,
+                  time_limit: float | None = 60.0, title: str | None = None) -> str:
+    """The HTML report of a fitted model, as text.
+
+    Parameters
+    ----------
+    model : AutoImbClassifier
+        Fitted, or loaded with :func:`autoimb.load`.
+    X, y : DataFrame or array-like, default=None
+        The training data again, for a loaded model: its missing values and
+        the diagnostics' learning curve. Not needed right after ``fit``.
+    study : optuna.Study, default=None
+        The study to read the search history and importances from; default
+        the model's own record of its trials (``results_``).
+    diagnose : bool, default=True
+        Add the diagnostics (:meth:`~autoimb.AutoImbClassifier.diagnose`).
+    time_limit : float or None, default=60.0
+        Seconds for the diagnostics' learning curve.
+    title : str, default=None
+
+    Returns
+    -------
+    str
+        A complete HTML document with inline CSS and images.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    from autoimb import __version__
+
+    check_is_fitted(model)
+    if study is None and getattr(model, "study_", None) is not None:
+        study = model.study_
+    results, source = _results(model, study)
+    diagnosis = model.diagnose(X, y, time_limit=time_limit) if diagnose else None
+    title = title or f"autoimb report: {getattr(model, 'study_name_', 'model')}"
+    where = getattr(model, "storage_location_", None)
+    subtitle = (f"Study {getattr(model, 'study_name_', '?')!r}"
+                + (f" in {where}" if where else " (in memory)")
+                + f"; made {datetime.datetime.now():%Y-%m-%d %H:%M} by autoimb "
+                f"{__version__}.")
+    body = [f"<h1>{_e(title)}</h1>", _p(subtitle, "subtitle"),
+            _nav(diagnosis is not None)]
+    if diagnosis is not None:
+        body.append(f'<div class="verdict">{_e(diagnosis.headline)}</div>')
+    body += [
+        _data_section(model, X, y),
+        _pipeline_section(model),
+        _history_section(model, results, source),
+        _importance_section(model, results),
+        _family_section(model, results),
+        _curves_section(model),
+        _confusion_section(model),
+        _diagnostics_section(diagnosis),
+        "<footer>A self-contained file: styles and figures are inside it. Curves "
+        "and counts come from cross-fitted out-of-fold predictions.</footer>",
+    ]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(body) + "</body></html>\n")
+
+
+def report(model, path: str | os.PathLike[str] = "autoimb-report.html", *, X=None,
+           y=None, study=None, diagnose: bool = True,
+           time_limit: float | None = 60.0) -> str:
+    """Write the HTML report of a fitted model to one self-contained file.
+
+    The file opens offline in any browser: the data (rows, columns, classes,
+    missing values), the winning pipeline in words, the search history, which
+    choices mattered, the best trial of each strategy family side by side, the
+    precision-recall curve, cost against threshold, the reliability diagram
+    before and after calibration, the confusion matrix at the chosen threshold
+    and the diagnostics.
+
+    Parameters
+    ----------
+    model : AutoImbClassifier
+        Fitted, or loaded with :func:`autoimb.load`.
+    path : str or path-like, default="autoimb-report.html"
+    X, y : DataFrame or array-like, default=None
+        The training data again, for a loaded model (missing values, learning
+        curve); not needed right after ``fit``.
+    study : optuna.Study, default=None
+        Read the trials from this study (e.g. one other workers added to);
+        default the model's own record.
+    diagnose : bool, default=True
+    time_limit : float or None, default=60.0
+        Seconds for the diagnostics' learning curve.
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import autoimb
+    >>> from sklearn.datasets import make_classification
+    >>> X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
+    >>> model = autoimb.fit(X, y, search_space="fast", n_trials=3, cv=3,
+    ...                     storage="memory", random_state=0,
+    ...                     show_progress_bar=False)
+    >>> path = autoimb.report(model, os.path.join(tempfile.mkdtemp(), "r.html"),
+    ...                       diagnose=False)
+    >>> open(path).read().count("data:image/png;base64,") >= 5
+    True
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise AutoImbError(f"Cannot write the report {path!r}: the folder "
+                           f"{folder!r} does not exist.")
+    text = render_report(model, X=X, y=y, study=study, diagnose=diagnose,
+                         time_limit=time_limit)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path

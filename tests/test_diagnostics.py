@@ -1,0 +1,283 @@
+"""Is imbalance the real problem? autoimb.explain.diagnostics and
+AutoImbClassifier.diagnose, on the article's noisy data and on clean data."""
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+import autoimb
+from autoimb._objective import Objective
+from autoimb.cli import main
+from autoimb.exceptions import AutoImbError
+from autoimb.explain.diagnostics import (
+    Diagnosis,
+    _paired_se,
+    label_noise,
+    separability,
+    strategy_family,
+)
+
+#: The seed article's data set: 2% of the labels drawn at random by construction.
+ARTICLE = {"n_samples": 20000, "n_features": 25, "n_informative": 10,
+           "weights": [0.97, 0.03], "flip_y": 0.02, "random_state": 42}
+SEARCH = {"search_space": "fast", "n_trials": 6, "storage": "memory",
+          "random_state": 0, "show_progress_bar": False}
+
+
+@pytest.fixture(scope="module")
+def article():
+    """The article's data set, its first 6,000 rows (240 positives), searched."""
+    X, y = make_classification(**ARTICLE)
+    X, y = X[:6000], y[:6000]
+    model = autoimb.fit(X, y, **SEARCH)
+    # A generous time limit: the machine running the tests may be busy.
+    return model, model.diagnose(time_limit=180), X, y
+
+
+@pytest.fixture(scope="module")
+def clean():
+    """The same shape without label noise and with well separated classes."""
+    X, y = make_classification(**{**ARTICLE, "n_samples": 3000, "flip_y": 0.0,
+                                  "class_sep": 3.0})
+    model = autoimb.fit(X, y, **SEARCH)
+    return model, model.diagnose(time_limit=180), X, y
+
+
+def test_the_verdict_differs_between_noisy_and_clean_data(article, clean):
+    """Check that the article's data (2% random labels) is diagnosed with label
+    noise, and clean, well separated data with no imbalance problem at all."""
+    _, noisy, _, _ = article
+    _, tidy, _, _ = clean
+    print(noisy, tidy, sep="\n\n")
+    assert noisy.verdict == "label_noise"
+    assert tidy.verdict == "not_imbalance"
+    # The numbers behind them.
+    assert noisy.label_noise.share_of_positives > 0.15
+    assert noisy.label_noise.low_half_share > 0.08
+    assert tidy.label_noise.share_of_positives < 0.02
+    assert noisy.separability.roc_auc < 0.9 < 0.99 < tidy.separability.roc_auc
+    assert not tidy.gain.pays
+    assert str(noisy).startswith("Diagnosis: Label noise")
+    assert "Imbalance is not a problem here" in str(tidy)
+
+
+def test_label_noise_examples_are_training_rows_of_positives(article):
+    """Check that the suspect examples are positives of the training data, most
+    confidently contradicted first."""
+    model, diagnosis, _, y = article
+    noise = diagnosis.label_noise
+    assert noise.row_numbers == "training rows"
+    assert len(noise.positive_examples) == 10
+    assert set(y[list(noise.positive_examples)]) == {1}
+    proba = model.oof_proba_[list(noise.positive_examples)]
+    assert np.all(np.diff(proba) >= 0)
+    assert proba.max() <= noise.positive_threshold
+
+
+def _article_true_labels():
+    """The article's labels before 2% of them were redrawn.
+
+    make_classification draws the same rows with flip_y=0.02 and flip_y=0 when
+    nothing is shuffled; the shuffled rows are matched back by their sorted
+    values (the columns are shuffled too).
+    """
+    unshuffled = {k: v for k, v in ARTICLE.items() if k != "flip_y"}
+    X_flip, y_flip = make_classification(**unshuffled, flip_y=0.02, shuffle=False)
+    X_clean, y_clean = make_classification(**unshuffled, flip_y=0.0, shuffle=False)
+    assert np.array_equal(X_flip, X_clean)
+    row_of = {tuple(np.round(np.sort(row), 9)): i for i, row in enumerate(X_flip)}
+    X, y = make_classification(**ARTICLE)
+    index = np.array([row_of[tuple(np.round(np.sort(row), 9))] for row in X])
+    assert np.array_equal(y_flip[index], y)
+    return y_clean[index]
+
+
+def test_suspect_positives_are_mostly_the_redrawn_labels(article):
+    """Check against the truth of the article's data that most suspect positives
+    are negatives whose label was redrawn, that most of those are found, and
+    that the examples shown are such rows."""
+    model, diagnosis, _, y = article
+    truth = _article_true_labels()[:len(y)]
+    mislabelled = set(np.flatnonzero((y == 1) & (truth == 0)).tolist())
+    proba = model.oof_proba_.astype(float)
+    noise = diagnosis.label_noise
+    suspects = set(np.flatnonzero((y == 1) & (proba <= noise.positive_threshold))
+                   .tolist())
+    assert len(suspects) == noise.n_suspect_positives
+    found = len(suspects & mislabelled)
+    examples = list(noise.positive_examples)
+    print(f"{len(mislabelled)} mislabelled positives, {len(suspects)} suspects, "
+          f"{found} of them mislabelled, {np.sum(truth[examples] == 0)} of the "
+          f"{len(examples)} examples")
+    assert found / len(suspects) > 0.6  # 43 of 48 when written
+    assert found / len(mislabelled) > 0.6  # 43 of 60
+    assert np.sum(truth[examples] == 0) >= 8
+
+
+def test_learning_curve_refits_fractions_of_the_best_strategy(article):
+    """Check that right after fit the learning curve has 25/50/75/100%, the last
+    being the search's own trial, with costs normalized by the trivial rule."""
+    model, diagnosis, _, _ = article
+    curve = diagnosis.learning_curve
+    assert [p.fraction for p in curve.points] == [0.25, 0.5, 0.75, 1.0]
+    assert curve.points[-1].value == pytest.approx(
+        model.results_.set_index("number").loc[model.best_trial_number_, "value"])
+    assert all(0 < p.normalized_cost < 1.5 for p in curve.points)
+    assert curve.points[0].n_train < curve.points[-1].n_train
+    assert curve.standard_error > 0 and curve.note == ""
+
+
+def test_gain_compares_best_with_best_plain_trial(clean):
+    """Check that the gain compares the best trial with the best trial that has
+    no weights and no resampling, paired over the rows right after fit."""
+    model, diagnosis, _, _ = clean
+    gain = diagnosis.gain
+    done = model.results_[model.results_["state"] == "COMPLETE"]
+    assert gain.best_value == done["value"].min()
+    plain = done[(done["strategy"].str.endswith("no resampling"))
+                 & ~done["strategy"].str.contains("weight")]
+    assert gain.plain_value == plain["value"].min()
+    assert gain.chosen_estimate == model.best_score_
+    assert gain.standard_error_method.startswith("paired bootstrap")
+    assert set(gain.by_family) <= {"no_handling", "weights", "oversampling",
+                                   "undersampling", "combined", "ensembles"}
+
+
+def test_loaded_model_degrades_and_takes_the_data_again(clean):
+    """Check that a model without its search context still diagnoses what it
+    holds, says the learning curve needs the data, and draws it when given."""
+    model, _, X, y = clean
+    loaded = pickle.loads(pickle.dumps(model))
+    assert not hasattr(loaded, "_context")
+    bare = loaded.diagnose()
+    assert bare.learning_curve is None
+    assert any("pass X and y" in m for m in bare.missing)
+    assert bare.separability == model.diagnose(learning_curve=False).separability
+    if bare.gain.plain_trial != bare.gain.best_trial:
+        assert bare.gain.standard_error_method.startswith("from each trial")
+    again = loaded.diagnose(X, y, time_limit=None)
+    assert [p.fraction for p in again.learning_curve.points] == [0.25, 0.5, 0.75,
+                                                                1.0]
+    assert again.learning_curve.note == ""
+
+
+def test_learning_curve_keeps_to_its_time_limit(clean):
+    """Check that fractions whose fits would pass the time limit are left out,
+    and that the diagnosis says so."""
+    model, _, X, y = clean
+    loaded = pickle.loads(pickle.dumps(model))
+    curve = loaded.diagnose(X, y, time_limit=1e-6).learning_curve
+    assert [p.fraction for p in curve.points] == [0.25]
+    assert curve.note.startswith("50% and above left out")
+    assert curve.last_doubling_gain is None and not curve.still_learning
+
+
+def test_to_dict_is_json(article):
+    """Check that the diagnosis converts to JSON, verdict and headline first."""
+    _, diagnosis, _, _ = article
+    data = json.loads(json.dumps(diagnosis.to_dict()))
+    assert data["verdict"] == "label_noise"
+    assert data["headline"] == diagnosis.headline
+    assert len(data["learning_curve"]["points"]) == 4
+
+
+def test_cli_diagnose_prints_the_verdict(clean, tmp_path, capsys):
+    """Check that `autoimb diagnose MODEL` prints the diagnosis, and --json with
+    --data the learning curve too."""
+    model, _, X, y = clean
+    path = model.export(tmp_path / "model.joblib")
+    assert main(["diagnose", path]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Diagnosis: Imbalance is not a problem here")
+    assert "--data FILE --target COL" in out
+    frame = __import__("pandas").DataFrame(X, columns=[f"x{i}" for i in
+                                                       range(X.shape[1])])
+    frame["target"] = y
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert main(["diagnose", path, "--data", str(tmp_path / "train.csv"),
+                 "--target", "target", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["learning_curve"]["points"]) == 4
+
+
+def test_cli_diagnose_needs_data_and_target_together(clean, tmp_path, capsys):
+    """Check that --data without --target is refused with the way out."""
+    model, _, _, _ = clean
+    path = model.export(tmp_path / "model.joblib")
+    assert main(["diagnose", path, "--data", "x.csv"]) == 2
+    assert "--data and --target go together" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("model", "weighting", "resampler", "family"), [
+    ("lightgbm", "none", "none", "no_handling"),
+    ("logistic_regression", "balanced", None, "weights"),
+    ("lightgbm", "scale_pos_weight", "none", "weights"),
+    ("hist_gradient_boosting", "none", "smote", "oversampling"),
+    ("random_forest", "none", "random_over", "oversampling"),
+    ("random_forest", "none", "tomek_links", "undersampling"),
+    ("lightgbm", "none", "smote_enn", "combined"),
+    ("lightgbm", "balanced", "random_under", "combined"),
+    ("easy_ensemble", "none", "none", "ensembles"),
+    ("balanced_random_forest", float("nan"), float("nan"), "ensembles"),
+])
+def test_strategy_families(model, weighting, resampler, family):
+    """Check that each strategy falls in the family a report groups it in."""
+    assert strategy_family(model, weighting, resampler) == family
+
+
+def test_separability_matches_scikit_learn_with_ties():
+    """Check that ROC AUC and AP equal scikit-learn's, ties included, and that
+    their intervals hold them."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.05).astype(int)
+    p = np.round(rng.random(3000) * 0.6 + 0.4 * y, 2)
+    sep = separability(y, p, n_boot=100)
+    assert sep.roc_auc == pytest.approx(roc_auc_score(y, p))
+    assert sep.average_precision == pytest.approx(average_precision_score(y, p))
+    assert sep.roc_auc_interval[0] < sep.roc_auc < sep.roc_auc_interval[1]
+    lo, hi = sep.average_precision_interval
+    assert lo < sep.average_precision < hi
+    assert sep.n_positive == y.sum()
+
+
+def test_label_noise_needs_both_classes():
+    """Check that label_noise refuses labels of one class, saying what it got."""
+    with pytest.raises(AutoImbError, match="0 positive and 3 negative rows"):
+        label_noise(np.zeros(3, int), np.array([0.1, 0.2, 0.3]))
+
+
+def test_paired_standard_error_is_zero_for_identical_decisions():
+    """Check that two trials with the same decisions differ by nothing."""
+    y = np.array([0, 0, 1, 1, 0, 1])
+    pred = np.array([False, True, True, False, False, True])
+    objective = Objective("cost", 1.0, 5.0)
+    assert _paired_se(y, pred, pred, objective) == 0.0
+    assert _paired_se(y, pred, ~pred, objective) > 0
+
+
+def test_diagnosis_of_nothing_known_is_unknown():
+    """Check that a diagnosis without findings says so."""
+    d = Diagnosis("unknown", ("x",), "cost", None, None, None, None)
+    assert d.headline.startswith("Too little is known")
+
+
+def test_no_signal_gives_overlap_and_a_report(tmp_path):
+    """Check that data without signal, where the search returns the trivial rule,
+    is diagnosed as overlap (no label-noise count on equal probabilities) and
+    still gets its report."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.05).astype(int)
+    with pytest.warns(autoimb.AutoImbWarning, match="trivial rule"):
+        model = autoimb.fit(X, y, cv=3, fp_cost=1, fn_cost=2,
+                            **{**SEARCH, "n_trials": 3})
+    diagnosis = model.diagnose()
+    assert diagnosis.verdict == "overlap"
+    assert diagnosis.label_noise is None and diagnosis.learning_curve is None
+    assert any("trivial rule" in m for m in diagnosis.missing)
+    text = Path(autoimb.report(model, tmp_path / "r.html")).read_text()
+    assert "The classes overlap" in text
