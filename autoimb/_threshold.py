@@ -113,10 +113,13 @@ def _middle_of_minimum(loss):
     return np.argmax(np.cumsum(ties, axis=1) > target[:, None], axis=1)
 
 
-def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float):
+def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float, *,
+                        position: float = 0.5):
     """The threshold of least total cost on these rows, and that cost.
 
-    Where several cuts share the least cost, the middle one is returned.
+    Where several cuts share the least cost, the middle one is returned; the cut
+    lies between its two neighbouring scores at ``position`` (see
+    :func:`cost_curve`).
 
     Examples
     --------
@@ -125,7 +128,7 @@ def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float):
     >>> round(t, 3), cost
     (0.225, 1.0)
     """
-    thresholds, tp, fp = cost_curve(y_true, scores)
+    thresholds, tp, fp = cost_curve(y_true, scores, position)
     cost = cost_loss(fp_cost, fn_cost)(tp, fp, tp[-1])
     best = int(_middle_of_minimum(cost)[0])
     return float(thresholds[best]), float(cost[best])

@@ -11,6 +11,8 @@ trivial rule's test cost).
 Rules:
 - ``first_min``: the first (highest) cut of least cost: autoimb before this change;
 - ``middle``: the middle cut of least cost (:func:`best_cost_threshold`);
+- ``middle_gap``: ``middle`` with the cut placed between its two neighbouring
+  scores at fp / (fp + fn) of the gap, not midway;
 - ``bootstrap``: the median of the best cuts of 64 bootstrap resamples
   (:func:`stable_threshold`);
 - ``smoothed``: least expected cost under kernel-smoothed class score densities
@@ -62,7 +64,7 @@ from autoimb._threshold import (
 from autoimb._validation import check_frame, column_kinds
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-RULES = ("first_min", "middle", "bootstrap", "smoothed", "bootstrap_gap",
+RULES = ("first_min", "middle", "middle_gap", "bootstrap", "smoothed", "bootstrap_gap",
          "isotonic_bayes")
 MODELS = {
     "lightgbm": Strategy("lightgbm", {"n_estimators": 200, "learning_rate": 0.05}),
@@ -208,6 +210,8 @@ def run_one(name, seed):
     thresholds = {
         "first_min": t_first,
         "middle": best_cost_threshold(y_tr, oof, fp, fn)[0],
+        "middle_gap": best_cost_threshold(y_tr, oof, fp, fn,
+                                          position=bayes_threshold(fp, fn))[0],
         "bootstrap": stable_threshold(y_tr, oof, loss),
         "smoothed": smoothed_threshold(y_tr, oof, loss),
         "bootstrap_gap": stable_threshold(y_tr, oof, loss,
