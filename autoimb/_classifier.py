@@ -10,14 +10,13 @@ import os
 import sys
 import warnings
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import optuna
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
-
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
@@ -226,7 +225,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "search_space": "no_validation",
         "objective": [StrOptions({"cost", "average_precision"})],
         "fp_cost": [Interval(Real, 0, None, closed="neither"), None],
@@ -433,7 +432,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         if not self.dashboard:
             yield None
             return
-        server = DashboardServer(storage, artifact_store=context.explainer.artifact_store,
+        store = context.explainer.artifact_store
+        server = DashboardServer(storage, artifact_store=store,
                                  study_name=self.study_name_).start()
         _tell(f"autoimb: dashboard at {server.url}", True)
         try:
@@ -448,7 +448,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             figures = explainer.figures(context.y[context.scored], self._chosen.scores,
                                         self._chosen.post)
         explainer.describe_study(
-            study, best={"number": self.best_trial_number_, "value": self.best_score_raw_,
+            study, best={"number": self.best_trial_number_,
+                         "value": self.best_score_raw_,
                          "estimate": self.best_score_, "strategy": self.strategy_},
             figures=figures)
 
@@ -532,7 +533,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.ensemble_ = list(chosen.trial_numbers)
         self.strategy_ = chosen.describe()
         # Costs are totals over the training rows, even when only some were scored.
-        scale = len(context.y) / len(y_scored) if context.objective.kind == "cost" else 1
+        scale = (len(context.y) / len(y_scored) if context.objective.kind == "cost"
+                 else 1)
         self.best_score_ = float(selection.estimate * scale)
         self.best_score_raw_ = float(selection.raw * scale)
         self.threshold_ = float(post.threshold)
@@ -568,7 +570,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     # -- export and summaries -------------------------------------------------
 
     def export(self, path, *, format: str = "joblib") -> str:
-        """Write the fitted model and its metadata to ``path``; see :func:`autoimb.load`.
+        """Write the fitted model and its metadata to ``path`` (see
+        :func:`autoimb.load`).
 
         Parameters
         ----------

@@ -153,6 +153,57 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
     return float(np.sum(gaps) / len(y_true))
 
 
+def stratified_bootstrap_counts(y, n_boot: int, rng) -> np.ndarray:
+    """How often each row is drawn in ``n_boot`` bootstrap resamples, the
+    positives and the negatives resampled apart (each resample keeps the class
+    counts). Shape ``(n_boot, len(y))``."""
+    y = np.asarray(y)
+    counts = np.zeros((n_boot, len(y)))
+    for label in (0, 1):
+        rows = np.flatnonzero(y == label)
+        if len(rows):
+            drawn = rng.integers(0, len(rows), size=(n_boot, len(rows)))
+            for b in range(n_boot):
+                counts[b, rows] = np.bincount(drawn[b], minlength=len(rows))
+    return counts
+
+
+def weighted_average_precision(weights, y, scores, order=None,
+                               starts=None) -> np.ndarray:
+    """Average precision of ``scores`` under each row of ``weights`` (row
+    weights, e.g. bootstrap counts), as
+    :func:`sklearn.metrics.average_precision_score` defines it; NaN where a
+    weighting leaves no positive. ``order`` (scores sorted decreasing) and
+    ``starts`` (where each distinct score begins in it) may be given when the
+    same scores are weighted many times.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.metrics import average_precision_score
+    >>> y, s = np.array([0, 1, 0, 1, 1]), np.array([0.1, 0.9, 0.4, 0.35, 0.8])
+    >>> ap = weighted_average_precision(np.ones((1, 5)), y, s)[0]
+    >>> bool(np.isclose(ap, average_precision_score(y, s)))
+    True
+    """
+    y, scores = np.asarray(y), np.asarray(scores, dtype=float)
+    weights = np.atleast_2d(weights)
+    if order is None:
+        order = np.argsort(-scores, kind="mergesort")
+        s = scores[order]
+        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    positive = (y[order] == 1).astype(float)
+    w = weights[:, order]
+    tp = np.add.reduceat(w * positive, starts, axis=1)
+    fp = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
+    cum_tp, cum_fp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
+    precision = np.divide(cum_tp, cum_tp + cum_fp, out=np.zeros_like(cum_tp),
+                          where=(cum_tp + cum_fp) > 0)
+    n_pos = cum_tp[:, -1]
+    ap = (tp * precision).sum(axis=1) / np.maximum(n_pos, 1e-12)
+    return np.where(n_pos > 0, ap, np.nan)
+
+
 def evaluate(model, X, y) -> dict:
     """Metrics of a fitted model on labelled data, at its stored threshold.
 

@@ -35,7 +35,12 @@ from optuna.trial import TrialState
 
 from ._calibration import IdentityCalibrator
 from ._evaluation import PostProcessing
-from ._metrics import error_metrics, ranking_metrics
+from ._metrics import (
+    error_metrics,
+    ranking_metrics,
+    stratified_bootstrap_counts,
+    weighted_average_precision,
+)
 
 __all__ = ["Selection", "bias_corrected_estimate", "candidate_pool", "select",
            "trivial_candidate"]
@@ -99,20 +104,8 @@ class _Values:
             totals = np.maximum(weights.sum(axis=1), 1e-12)[:, None]
             return (weights @ self.losses) / totals
         pairs = zip(self.orders, self.starts, strict=True)
-        return -np.column_stack([self._ap(weights, o, s) for o, s in pairs])
-
-    def _ap(self, weights, order, starts):
-        positive = (self.y[order] == 1).astype(float)
-        w = weights[:, order]
-        tp = np.add.reduceat(w * positive, starts, axis=1)
-        fp = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
-        cum_tp, cum_fp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
-        precision = np.divide(cum_tp, cum_tp + cum_fp, out=np.zeros_like(cum_tp),
-                              where=(cum_tp + cum_fp) > 0)
-        n_pos = cum_tp[:, -1]
-        ap = (tp * precision).sum(axis=1) / np.maximum(n_pos, 1e-12)
-        return np.where(n_pos > 0, ap, np.nan)
-
+        return -np.column_stack([weighted_average_precision(weights, self.y, None, o, s)
+                                 for o, s in pairs])
 
 def _choose(values, margins) -> np.ndarray:
     """Per row of ``values``: the first candidate within its margin of the best."""
@@ -121,25 +114,12 @@ def _choose(values, margins) -> np.ndarray:
     return np.argmax(near, axis=1)
 
 
-def _stratified_bootstrap(y, n_boot, rng):
-    """Bootstrap counts per row, positives and negatives resampled apart."""
-    counts = np.zeros((n_boot, len(y)))
-    for label in (0, 1):
-        rows = np.flatnonzero(y == label)
-        if len(rows) == 0:
-            continue
-        drawn = rows[rng.integers(0, len(rows), size=(n_boot, len(rows)))]
-        for b in range(n_boot):
-            counts[b] += np.bincount(drawn[b], minlength=len(y))
-    return counts
-
-
 def _bootstrap_values(values, y, n_boot, rng):
     """Values on the rows drawn, and on the rows left out, per resample."""
     drawn, left_out = [], []
     chunk = max(1, min(n_boot, _MAX_CELLS // max(len(y), 1)))
     for done in range(0, n_boot, chunk):
-        counts = _stratified_bootstrap(y, min(chunk, n_boot - done), rng)
+        counts = stratified_bootstrap_counts(y, min(chunk, n_boot - done), rng)
         drawn.append(values(counts))
         left_out.append(values((counts == 0).astype(float)))
     return np.vstack(drawn), np.vstack(left_out)

@@ -17,7 +17,6 @@ Writes benchmarks/results/honest_numbers.md.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -23,7 +23,7 @@ Run from the repository root::
 Writes benchmarks/results/prior_shift.{md,json}.
 """
 
-from __future__ import annotations  # noqa: I001 (_common must come first)
+from __future__ import annotations
 
 import _common  # noqa: F401  (first: caps the thread pools before numpy loads)
 

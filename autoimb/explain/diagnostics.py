@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from autoimb._metrics import stratified_bootstrap_counts, weighted_average_precision
 from autoimb._models import MODELS
 from autoimb.exceptions import AutoImbError
 
@@ -444,18 +445,6 @@ def _json_ready(value):
 # -- the computations ---------------------------------------------------------
 
 
-def _stratified_counts(y, n_boot, rng):
-    """Bootstrap counts of each row, positives and negatives drawn apart."""
-    counts = np.zeros((n_boot, len(y)))
-    for label in (0, 1):
-        rows = np.flatnonzero(y == label)
-        if len(rows):
-            drawn = rng.integers(0, len(rows), size=(n_boot, len(rows)))
-            for b in range(n_boot):
-                counts[b, rows] = np.bincount(drawn[b], minlength=len(rows))
-    return counts
-
-
 def _weighted_auc(weights, y, scores):
     """ROC AUC of ``scores`` under each row of ``weights`` (ties count half)."""
     order = np.argsort(scores, kind="mergesort")
@@ -472,31 +461,13 @@ def _weighted_auc(weights, y, scores):
                      where=denominator > 0)
 
 
-def _weighted_ap(weights, y, scores):
-    """Average precision of ``scores`` under each row of ``weights``, as
-    :func:`sklearn.metrics.average_precision_score` defines it."""
-    order = np.argsort(-scores, kind="mergesort")
-    s = scores[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    positive = (y[order] == 1).astype(float)
-    w = weights[:, order]
-    tp = np.add.reduceat(w * positive, starts, axis=1)
-    fp = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
-    cum_tp, cum_fp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
-    precision = np.divide(cum_tp, cum_tp + cum_fp, out=np.zeros_like(cum_tp),
-                          where=(cum_tp + cum_fp) > 0)
-    n_pos = cum_tp[:, -1]
-    ap = (tp * precision).sum(axis=1) / np.maximum(n_pos, 1e-12)
-    return np.where(n_pos > 0, ap, np.nan)
-
-
 def _bootstrap(statistic, y, n_boot, random_state, chunk=50):
     """``statistic(weights)`` over stratified bootstrap resamples, in chunks."""
     rng = np.random.default_rng(random_state)
     values = []
     for done in range(0, n_boot, chunk):
-        values.append(statistic(_stratified_counts(y, min(chunk, n_boot - done),
-                                                   rng)))
+        size = min(chunk, n_boot - done)
+        values.append(statistic(stratified_bootstrap_counts(y, size, rng)))
     return np.concatenate(values)
 
 
@@ -530,11 +501,11 @@ def separability(y, proba, *, n_boot: int = 200,
     proba = np.asarray(proba, dtype=float)
     ones = np.ones((1, len(y)))
     auc = float(_weighted_auc(ones, y, proba)[0])
-    ap = float(_weighted_ap(ones, y, proba)[0])
+    ap = float(weighted_average_precision(ones, y, proba)[0])
 
     def both(weights):
         return np.column_stack([_weighted_auc(weights, y, proba),
-                                _weighted_ap(weights, y, proba)])
+                                weighted_average_precision(weights, y, proba)])
 
     boot = _bootstrap(both, y, n_boot, random_state)
     low, high = np.nanquantile(boot, [0.025, 0.975], axis=0)
@@ -636,7 +607,8 @@ def _paired_se(y, a, b, objective, *, n_boot=200, random_state=0) -> float:
         a, b = np.asarray(a, float), np.asarray(b, float)
 
         def statistic(weights):
-            return _weighted_ap(weights, y, b) - _weighted_ap(weights, y, a)
+            return (weighted_average_precision(weights, y, b)
+                    - weighted_average_precision(weights, y, a))
     return float(np.nanstd(_bootstrap(statistic, y, n_boot, random_state)))
 
 
