@@ -11,9 +11,9 @@ from ._metrics import trivial_cost
 from ._threshold import (
     bayes_threshold,
     best_cost_threshold,
+    best_threshold,
     cost_loss,
     f1_loss,
-    stable_threshold,
 )
 
 __all__ = ["Objective"]
@@ -57,16 +57,13 @@ class Objective:
         return bayes_threshold(self.fp_cost, self.fn_cost)
 
     def tune_threshold(self, y_true, scores) -> float:
-        """The threshold that is best on these rows (cost, or F1), stabilised by
-        the bootstrap (see :func:`~autoimb._threshold.stable_threshold`)."""
-        # Fewer resamples on many rows: the cut is stable there, and each
-        # resample costs a pass over the rows.
-        n_boot = int(np.clip(64 * 20_000 / max(len(y_true), 1), 16, 64))
+        """The threshold that is best on these rows: least cost, with the cut
+        at the cost-aware position in its gap, or highest F1 (see
+        :func:`~autoimb._threshold.best_threshold`)."""
         if self.uses_costs_for_threshold:
-            loss = cost_loss(self.fp_cost, self.fn_cost)
-            return stable_threshold(y_true, scores, loss, position=self.bayes_threshold,
-                                    n_boot=n_boot)
-        return stable_threshold(y_true, scores, f1_loss, n_boot=n_boot)
+            return best_threshold(y_true, scores, cost_loss(self.fp_cost, self.fn_cost),
+                                  position=self.bayes_threshold)[0]
+        return best_threshold(y_true, scores, f1_loss)[0]
 
     def rule_score(self, y_true, pred) -> float:
         """Lower is better: the cost of these predictions, or minus their F1."""

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._objective import Objective
 from ._prior import adjust_to_prior, em_prior
-from ._threshold import f1_loss, stable_threshold
+from ._threshold import best_threshold, f1_loss
 from .exceptions import AutoImbError
 
 __all__ = ["PriorEstimate", "PriorShiftAdapter", "adapt_to_prior", "estimate_prior"]
@@ -364,8 +364,8 @@ def retuned_threshold(model, training_rate: float, new_rate: float) -> float:
         shifted = Objective("cost", b * objective.fp_cost, a * objective.fn_cost)
         t = shifted.tune_threshold(y, proba)
     else:
-        t = stable_threshold(y, proba, lambda tp, fp, n_pos: f1_loss(a * tp, b * fp,
-                                                                      a * n_pos))
+        t = best_threshold(y, proba, lambda tp, fp, n_pos: f1_loss(a * tp, b * fp,
+                                                                    a * n_pos))[0]
     if not np.isfinite(t):
         return t
     return float(adjust_to_prior(np.array([t]), training_rate, new_rate)[0])

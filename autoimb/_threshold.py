@@ -4,17 +4,12 @@ Sort the scores once; cumulative sums of positives and negatives give the false
 positives and false negatives of every cut in one pass. No model is refitted per
 candidate threshold.
 
-Two rules choose a threshold from labelled scores:
-
-- :func:`best_cost_threshold` (and :func:`best_f1_threshold`): the best cut on
-  these rows. Where several cuts tie, the middle one, not the first: the first
-  minimum is the highest threshold of the optimal plateau, the edge on the side
-  of the expensive false negatives.
-- :func:`stable_threshold`: the median of the best cuts of bootstrap resamples of
-  the rows. With a few dozen positives the cost curve is flat and noisy near its
-  minimum; the median sits in the middle of the near-optimal region instead of on
-  one noisy dip, which is what generalises to new rows. This is the rule the
-  search uses.
+The threshold of least cost (or highest F1) on labelled rows is taken from the
+middle of the cuts that tie for it, and between the two distinct scores around
+it at a cost-aware position (:func:`best_threshold`). Two refinements were
+measured and left out (``benchmarks/threshold_rules.py``): the median of the
+best cuts of bootstrap resamples, and the minimum of a kernel-smoothed cost;
+neither held out better on average.
 """
 
 from __future__ import annotations
@@ -24,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = ["bayes_threshold", "best_cost_threshold", "best_f1_threshold",
-           "cost_curve", "cost_loss", "f1_loss", "stable_threshold"]
+           "best_threshold", "cost_curve", "cost_loss", "f1_loss"]
 
 
 def bayes_threshold(fp_cost: float, fn_cost: float) -> float:
@@ -113,6 +108,48 @@ def _middle_of_minimum(loss):
     return np.argmax(np.cumsum(ties, axis=1) > target[:, None], axis=1)
 
 
+def best_threshold(y_true, scores, loss: Callable, *, position: float = 0.5):
+    """The threshold of least ``loss`` on these rows, and that loss.
+
+    Where several cuts share the least loss, the middle one is taken: the first
+    would be the highest threshold of the optimal plateau, its edge. The cut lies
+    between its two neighbouring distinct scores at ``position`` (see
+    :func:`cost_curve`); for costs, ``fp_cost / (fp_cost + fn_cost)`` places it
+    where the Bayes threshold would sit if the probability of the positive class
+    rose linearly across the gap: where the classes separate with a wide gap,
+    near the side of the cheaper errors, not midway.
+
+    Parameters
+    ----------
+    y_true : array of shape (n,)
+        1 for the positive class, 0 otherwise.
+    scores : array of shape (n,)
+    loss : callable
+        ``loss(tp, fp, n_pos)`` of arrays of counts, lower is better:
+        :func:`cost_loss` or :func:`f1_loss`.
+    position : float, default=0.5
+
+    Returns
+    -------
+    threshold : float
+        ``inf`` (nothing positive) when that is best.
+    loss : float
+
+    Examples
+    --------
+    >>> y = [0, 0, 0, 1, 1]
+    >>> s = [0.1, 0.2, 0.3, 0.7, 0.9]
+    >>> best_threshold(y, s, cost_loss(1.0, 9.0))[0]          # midway in the gap
+    0.5
+    >>> round(best_threshold(y, s, cost_loss(1.0, 9.0), position=0.1)[0], 2)
+    0.34
+    """
+    thresholds, tp, fp = cost_curve(y_true, scores, position)
+    losses = loss(tp, fp, tp[-1])
+    best = int(_middle_of_minimum(losses)[0])
+    return float(thresholds[best]), float(losses[best])
+
+
 def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float, *,
                         position: float = 0.5):
     """The threshold of least total cost on these rows, and that cost.
@@ -128,85 +165,11 @@ def best_cost_threshold(y_true, scores, fp_cost: float, fn_cost: float, *,
     >>> round(t, 3), cost
     (0.225, 1.0)
     """
-    thresholds, tp, fp = cost_curve(y_true, scores, position)
-    cost = cost_loss(fp_cost, fn_cost)(tp, fp, tp[-1])
-    best = int(_middle_of_minimum(cost)[0])
-    return float(thresholds[best]), float(cost[best])
+    return best_threshold(y_true, scores, cost_loss(fp_cost, fn_cost),
+                          position=position)
 
 
 def best_f1_threshold(y_true, scores):
     """The threshold of highest F1 on these rows, and that F1."""
-    thresholds, tp, fp = cost_curve(y_true, scores)
-    loss = f1_loss(tp, fp, tp[-1])
-    best = int(_middle_of_minimum(loss)[0])
-    return float(thresholds[best]), float(-loss[best])
-
-
-def stable_threshold(y_true, scores, loss: Callable, *, position: float = 0.5,
-                     n_boot: int = 64, random_state: int = 0) -> float:
-    """The median of the best thresholds of bootstrap resamples of the rows.
-
-    Each resample weighs every row by a Poisson(1) count (the bootstrap), finds
-    the cut of least ``loss`` on those weights (the middle one where several tie),
-    and the median of their thresholds is returned. Where the minimum of the loss
-    is sharp, every resample finds it; where a plateau or several dips of
-    near-equal loss exist, the median lands in their middle rather than on the
-    edge that the exact minimum of one sample happens to pick.
-
-    Parameters
-    ----------
-    y_true : array of shape (n,)
-        1 for the positive class, 0 otherwise.
-    scores : array of shape (n,)
-    loss : callable
-        ``loss(tp, fp, n_pos)`` of arrays of weighted counts, lower is better:
-        :func:`cost_loss` or :func:`f1_loss`.
-    position : float, default=0.5
-        Where a cut lies between the two distinct scores around it (see
-        :func:`cost_curve`). For costs, ``fp_cost / (fp_cost + fn_cost)``: if
-        the probability of the positive class rose linearly across the gap, the
-        Bayes threshold would sit there. Where the classes separate with a
-        wide gap, that keeps the threshold near the cheap errors' side.
-    n_boot : int, default=64
-        Number of bootstrap resamples.
-    random_state : int, default=0
-        Seed of the resampling; the same rows always give the same threshold.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> y = (rng.random(500) < 0.1).astype(int)
-    >>> s = rng.random(500) + y
-    >>> t = stable_threshold(y, s, cost_loss(1, 9))
-    >>> bool(0.5 < t < 1.2)
-    True
-    """
-    y_true = np.asarray(y_true)
-    thresholds, order, starts = _groups(y_true, scores, position)
-    positive = (y_true[order] == 1).astype(float)
-    rng = np.random.default_rng(random_state)
-    chosen = []
-    chunk = max(1, min(n_boot, 4_000_000 // max(len(order), 1)))
-    for done in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - done)
-        weights = rng.poisson(1.0, size=(size, len(order))).astype(float)
-        tp_group = np.add.reduceat(weights * positive, starts, axis=1)
-        fp_group = np.add.reduceat(weights * (1.0 - positive), starts, axis=1)
-        zeros = np.zeros((size, 1))
-        tp = np.hstack([zeros, np.cumsum(tp_group, axis=1)])
-        fp = np.hstack([zeros, np.cumsum(fp_group, axis=1)])
-        # Rows drawn zero times tie the cuts around them: the middle of the tie
-        # spreads the cut over the gap the resample leaves.
-        best = _middle_of_minimum(loss(tp, fp, tp[:, -1:]))
-        chosen.append(thresholds[best])
-    chosen = np.concatenate(chosen)
-    finite = chosen[np.isfinite(chosen)]
-    if len(finite) <= len(chosen) // 2:
-        return float("inf")  # most resamples predict nothing positive
-    # The median of all, with "nothing positive" counted as above every score.
-    return float(np.median(chosen))
+    threshold, loss = best_threshold(y_true, scores, f1_loss)
+    return threshold, -loss
