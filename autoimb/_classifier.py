@@ -30,7 +30,7 @@ from ._objective import Objective
 from ._portfolio import enqueue_portfolio
 from ._processes import WorkerProcesses
 from ._search import SearchContext, best_trial_or_raise, run_search
-from ._selection import bias_corrected_estimate, candidate_pool
+from ._selection import affordable, bias_corrected_estimate, candidate_pool
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
 from ._spaces import load_search_space
 from ._storage import check_study_matches, resolve_storage
@@ -503,9 +503,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         # Average precision costs a sort per candidate and resample: fewer candidates.
         pool = candidate_pool(study, context, ensemble_size=self.ensemble_size,
                               limit=50 if context.objective.kind == "cost" else 10)
-        # Leave out what could not be refitted before the deadline.
-        time_left = context.budget.remaining() - 0.5
-        pool = [c for c in pool if c.is_trivial or c.refit_seconds <= time_left]
+        pool = affordable(pool, context.budget.remaining() - 0.5)
         y_scored = context.y[context.scored]
         selection = bias_corrected_estimate(pool, y_scored, context.objective,
                                             random_state=context.model_seed)

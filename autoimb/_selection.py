@@ -42,8 +42,8 @@ from ._metrics import (
     weighted_average_precision,
 )
 
-__all__ = ["Selection", "bias_corrected_estimate", "candidate_pool", "select",
-           "trivial_candidate"]
+__all__ = ["Selection", "affordable", "bias_corrected_estimate", "candidate_pool",
+           "select", "trivial_candidate"]
 
 _MAX_CELLS = 4_000_000  # bootstrap weights held at once (rows x resamples)
 DEFAULT_TOLERANCE = 1.0
@@ -191,6 +191,29 @@ def bias_corrected_estimate(candidates, y, objective, *,
                      estimate=sign * scale * estimate,
                      best_raw=sign * scale * float(full[0, best]),
                      n_candidates=len(candidates))
+
+
+def affordable(pool: list, seconds_left: float) -> list:
+    """The candidates whose refit ends within ``seconds_left``.
+
+    When the search used up the budget and no model can be refitted in time,
+    the quickest to refit stays in (with the trivial rule): overrunning the
+    budget by one refit beats returning a model that predicts one class.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as C
+    >>> pool = [C(is_trivial=True, refit_seconds=0.0),
+    ...         C(is_trivial=False, refit_seconds=4.0),
+    ...         C(is_trivial=False, refit_seconds=9.0)]
+    >>> [c.refit_seconds for c in affordable(pool, 5.0)]
+    [0.0, 4.0]
+    >>> [c.refit_seconds for c in affordable(pool, -1.0)]
+    [0.0, 4.0]
+    """
+    models = [c.refit_seconds for c in pool if not c.is_trivial]
+    limit = max(seconds_left, min(models, default=0.0))
+    return [c for c in pool if c.is_trivial or c.refit_seconds <= limit]
 
 
 def select(candidates, y, objective, *, tolerance: float = DEFAULT_TOLERANCE,

@@ -54,3 +54,4 @@ def test_fit_keeps_its_timeout():
     elapsed = time.perf_counter() - start
     assert elapsed < 12 * 1.5
     assert (model.results_.state == "COMPLETE").sum() >= 2
+

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from autoimb._objective import Objective
-from autoimb._selection import bias_corrected_estimate, select, trivial_candidate
+from autoimb._selection import (
+    affordable,
+    bias_corrected_estimate,
+    select,
+    trivial_candidate,
+)
 
 COST = Objective("cost", 1.0, 9.0)
 
@@ -82,3 +87,18 @@ def test_average_precision_is_corrected_too():
     result = bias_corrected_estimate(pool, y, objective, tolerance=0.0, n_boot=200)
     assert result.raw > result.estimate
     assert result.estimate == pytest.approx(y.mean(), abs=0.05)
+
+
+def test_a_used_up_budget_keeps_the_quickest_model_rather_than_only_the_trivial_rule():
+    """Check that candidates are dropped when their refit would overrun, but that
+    the quickest model stays when none fits (covertype_4v2 at 60 s, serial,
+    returned the trivial rule: the search had used up the budget)."""
+    pool = [SimpleNamespace(is_trivial=True, refit_seconds=0.0),
+            SimpleNamespace(is_trivial=False, refit_seconds=30.0),
+            SimpleNamespace(is_trivial=False, refit_seconds=3.0),
+            SimpleNamespace(is_trivial=False, refit_seconds=3.0)]
+    assert [c.refit_seconds for c in affordable(pool, 10.0)] == [0.0, 3.0, 3.0]
+    assert [c.refit_seconds for c in affordable(pool, -2.0)] == [0.0, 3.0, 3.0]
+    assert [c.refit_seconds for c in affordable(pool, 1.0)] == [0.0, 3.0, 3.0]
+    assert len(affordable(pool, 100.0)) == 4
+    assert affordable(pool[:1], -1.0) == pool[:1]
