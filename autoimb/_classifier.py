@@ -503,7 +503,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         # Average precision costs a sort per candidate and resample: fewer candidates.
         pool = candidate_pool(study, context, ensemble_size=self.ensemble_size,
                               limit=50 if context.objective.kind == "cost" else 10)
-        pool = affordable(pool, context.budget.remaining() - 0.5)
+        # The budget's contract is timeout + 10%: half of that margin may go to
+        # a refit when the search itself ran to the deadline.
+        grace = 0.05 * (context.budget.timeout or 0.0)
+        pool = affordable(pool, context.budget.remaining() - 0.5, grace=grace)
         y_scored = context.y[context.scored]
         selection = bias_corrected_estimate(pool, y_scored, context.objective,
                                             random_state=context.model_seed)

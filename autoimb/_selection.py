@@ -193,12 +193,14 @@ def bias_corrected_estimate(candidates, y, objective, *,
                      n_candidates=len(candidates))
 
 
-def affordable(pool: list, seconds_left: float) -> list:
+def affordable(pool: list, seconds_left: float, *, grace: float = 0.0) -> list:
     """The candidates whose refit ends within ``seconds_left``.
 
-    When the search used up the budget and no model can be refitted in time,
-    the quickest to refit stays in (with the trivial rule): overrunning the
-    budget by one refit beats returning a model that predicts one class.
+    When no model can be refitted in that time (the search ran up to the
+    deadline), those that can within ``seconds_left + grace`` stay in; when
+    none can, the quickest to refit does: overrunning the budget by one refit
+    beats returning a rule that predicts one class. The trivial rule always
+    stays in.
 
     Examples
     --------
@@ -208,11 +210,19 @@ def affordable(pool: list, seconds_left: float) -> list:
     ...         C(is_trivial=False, refit_seconds=9.0)]
     >>> [c.refit_seconds for c in affordable(pool, 5.0)]
     [0.0, 4.0]
+    >>> [c.refit_seconds for c in affordable(pool, 1.0, grace=10.0)]
+    [0.0, 4.0, 9.0]
     >>> [c.refit_seconds for c in affordable(pool, -1.0)]
     [0.0, 4.0]
     """
-    models = [c.refit_seconds for c in pool if not c.is_trivial]
-    limit = max(seconds_left, min(models, default=0.0))
+    def models_within(limit):
+        return [c for c in pool if not c.is_trivial and c.refit_seconds <= limit]
+
+    limit = seconds_left
+    if not models_within(limit):
+        limit = seconds_left + grace
+    if not models_within(limit):
+        limit = min((c.refit_seconds for c in pool if not c.is_trivial), default=0.0)
     return [c for c in pool if c.is_trivial or c.refit_seconds <= limit]
 
 

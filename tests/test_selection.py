@@ -102,3 +102,7 @@ def test_a_used_up_budget_keeps_the_quickest_model_rather_than_only_the_trivial_
     assert [c.refit_seconds for c in affordable(pool, 1.0)] == [0.0, 3.0, 3.0]
     assert len(affordable(pool, 100.0)) == 4
     assert affordable(pool[:1], -1.0) == pool[:1]
+    # Within the grace, every model that fits in it stays, not only the quickest.
+    assert len(affordable(pool, -1.0, grace=40.0)) == 4
+    kept = affordable(pool, 5.0, grace=40.0)
+    assert [c.refit_seconds for c in kept] == [0.0, 3.0, 3.0]
