@@ -120,7 +120,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         back by Python's interpreter lock. Processes need a storage they can
         share (a journal file, the default, or a database); a study in memory
         runs its trials in threads. ``None``: the library's default
-        (``autoimb._processes.DEFAULT_PARALLEL``).
+        (``autoimb._processes.DEFAULT_PARALLEL``), processes where the storage
+        allows them: on 2 cores they ran about twice the trials of threads
+        (``benchmarks/results/parallel.md``).
     data_location : str or path-like, default=None
         The file the training data was read from (CSV, TSV or Parquet holding
         the target column ``y.name``), recorded in the study so that

@@ -19,8 +19,8 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   splits given as a splitter run their trials in threads.
 
 :data:`DEFAULT_PARALLEL` is what ``parallel=None`` means: the one line to change
-to switch the default (see ``benchmarks/results/workers.md`` for the
-measurements).
+to switch the default (see ``benchmarks/results/parallel.md`` and
+``benchmarks/results/workers.md`` for the measurements).
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ __all__ = ["DEFAULT_PARALLEL", "WorkerProcesses", "choose_parallel"]
 logger = logging.getLogger(__name__)
 
 #: How ``n_jobs > 1`` trials run when ``parallel=None``: "threads" or "processes".
-DEFAULT_PARALLEL = "threads"
+#: Processes: on a quiet 2-core machine they ran 180 and 104 trials in 60 s where
+#: threads ran 92 and 64 (yeast_me2, mammography; benchmarks/results/parallel.md).
+DEFAULT_PARALLEL = "processes"
 
 _SHAREABLE = ("journal", "database", "redis")
 _STOP_SECONDS = 30  # a worker told to stop (SIGTERM) has this long before SIGKILL
