@@ -91,6 +91,14 @@ class ModelFormat(str, Enum):
     skops = "skops"
 
 
+# Arguments several commands share.
+ModelFile = Annotated[str, typer.Argument(
+    metavar="MODEL", show_default=False, help="A model file written by `autoimb fit`.")]
+Trust = Annotated[bool, typer.Option(
+    "--trust", help="Trust every type a skops model file names (only for files you "
+    "made).")]
+
+
 class Parallel(str, Enum):
     threads = "threads"
     processes = "processes"
@@ -362,9 +370,7 @@ def fit(
 
 @app.command()
 def predict(
-    model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", show_default=False,
-        help="A model file written by `autoimb fit`.")],
+    model_path: ModelFile,
     data: Annotated[str, typer.Argument(
         metavar="DATA", show_default=False,
         help="Rows to score: .csv, .csv.gz, .tsv or .parquet.")],
@@ -376,9 +382,7 @@ def predict(
         "--id", metavar="COL", show_default=False,
         help="A column that identifies rows: copied to the output, not given to "
         "the model.")] = None,
-    trust: Annotated[bool, typer.Option(
-        "--trust", help="Trust every type a skops model file names (only for "
-        "files you made).")] = False,
+    trust: Trust = False,
 ):
     """Score DATA: positive-class probability and label of each row.
 
@@ -414,9 +418,7 @@ def predict(
 
 @app.command()
 def evaluate(
-    model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", show_default=False,
-        help="A model file written by `autoimb fit`.")],
+    model_path: ModelFile,
     data: Annotated[str, typer.Argument(
         metavar="DATA", show_default=False,
         help="Labelled rows: .csv, .csv.gz, .tsv or .parquet.")],
@@ -428,9 +430,7 @@ def evaluate(
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
         help="A column that identifies rows: not given to the model.")] = None,
-    trust: Annotated[bool, typer.Option(
-        "--trust", help="Trust every type a skops model file names (only for "
-        "files you made).")] = False,
+    trust: Trust = False,
 ):
     """Print the metrics of a model on labelled DATA.
 
@@ -481,9 +481,7 @@ def evaluate(
 
 @app.command()
 def monitor(
-    model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", show_default=False,
-        help="A model file written by `autoimb fit`.")],
+    model_path: ModelFile,
     data: Annotated[str, typer.Argument(
         metavar="BATCH", show_default=False,
         help="New rows: .csv, .csv.gz, .tsv or .parquet.")],
@@ -515,9 +513,7 @@ def monitor(
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
         help="A column that identifies rows: not given to the model.")] = None,
-    trust: Annotated[bool, typer.Option(
-        "--trust", help="Trust every type a skops model file names (only for "
-        "files you made).")] = False,
+    trust: Trust = False,
 ):
     """Check a BATCH of new rows against MODEL, with alert levels.
 
@@ -710,9 +706,7 @@ def _shown(storage: str) -> str:
 
 @app.command()
 def diagnose(
-    model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", show_default=False,
-        help="A model file written by `autoimb fit`.")],
+    model_path: ModelFile,
     data: Annotated[str | None, typer.Option(
         "--data", metavar="FILE", show_default=False,
         help="The training data again, for the learning curve (it refits the "
@@ -729,9 +723,7 @@ def diagnose(
         help="Seconds for the learning curve's fits.")] = 60.0,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the diagnosis as a JSON object.")] = False,
-    trust: Annotated[bool, typer.Option(
-        "--trust", help="Trust every type a skops model file names (only for "
-        "files you made).")] = False,
+    trust: Trust = False,
 ):
     """Is imbalance the real problem? Diagnose a model and its search.
 
@@ -760,9 +752,7 @@ def diagnose(
 
 @app.command()
 def report(
-    model_path: Annotated[str, typer.Argument(
-        metavar="MODEL", show_default=False,
-        help="A model file written by `autoimb fit`.")],
+    model_path: ModelFile,
     out: Annotated[str, typer.Option(
         "--out", "-o", metavar="FILE",
         help="The HTML file to write.")] = "autoimb-report.html",
@@ -790,9 +780,7 @@ def report(
     time_limit: Annotated[float, typer.Option(
         callback=_positive_number, metavar="SECONDS",
         help="Seconds for the learning curve's fits (with --data).")] = 60.0,
-    trust: Annotated[bool, typer.Option(
-        "--trust", help="Trust every type a skops model file names (only for "
-        "files you made).")] = False,
+    trust: Trust = False,
 ):
     """Write a self-contained HTML report of MODEL and its search.
 
