@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from numbers import Integral
 
 from ._spaces import SearchSpace, _presets_folder, list_search_spaces, load_search_space
+from ._storage import changed_settings
 from ._validation import plain_value
 from .exceptions import StudyMismatchError
 
@@ -192,11 +193,8 @@ def check_joined_study(study, *, fingerprint: str, config: dict, data=None) -> N
             f"{study.study_name!r} was made with data of fingerprint {theirs} "
             f"({made}). A worker refuses other data: give it an identical copy of "
             "the study's data file (--data PATH).")
-    old = attrs.get("autoimb.config", {})
-    changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-    if changed:
-        details = "; ".join(f"{k}: study {old.get(k)!r}, worker {config.get(k)!r}"
-                            for k in changed)
+    details = changed_settings(study, config, label="worker")
+    if details:
         raise StudyMismatchError(
             f"Study {study.study_name!r} was made with other settings than this "
             f"worker rebuilt from it ({details}); run the worker with the same "

@@ -168,6 +168,46 @@ def stratified_bootstrap_counts(y, n_boot: int, rng) -> np.ndarray:
     return counts
 
 
+def score_ties(scores, *, descending: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The stable order that sorts ``scores``, and where each run of equal
+    scores begins in it: what the weighted rank metrics group rows by."""
+    scores = np.asarray(scores, dtype=float)
+    order = np.argsort(-scores if descending else scores, kind="mergesort")
+    s = scores[order]
+    return order, np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+
+
+def _weighted_counts_at_ties(weights, y, order, starts):
+    """Weighted positives and negatives of each run of equal scores, under each
+    row of ``weights``: two arrays of shape (n_weightings, n_runs)."""
+    positive = (np.asarray(y)[order] == 1).astype(float)
+    w = np.atleast_2d(weights)[:, order]
+    return (np.add.reduceat(w * positive, starts, axis=1),
+            np.add.reduceat(w * (1.0 - positive), starts, axis=1))
+
+
+def weighted_roc_auc(weights, y, scores) -> np.ndarray:
+    """ROC AUC of ``scores`` under each row of ``weights`` (ties count half);
+    NaN where a weighting leaves one class only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.metrics import roc_auc_score
+    >>> y, s = np.array([0, 1, 0, 1, 1]), np.array([0.1, 0.9, 0.4, 0.4, 0.8])
+    >>> auc = weighted_roc_auc(np.ones((1, 5)), y, s)[0]
+    >>> bool(np.isclose(auc, roc_auc_score(y, s)))
+    True
+    """
+    pos, neg = _weighted_counts_at_ties(weights, y, *score_ties(scores,
+                                                                descending=False))
+    below = np.cumsum(neg, axis=1) - neg
+    numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
+    denominator = pos.sum(axis=1) * neg.sum(axis=1)
+    return np.divide(numerator, denominator, out=np.full(len(pos), np.nan),
+                     where=denominator > 0)
+
+
 def weighted_average_precision(weights, y, scores, order=None,
                                starts=None) -> np.ndarray:
     """Average precision of ``scores`` under each row of ``weights`` (row
@@ -186,16 +226,9 @@ def weighted_average_precision(weights, y, scores, order=None,
     >>> bool(np.isclose(ap, average_precision_score(y, s)))
     True
     """
-    y, scores = np.asarray(y), np.asarray(scores, dtype=float)
-    weights = np.atleast_2d(weights)
     if order is None:
-        order = np.argsort(-scores, kind="mergesort")
-        s = scores[order]
-        starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    positive = (y[order] == 1).astype(float)
-    w = weights[:, order]
-    tp = np.add.reduceat(w * positive, starts, axis=1)
-    fp = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
+        order, starts = score_ties(scores, descending=True)
+    tp, fp = _weighted_counts_at_ties(weights, y, order, starts)
     cum_tp, cum_fp = np.cumsum(tp, axis=1), np.cumsum(fp, axis=1)
     precision = np.divide(cum_tp, cum_tp + cum_fp, out=np.zeros_like(cum_tp),
                           where=(cum_tp + cum_fp) > 0)

@@ -38,6 +38,7 @@ from ._evaluation import PostProcessing
 from ._metrics import (
     error_metrics,
     ranking_metrics,
+    score_ties,
     stratified_bootstrap_counts,
     weighted_average_precision,
 )
@@ -92,10 +93,9 @@ class _Values:
         else:
             self.orders, self.starts = [], []
             for c in candidates:
-                s = np.asarray(c.scores, dtype=float)
-                order = np.argsort(-s, kind="mergesort")
+                order, starts = score_ties(c.scores, descending=True)
                 self.orders.append(order)
-                self.starts.append(np.flatnonzero(np.r_[True, np.diff(s[order]) != 0]))
+                self.starts.append(starts)
 
     def __call__(self, weights) -> np.ndarray:
         """Values of shape (n_weightings, n_candidates)."""

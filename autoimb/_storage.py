@@ -68,9 +68,9 @@ from .exceptions import (
     StudyMismatchError,
 )
 
-__all__ = ["DEFAULT_STORAGE", "StorageLocation", "check_study_matches",
-           "fail_dead_workers_trials", "local_file", "repair_journal",
-           "resolve_storage", "worker_id"]
+__all__ = ["DEFAULT_STORAGE", "StorageLocation", "changed_settings",
+           "check_study_matches", "fail_dead_workers_trials", "local_file",
+           "repair_journal", "resolve_storage", "worker_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -657,12 +657,18 @@ def check_study_matches(study, *, fingerprint: str, config: dict) -> bool:
             f"Study {study.study_name!r} belongs to a different data set (fingerprint "
             f"{attrs['autoimb.fingerprint']}, this data {fingerprint}). Pass another "
             "study_name, or the data the study was made with to resume it.")
-    old = attrs.get("autoimb.config", {})
-    changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-    if changed:
-        details = "; ".join(f"{k}: study {old.get(k)!r}, now {config.get(k)!r}"
-                            for k in changed)
+    details = changed_settings(study, config, label="now")
+    if details:
         raise StudyMismatchError(
             f"Study {study.study_name!r} was made with other settings ({details}). "
             "Pass another study_name, or the same settings to resume it.")
     return False
+
+
+def changed_settings(study, config: dict, *, label: str) -> str:
+    """The settings recorded in ``study`` that differ from ``config``, in words
+    (``""`` when none do); ``label`` names the side of ``config``."""
+    old = study.user_attrs.get("autoimb.config", {})
+    changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+    return "; ".join(f"{k}: study {old.get(k)!r}, {label} {config.get(k)!r}"
+                     for k in changed)

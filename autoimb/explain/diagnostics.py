@@ -47,7 +47,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from autoimb._metrics import stratified_bootstrap_counts, weighted_average_precision
+from autoimb._metrics import (
+    stratified_bootstrap_counts,
+    weighted_average_precision,
+    weighted_roc_auc,
+)
 from autoimb._models import MODELS
 from autoimb.exceptions import AutoImbError
 
@@ -445,22 +449,6 @@ def _json_ready(value):
 # -- the computations ---------------------------------------------------------
 
 
-def _weighted_auc(weights, y, scores):
-    """ROC AUC of ``scores`` under each row of ``weights`` (ties count half)."""
-    order = np.argsort(scores, kind="mergesort")
-    s = scores[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    positive = (y[order] == 1).astype(float)
-    w = weights[:, order]
-    pos = np.add.reduceat(w * positive, starts, axis=1)
-    neg = np.add.reduceat(w * (1.0 - positive), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
-    denominator = pos.sum(axis=1) * neg.sum(axis=1)
-    return np.divide(numerator, denominator, out=np.full(len(w), np.nan),
-                     where=denominator > 0)
-
-
 def _bootstrap(statistic, y, n_boot, random_state, chunk=50):
     """``statistic(weights)`` over stratified bootstrap resamples, in chunks."""
     rng = np.random.default_rng(random_state)
@@ -500,11 +488,11 @@ def separability(y, proba, *, n_boot: int = 200,
     y = np.asarray(y).astype(int)
     proba = np.asarray(proba, dtype=float)
     ones = np.ones((1, len(y)))
-    auc = float(_weighted_auc(ones, y, proba)[0])
+    auc = float(weighted_roc_auc(ones, y, proba)[0])
     ap = float(weighted_average_precision(ones, y, proba)[0])
 
     def both(weights):
-        return np.column_stack([_weighted_auc(weights, y, proba),
+        return np.column_stack([weighted_roc_auc(weights, y, proba),
                                 weighted_average_precision(weights, y, proba)])
 
     boot = _bootstrap(both, y, n_boot, random_state)
