@@ -53,3 +53,15 @@ FAST = {"search_space": "fast", "cv": 3, "storage": "memory", "random_state": 0,
 def fast_options():
     """Options for a quick search: fast preset, 3 folds, in memory, seeded."""
     return dict(FAST)
+
+
+@pytest.fixture
+def processes():
+    """Processes a test starts (``subprocess.Popen``); any left running at the
+    end is killed."""
+    started = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)

@@ -189,17 +189,6 @@ def slow_space(tmp_path):
     return str(path)
 
 
-@pytest.fixture
-def processes():
-    """Processes a test starts; any left running at the end is killed (by pid)."""
-    started = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
-
-
 def _start(processes, args, env=None, **kwargs):
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env={**os.environ, **(env or {})}, **kwargs)

@@ -77,17 +77,6 @@ def data_file(tmp_path):
     return str(path)
 
 
-@pytest.fixture
-def processes():
-    """Processes a test starts; any left running is killed (by its pid)."""
-    started = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.communicate(timeout=30)
-
-
 def _read(path):
     frame = pd.read_csv(path)
     return frame.drop(columns=["id", "y"]), frame["y"]
