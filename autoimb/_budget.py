@@ -5,11 +5,14 @@ that would not finish before the deadline minus a reserve, stops a trial between
 folds when the rest of it would overrun, and keeps the reserve for choosing the
 final model and refitting it on all rows. Durations are predicted from the
 trials already run: the same model family scaled by its size (trees or
-iterations), or another family scaled by a rough relative cost.
+iterations), or another family scaled by a rough relative cost, plus the
+resampler's own time (a neighbour-based resampler on a large table can cost
+more than the model it feeds).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,18 +33,53 @@ _RELATIVE_COST = {
     "random_forest": 3.0,
 }
 _SIZE_KEYS = ("n_estimators", "max_iter")
+_LEAF_KEYS = ("num_leaves", "max_leaf_nodes")
+# A trial scored on one split (a holdout) cannot be stopped between folds, and
+# one family's durations vary with settings the size does not capture: such a
+# trial starts only if twice its predicted duration fits.
+UNSTOPPABLE_MARGIN = 2.0
 # Time kept after the search for choosing, blending and bookkeeping, besides
 # the refit itself: a fixed part and a share of the budget.
 _FIXED_RESERVE, _SHARE_RESERVE = 1.0, 0.03
+# Resamplers whose cost is negligible next to a model's (no neighbour search).
+_CHEAP_RESAMPLERS = ("none", "random_over", "random_under")
 
 
 def strategy_size(strategy) -> float:
-    """How many hundreds of trees (or boosting iterations) a strategy fits."""
+    """A strategy's cost in units of 100 trees (or boosting iterations).
+
+    Trees are scaled by their depth where a leaf count sets it (boosting: a
+    tree of ``L`` leaves costs about ``log2(L)`` passes over the rows, 31
+    leaves counting 1), and by the share of columns a forest's split looks at
+    (0.5 counting 1).
+
+    Examples
+    --------
+    >>> from autoimb._strategy import Strategy
+    >>> strategy_size(Strategy("lightgbm", {"n_estimators": 300, "num_leaves": 31}))
+    3.0
+    >>> round(strategy_size(Strategy("lightgbm", {"n_estimators": 300,
+    ...                                           "num_leaves": 127})), 2)
+    4.23
+    >>> strategy_size(Strategy("extra_trees", {"n_estimators": 100,
+    ...                                        "max_features": 1.0}))
+    2.0
+    """
+    params = strategy.model_params
+    size = 1.0
     for key in _SIZE_KEYS:
-        value = strategy.model_params.get(key)
+        value = params.get(key)
         if isinstance(value, (int, float)):
-            return max(float(value), 1.0) / 100.0
-    return 1.0
+            size = max(float(value), 1.0) / 100.0
+            break
+    for key in _LEAF_KEYS:
+        value = params.get(key)
+        if isinstance(value, (int, float)) and value >= 2:
+            size *= math.log2(value) / math.log2(31)
+    share = params.get("max_features")
+    if isinstance(share, float) and 0.0 < share <= 1.0:
+        size *= share / 0.5
+    return size
 
 
 @dataclass
@@ -64,6 +102,8 @@ class Budget:
     refit_factor: float = 1.25
     _runs: list = field(default_factory=list, repr=False)
     _refits: list = field(default_factory=list, repr=False)
+    _resamples: dict = field(default_factory=dict, repr=False)
+    _longest: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -87,27 +127,45 @@ class Budget:
         return refit + _FIXED_RESERVE + _SHARE_RESERVE * self.timeout
 
     def record(self, model: str, size: float, seconds: float, fold_seconds: float,
-               *, is_best: bool) -> None:
-        """Remember a finished trial: its family, size and duration."""
+               *, is_best: bool, resampler: str = "none",
+               resample_seconds: float = 0.0) -> None:
+        """Remember a finished trial: its family, size, duration, and the part
+        of it its resampler took."""
         with self._lock:
-            self._runs.append((model, max(size, 1e-3), seconds))
+            self._runs.append((model, max(size, 1e-3),
+                               max(seconds - resample_seconds, 0.0)))
+            self._longest = max(self._longest, seconds)
+            if resampler not in _CHEAP_RESAMPLERS:
+                self._resamples.setdefault(resampler, []).append(resample_seconds)
             if is_best:
                 self._refits.append(self.refit_factor * fold_seconds)
 
-    def predict(self, model: str, size: float) -> float:
-        """Predicted seconds of a trial of this family and size; 0 when nothing
-        has run yet."""
+    def predict(self, model: str, size: float, resampler: str = "none") -> float:
+        """Predicted seconds of a trial of this family, size and resampler; 0
+        when nothing has run yet.
+
+        A neighbour-based resampler that has not run yet may cost as much as
+        the slowest trial so far: its cost grows with the rows, not the model.
+        """
         with self._lock:
             runs = list(self._runs)
-        same = [seconds / s * size for family, s, seconds in runs if family == model]
-        if same:
-            return float(np.median(same))
+            resamples = list(self._resamples.get(resampler, ()))
+            longest = self._longest
         if not runs:
             return 0.0
+        if resampler in _CHEAP_RESAMPLERS:
+            extra = 0.0
+        elif resamples:
+            extra = float(np.median(resamples))
+        else:
+            extra = longest
+        same = [seconds / s * size for family, s, seconds in runs if family == model]
+        if same:
+            return float(np.median(same)) + extra
         per_unit = np.median([seconds / s / _RELATIVE_COST.get(family, 1.0)
                               for family, s, seconds in runs])
         # Another family's time is a rough guide: count on twice as much.
-        return float(2.0 * per_unit * _RELATIVE_COST.get(model, 1.0) * size)
+        return float(2.0 * per_unit * _RELATIVE_COST.get(model, 1.0) * size) + extra
 
     def allows(self, seconds: float) -> bool:
         """Whether work of this many seconds ends before the deadline, reserve kept."""

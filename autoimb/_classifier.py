@@ -92,10 +92,13 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         that runs far longer than the ones before it can still overrun).
     cv : None, int, cross-validation splitter or iterable, default=None
         ``None`` chooses by the data's size and the budget: 5 stratified folds
-        for small data, 3 for medium, a stratified 20% holdout for large data
-        (see ``validation_``). An int asks for that many stratified folds
-        (lowered to the minority count if needed); a splitter or a list of
-        (train, test) pairs gives the splits (test parts must not overlap).
+        for small data (repeated 2 or 3 times, each row's score averaged, when
+        a ``timeout`` leaves room and positives are few), 3 for medium, a
+        stratified 20% holdout for large data (see ``validation_`` and
+        :func:`autoimb._folds.choose_validation`). An int asks for that many
+        stratified folds (lowered to the minority count if needed); a splitter
+        or a list of (train, test) pairs gives the splits (test parts must not
+        overlap).
     storage : None, str or optuna storage, default=None
         Where the study lives. ``None``: the journal file ``autoimb.journal`` in the
         current folder, readable by optuna-dashboard while the search runs;

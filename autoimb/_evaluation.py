@@ -42,8 +42,12 @@ def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
     X : DataFrame or array
     y : array of 0 and 1
     folds : list of (train, test) index arrays
+        Repeated folds (several partitions of the rows) may hold a row out
+        more than once: its score is then the average of its out-of-fold
+        scores, each from a model that did not see it.
     on_fold : callable, default=None
-        Called as ``on_fold(k, test, scores)`` after fold ``k``; may raise (to prune).
+        Called as ``on_fold(k, test, latest)`` after fold ``k``, where
+        ``latest[test]`` are fold k's scores; may raise (to prune).
 
     Returns
     -------
@@ -51,20 +55,38 @@ def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
         Probability of the positive class, out of fold; NaN for a row that no
         fold holds out.
     fold_ids : array of shape (n,)
-        The fold each row was held out in; -1 for a row no fold holds out.
+        The first fold each row was held out in; -1 for a row no fold holds out.
     fit_seconds : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import StratifiedKFold
+    >>> X = np.arange(40.0).reshape(-1, 1)
+    >>> y = (np.arange(40) % 4 == 0).astype(int)
+    >>> folds = [f for seed in (0, 1) for f in StratifiedKFold(
+    ...     5, shuffle=True, random_state=seed).split(X, y)]
+    >>> scores, fold_ids, _ = out_of_fold_scores(LogisticRegression, X, y, folds)
+    >>> bool(np.isfinite(scores).all()), sorted(set(fold_ids.tolist()))
+    (True, [0, 1, 2, 3, 4])
     """
     n = len(y)
-    scores = np.full(n, np.nan)
+    total, count = np.zeros(n), np.zeros(n)
+    latest = np.full(n, np.nan)
     fold_ids = np.full(n, -1)
     start = time.perf_counter()
     for k, (train, test) in enumerate(folds):
         pipeline = make_pipeline()
         pipeline.fit(_rows(X, train), y[train])
-        scores[test] = pipeline.predict_proba(_rows(X, test))[:, 1]
-        fold_ids[test] = k
+        latest[test] = pipeline.predict_proba(_rows(X, test))[:, 1]
+        total[test] += latest[test]
+        count[test] += 1
+        fold_ids[test] = np.where(fold_ids[test] < 0, k, fold_ids[test])
         if on_fold is not None:
-            on_fold(k, test, scores)
+            on_fold(k, test, latest)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.where(count > 0, total / count, np.nan)
     return scores, fold_ids, time.perf_counter() - start
 
 

@@ -8,6 +8,15 @@ lightweight AutoML library", MLSys 2021; ``rows x columns / 0.9`` against
 
 - **5 stratified folds** when the data is small for the budget: every row is
   scored, which matters most when positives are few;
+- **5 stratified folds, repeated** (2 or 3 times, shuffled anew each time) when
+  the data is so small that a repeated trial still costs no more than FLAML's
+  capacity, and its smaller class has fewer than 1,000 rows (fewer than 200 per
+  fold: the floor below which a holdout is refused, see below). Each row's
+  score is the average of its out-of-fold scores over the repeats. With few
+  positives one partition's value is noisy, and a search that picks the best
+  of many noisy values picks noise: repeats make each value steadier and leave
+  fewer, better-measured candidates to choose among. They need a time budget
+  (``timeout``); a search bounded by a trial count alone keeps one partition;
 - **3 stratified folds** when 5 would leave too few trials;
 - **a stratified 20% holdout** when the data is large for the budget (or has
   100,000 rows or more), provided the holdout keeps at least 200 rows of the
@@ -28,13 +37,16 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, che
 
 from .exceptions import AutoImbError
 
-__all__ = ["Validation", "check_folds", "choose_validation", "make_folds"]
+__all__ = ["Validation", "check_folds", "choose_validation", "first_partition",
+           "make_folds"]
 
 _CELLS_PER_HOUR = 1e7 / 0.9
 _LARGE_ROWS = 100_000
 _HOLDOUT = 0.2
 _MIN_HOLDOUT_MINORITY = 200
 _DEFAULT_BUDGET = 3600.0
+_MAX_REPEATS = 3
+_REPEAT_BELOW_MINORITY = 5 * _MIN_HOLDOUT_MINORITY
 
 
 @dataclass(frozen=True)
@@ -48,22 +60,27 @@ class Validation:
         Folds (``"kfold"``), or 1.
     test_fraction : float
         Share of rows held out (``"holdout"``), or ``1 / n_splits``.
+    n_repeats : int, default=1
+        How many partitions into ``n_splits`` folds (``"kfold"``).
     """
 
     kind: str
     n_splits: int
     test_fraction: float
+    n_repeats: int = 1
 
     def describe(self) -> str:
         if self.kind == "given":
             return f"{self.n_splits} given splits"
         if self.kind == "holdout":
             return f"a stratified {self.test_fraction:.0%} holdout"
+        if self.n_repeats > 1:
+            return f"{self.n_splits} stratified folds, repeated {self.n_repeats} times"
         return f"{self.n_splits} stratified folds"
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "n_splits": self.n_splits,
-                "test_fraction": self.test_fraction}
+                "test_fraction": self.test_fraction, "n_repeats": self.n_repeats}
 
 
 def choose_validation(n_rows: int, n_columns: int, n_minority: int,
@@ -72,12 +89,16 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
 
     Examples
     --------
-    >>> choose_validation(2_000, 10, 100, timeout=60).describe()
+    >>> choose_validation(2_000, 10, 1_500, timeout=60).describe()
     '5 stratified folds'
     >>> choose_validation(20_000, 16, 550, timeout=60).describe()
     '3 stratified folds'
     >>> choose_validation(280_000, 10, 2_000, timeout=60).describe()
     'a stratified 20% holdout'
+    >>> choose_validation(1_000, 8, 40, timeout=60).describe()
+    '5 stratified folds, repeated 3 times'
+    >>> choose_validation(1_000, 8, 40, timeout=None).describe()
+    '5 stratified folds'
     """
     capacity = _CELLS_PER_HOUR * (timeout or _DEFAULT_BUDGET) / 3600.0
     cells = n_rows * n_columns
@@ -85,7 +106,10 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
     if holdout_ok and (n_rows >= _LARGE_ROWS or cells > 4 * capacity):
         return Validation("holdout", 1, _HOLDOUT)
     n_splits = 3 if cells > capacity else 5
-    return Validation("kfold", n_splits, 1.0 / n_splits)
+    n_repeats = 1
+    if timeout is not None and n_splits == 5 and n_minority < _REPEAT_BELOW_MINORITY:
+        n_repeats = int(min(_MAX_REPEATS, max(1, capacity // max(cells, 1))))
+    return Validation("kfold", n_splits, 1.0 / n_splits, n_repeats)
 
 
 def make_folds(validation: Validation, y01, seed: int) -> list:
@@ -94,10 +118,24 @@ def make_folds(validation: Validation, y01, seed: int) -> list:
     if validation.kind == "holdout":
         splitter = StratifiedShuffleSplit(
             n_splits=1, test_size=validation.test_fraction, random_state=seed)
-    else:
-        splitter = StratifiedKFold(n_splits=validation.n_splits, shuffle=True,
-                                   random_state=seed)
+    else:  # repeat r shuffles with seed + r: the first is the unrepeated folds
+        return [fold for r in range(validation.n_repeats)
+                for fold in StratifiedKFold(
+                    n_splits=validation.n_splits, shuffle=True,
+                    random_state=seed + r).split(np.zeros(len(y01)), y01)]
     return list(splitter.split(np.zeros(len(y01)), y01))
+
+
+def first_partition(folds) -> list:
+    """The leading folds that hold out each row at most once (of repeated folds,
+    the first repetition)."""
+    seen = set()
+    for k, (_, test) in enumerate(folds):
+        rows = set(np.asarray(test).tolist())
+        if seen & rows:
+            return list(folds[:k])
+        seen |= rows
+    return list(folds)
 
 
 def user_folds(cv, X, y01) -> list:

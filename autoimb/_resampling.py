@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +125,7 @@ class AdaptiveResampler(BaseEstimator):
                 k = n_pos - 1
         sampler = _build(self.method, ratio, k, self.categorical_features,
                          self.random_state)
+        started = time.perf_counter()
         try:
             X_res, y_res = sampler.fit_resample(X, y)
         except (ValueError, RuntimeError) as exc:
@@ -133,6 +135,7 @@ class AdaptiveResampler(BaseEstimator):
             # ratio that is zero everywhere.
             self.summary_["adapted"] = f"ratio {ratio:.2f} adds no row here; left as is"
             return X, y
+        self.summary_["seconds"] = time.perf_counter() - started
         self.summary_["after"] = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
         if self.categorical_features and self.method != "smotenc":
             # Interpolated rows get fractional category codes; snap them to a code.

@@ -16,8 +16,9 @@ from optuna.trial import FixedTrial, TrialState
 from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from tqdm.auto import tqdm
 
-from ._budget import Budget, strategy_size
+from ._budget import UNSTOPPABLE_MARGIN, Budget, strategy_size
 from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
+from ._folds import first_partition
 from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
@@ -60,11 +61,17 @@ class SearchContext:
 
     @functools.cached_property
     def fold_ids(self) -> np.ndarray:
-        """The fold each row is held out in; -1 for rows no fold holds out."""
+        """The fold each row is held out in (in the first repetition, when folds
+        are repeated); -1 for rows no fold holds out."""
         ids = np.full(len(self.y), -1, dtype=int)
-        for k, (_, test) in enumerate(self.folds):
+        for k, (_, test) in enumerate(first_partition(self.folds)):
             ids[test] = k
         return ids
+
+    @functools.cached_property
+    def partition(self) -> list:
+        """The folds of the first repetition (all of them when not repeated)."""
+        return first_partition(self.folds)
 
     @functools.cached_property
     def scored(self) -> np.ndarray:
@@ -201,10 +208,14 @@ def make_objective(ctx: SearchContext):
                 trial, has_categorical=ctx.kinds.has_categorical,
                 has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
-            predicted = budget.predict(strategy.model, strategy_size(strategy))
-            if not budget.allows(predicted):  # a cheaper one may still fit
+            predicted = budget.predict(strategy.model, strategy_size(strategy),
+                                       strategy.resampler)
+            margin = UNSTOPPABLE_MARGIN if len(ctx.folds) == 1 else 1.0
+            if not budget.allows(margin * predicted):  # a cheaper one may still fit
                 stop_for_time(f"it would take about {predicted:.0f} s and the "
-                              "budget has less left")
+                              "budget has less left"
+                              + (" (a one-split trial cannot stop part way, so it "
+                                 f"needs {margin:g} times that)" if margin > 1 else ""))
             scores, _, seconds = out_of_fold_scores(
                 make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
             post = ctx.postprocess(scores)
@@ -231,13 +242,16 @@ def make_objective(ctx: SearchContext):
                                           ("tn", "fp", "fn", "tp")})
         summaries = [p.named_steps["resample"].summary_ for p in pipelines
                      if "resample" in p.named_steps]
+        resample_seconds = sum(s.get("seconds", 0.0) for s in summaries)
         if summaries:
             trial.set_user_attr("resampling", _resampling_text(summaries))
+            trial.set_user_attr("resample_time", round(resample_seconds, 3))
         post.proba = post.proba.astype(np.float32)
         ctx.oof_cache[trial.number] = (scores.astype(np.float32), post)
         budget.record(strategy.model, strategy_size(strategy),
                       time.perf_counter() - started, seconds / len(ctx.folds),
-                      is_best=_is_best(trial.study, post.value))
+                      is_best=_is_best(trial.study, post.value),
+                      resampler=strategy.resampler, resample_seconds=resample_seconds)
         if explainer is not None:
             explainer.completed(trial, strategy, scores[ctx.scored], post,
                                 ctx.y[ctx.scored])

@@ -452,7 +452,10 @@ def _learn_durations(study, context, last: int = 50) -> None:
         fit_time = float(trial.user_attrs.get("fit_time") or 0.0)
         context.budget.record(strategy.model, strategy_size(strategy),
                               trial.duration.total_seconds(),
-                              fit_time / len(context.folds), is_best=False)
+                              fit_time / len(context.folds), is_best=False,
+                              resampler=strategy.resampler,
+                              resample_seconds=float(
+                                  trial.user_attrs.get("resample_time") or 0.0))
 
 
 def _count(study, states) -> int:

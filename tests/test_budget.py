@@ -55,3 +55,28 @@ def test_fit_keeps_its_timeout():
     assert elapsed < 12 * 1.5
     assert (model.results_.state == "COMPLETE").sum() >= 2
 
+
+
+def test_predict_adds_the_resampler_time():
+    """Check that a neighbour-based resampler's own time is added to the model's
+    (from its own runs once it ran, the slowest trial so far before), and that
+    a cheap resampler adds nothing."""
+    budget = Budget(60.0)
+    budget.record("lightgbm", 1.0, 2.0, 0.4, is_best=True)
+    budget.record("lightgbm", 1.0, 12.0, 0.4, is_best=False, resampler="smote_enn",
+                  resample_seconds=10.0)
+    assert budget.predict("lightgbm", 1.0) == pytest.approx(2.0)
+    assert budget.predict("lightgbm", 1.0, "random_under") == pytest.approx(2.0)
+    assert budget.predict("lightgbm", 1.0, "smote_enn") == pytest.approx(12.0)
+    assert budget.predict("lightgbm", 1.0, "adasyn") == pytest.approx(2.0 + 12.0)
+
+
+def test_a_resampler_records_its_time():
+    """Check that the resampling step reports the seconds it took."""
+    from autoimb._resampling import AdaptiveResampler
+
+    X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
+    resampler = AdaptiveResampler("smote", sampling_ratio=0.5, k_neighbors=5,
+                                  random_state=0)
+    resampler.fit_resample(X, y)
+    assert 0.0 < resampler.summary_["seconds"] < 10.0

@@ -3,24 +3,37 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 import autoimb
-from autoimb._folds import Validation, check_folds, choose_validation, make_folds
+from autoimb._evaluation import out_of_fold_scores
+from autoimb._folds import (
+    Validation,
+    check_folds,
+    choose_validation,
+    first_partition,
+    make_folds,
+)
 
 
 @pytest.mark.parametrize(("rows", "columns", "minority", "timeout", "expected"), [
-    (2_000, 10, 100, 60, Validation("kfold", 5, 0.2)),
-    (2_000, 10, 100, None, Validation("kfold", 5, 0.2)),
+    (2_000, 10, 100, 60, Validation("kfold", 5, 0.2, 3)),  # small: repeated
+    (2_000, 10, 100, None, Validation("kfold", 5, 0.2)),  # no budget: once
+    (1_000, 100, 40, 60, Validation("kfold", 5, 0.2)),  # a repeat costs too much
+    (900, 100, 40, 60, Validation("kfold", 5, 0.2, 2)),
+    (5_000, 10, 1_000, 60, Validation("kfold", 5, 0.2)),  # 200 positives per fold
     (20_000, 16, 550, 60, Validation("kfold", 3, 1 / 3)),
-    (20_000, 16, 550, 3600, Validation("kfold", 5, 0.2)),
+    (20_000, 16, 550, 3600, Validation("kfold", 5, 0.2, 3)),
     (280_000, 10, 2_000, 60, Validation("holdout", 1, 0.2)),
     (280_000, 3, 800, 60, Validation("kfold", 3, 1 / 3)),  # too few minority rows
     (40_000, 20, 4_000, 60, Validation("holdout", 1, 0.2)),
 ])
 def test_choose_validation(rows, columns, minority, timeout, expected):
-    """Check the size rule: 5 folds when small for the budget, 3 when medium, a
-    holdout when large, if it keeps at least 200 rows of the smaller class."""
+    """Check the size rule: 5 folds when small for the budget (repeated while a
+    repeated trial stays within the capacity and folds hold fewer than 200
+    positives), 3 when medium, a holdout when large, if it keeps at least 200
+    rows of the smaller class."""
     assert choose_validation(rows, columns, minority, timeout) == expected
 
 
@@ -30,6 +43,51 @@ def test_holdout_scores_a_fifth_stratified():
     ((train, test),) = make_folds(Validation("holdout", 1, 0.2), y, seed=0)
     assert len(test) == 2000 and y[test].sum() == 200
     assert not set(train) & set(test)
+
+
+def test_repeated_folds_partition_the_rows_once_per_repeat():
+    """Check that repeated folds hold each row out once per repeat, that the first
+    repeat is the unrepeated partition, and that the repeats differ."""
+    y = np.r_[np.zeros(180, dtype=int), np.ones(20, dtype=int)]
+    folds = make_folds(Validation("kfold", 5, 0.2, 3), y, seed=4)
+    assert len(folds) == 15
+    times = np.zeros(len(y), dtype=int)
+    for _, test in folds:
+        times[test] += 1
+        assert y[test].sum() == 4  # stratified
+    assert (times == 3).all()
+    once = make_folds(Validation("kfold", 5, 0.2), y, seed=4)
+    first = first_partition(folds)
+    assert len(first) == 5
+    assert all((a[1] == b[1]).all() for a, b in zip(first, once, strict=True))
+    assert not all((a[1] == b[1]).all() for a, b in zip(folds[5:10], once, strict=True))
+
+
+def test_repeated_out_of_fold_scores_average_the_repeats():
+    """Check that a row held out in several repeats gets the mean of its scores,
+    each from a model that never saw it."""
+    X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
+    folds = make_folds(Validation("kfold", 5, 0.2, 2), y, seed=0)
+    scores, fold_ids, _ = out_of_fold_scores(LogisticRegression, X, y, folds)
+    first, _, _ = out_of_fold_scores(LogisticRegression, X, y, folds[:5])
+    second, _, _ = out_of_fold_scores(LogisticRegression, X, y, folds[5:])
+    np.testing.assert_allclose(scores, (first + second) / 2)
+    assert not np.allclose(first, second)
+    assert sorted(np.unique(fold_ids)) == [0, 1, 2, 3, 4]
+
+
+def test_a_small_timed_search_repeats_its_folds():
+    """Check end to end that a timed search on small data scores every trial on
+    repeated folds and that post-processing is cross-fitted over the first
+    repeat's five folds."""
+    X, y = make_classification(n_samples=400, n_features=6, weights=[0.9],
+                               random_state=0)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=2, timeout=60,
+                        storage="memory", random_state=0, show_progress_bar=False)
+    assert model.validation_ == Validation("kfold", 5, 0.2, 3)
+    assert len(model._context.folds) == 15
+    assert sorted(np.unique(model._context.groups)) == [0, 1, 2, 3, 4]
+    assert np.isfinite(model.oof_proba_).all() and len(model.oof_proba_) == 400
 
 
 def test_check_folds_refuses_overlapping_test_parts():

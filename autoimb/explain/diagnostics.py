@@ -856,9 +856,13 @@ def _learning_curve_of(model, X, y, time_limit, random_state):
     if X is None and context is not None:
         y_scored = context.y[context.scored]
         cached = context.oof_cache.get(model.best_trial_number_)
-        full = None if cached is None else np.asarray(cached[0], dtype=float)
+        # The curve is drawn on one partition; repeated folds' cached scores
+        # average several, so the full-data point is refitted like the others.
+        repeated = len(context.partition) < len(context.folds)
+        full = None if cached is None or repeated else np.asarray(cached[0],
+                                                                  dtype=float)
         curve = learning_curve(
-            strategy, context.X, context.y, context.folds,
+            strategy, context.X, context.y, context.partition,
             postprocess=context.postprocess, kinds=context.kinds,
             objective=objective, full_scores=full, time_limit=time_limit,
             random_state=context.model_seed,

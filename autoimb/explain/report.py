@@ -397,7 +397,7 @@ def _pipeline_section(model) -> str:
         words.append("It averages the calibrated probabilities of trials "
                      + ", ".join(f"#{n}" for n in model.ensemble_) + ".")
     validation = model.validation_
-    words.append(f"Candidates were scored on {_validation_text(validation)}.")
+    words.append(f"Candidates were scored on {validation.describe()}.")
     parts = [f'<div class="headline">{"<br>".join(_e(w) for w in words)}</div>']
     params = getattr(model, "best_params_", {}) or {}
     if params:
@@ -405,14 +405,6 @@ def _pipeline_section(model) -> str:
                             [[k, v if isinstance(v, str) else _n(v)]
                              for k, v in params.items()]))
     return _section("The winning pipeline", *parts, anchor="pipeline")
-
-
-def _validation_text(validation) -> str:
-    if validation.kind == "kfold":
-        return f"{validation.n_splits} stratified folds"
-    if validation.kind == "holdout":
-        return f"a stratified holdout of {validation.test_fraction:.0%} of the rows"
-    return f"{validation.n_splits} given splits"
 
 
 def _history_section(model, results, source) -> str:
