@@ -43,6 +43,11 @@ _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
 _PRUNE_UP_TO_FOLDS = 3
 _PRUNE_MIN_POSITIVES = 100
 
+# Completed trials whose out-of-fold scores are kept for choosing the final
+# model (the best by value; the candidate pool takes at most this many).
+CACHED_TRIALS = 50
+
+
 @dataclass
 class SearchContext:
     """What every trial of one search shares."""
@@ -54,7 +59,7 @@ class SearchContext:
     objective: Objective
     space: SearchSpace
     model_seed: int
-    oof_cache: dict = field(default_factory=dict)
+    oof_cache: dict = field(default_factory=dict)  # see keep_scores
     explainer: object = None
     budget: Budget = field(default_factory=lambda: Budget(None))
     model_threads: int = 1
@@ -88,6 +93,19 @@ class SearchContext:
             return groups
         y = self.y[self.scored]
         return inner_groups(y, np.arange(len(y)))
+
+    def keep_scores(self, number: int, scores, post: PostProcessing) -> None:
+        """Cache a completed trial's out-of-fold scores (of the scored rows, as
+        float32) and post-processing for choosing the final model, keeping the
+        best ``CACHED_TRIALS`` by value: the pool is made of those, and the
+        cache then stays the same size however many trials run."""
+        cache = self.oof_cache
+        cache[number] = (np.asarray(scores)[self.scored].astype(np.float32), post)
+        if len(cache) > CACHED_TRIALS:
+            sign = 1.0 if self.objective.direction == "minimize" else -1.0
+            items = list(cache.items())  # other threads may add trials meanwhile
+            worst = max(items, key=lambda item: sign * item[1][1].value)[0]
+            cache.pop(worst, None)
 
     def postprocess(self, scores) -> PostProcessing:
         """Cross-fitted post-processing of out-of-fold scores (of all rows)."""
@@ -247,7 +265,7 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("resampling", _resampling_text(summaries))
             trial.set_user_attr("resample_time", round(resample_seconds, 3))
         post.proba = post.proba.astype(np.float32)
-        ctx.oof_cache[trial.number] = (scores.astype(np.float32), post)
+        ctx.keep_scores(trial.number, scores, post)
         budget.record(strategy.model, strategy_size(strategy),
                       time.perf_counter() - started, seconds / len(ctx.folds),
                       is_best=_is_best(trial.study, post.value),

@@ -293,11 +293,11 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
             scores, _, _ = out_of_fold_scores(
                 lambda s=strategy: s.make_pipeline(context.kinds, context.model_seed),
                 context.X, context.y, context.folds)
-            cached = (scores, context.postprocess(scores))
+            cached = (scores[context.scored], context.postprocess(scores))
         scores, post = cached
         fit_time = trial.user_attrs.get("fit_time") or 0.0
         singles.append(Candidate(
-            (trial.number,), (strategy,), np.asarray(scores)[context.scored], post,
+            (trial.number,), (strategy,), np.asarray(scores, dtype=float), post,
             refit_seconds=context.budget.refit_factor * fit_time / len(context.folds)))
         seconds.append(fit_time)
         if len(singles) == limit:

@@ -683,8 +683,8 @@ def _gain_se(model, plain_trial, best_trial, plain_row, best_row):
         if objective.kind == "cost":
             a, b = cache[plain_trial][1].pred, cache[best_trial][1].pred
         else:
-            a = np.asarray(cache[plain_trial][0])[context.scored]
-            b = np.asarray(cache[best_trial][0])[context.scored]
+            a = np.asarray(cache[plain_trial][0], dtype=float)
+            b = np.asarray(cache[best_trial][0], dtype=float)
         return (_paired_se(y, a, b, objective),
                 "paired bootstrap of the rows (200 stratified resamples)")
     if objective.kind == "cost":
@@ -859,8 +859,10 @@ def _learning_curve_of(model, X, y, time_limit, random_state):
         # The curve is drawn on one partition; repeated folds' cached scores
         # average several, so the full-data point is refitted like the others.
         repeated = len(context.partition) < len(context.folds)
-        full = None if cached is None or repeated else np.asarray(cached[0],
-                                                                  dtype=float)
+        full = None
+        if cached is not None and not repeated:
+            full = np.full(len(context.y), np.nan)
+            full[context.scored] = cached[0]
         curve = learning_curve(
             strategy, context.X, context.y, context.partition,
             postprocess=context.postprocess, kinds=context.kinds,
