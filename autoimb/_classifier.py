@@ -170,7 +170,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     threshold_ : float
         Decision threshold on the calibrated positive-class probability.
     validation_ : Validation
-        The splits the candidates were scored on (folds or a holdout).
+        The splits the candidates were scored on: folds (``n_repeats`` times
+        when repeated), or a holdout; ``validation_.describe()`` in words.
     cv_metrics_ : dict
         Cross-validated metrics of the returned model at its threshold (raw, not
         bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,

@@ -303,8 +303,11 @@ def fit(
         metavar="NAME", show_default=False,
         help="Study name; an existing study of that name is resumed [default: "
         "derived from the data and settings].")] = None,
-    cv: Annotated[int, typer.Option(
-        min=2, metavar="K", help="Number of stratified folds.")] = 5,
+    cv: Annotated[int | None, typer.Option(
+        min=2, metavar="K", show_default=False,
+        help="Number of stratified folds [default: chosen by the data's size and "
+        "the budget: 5 folds (repeated on small data with a --timeout), 3, or a "
+        "20% holdout on large data].")] = None,
     seed: Annotated[int | None, typer.Option(
         metavar="N", show_default=False,
         help="Random seed, for reproducible searches.")] = None,

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import autoimb
+
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 MAMMOGRAPHY = DATASETS / "mammography.csv.gz"
 FP_COST, FN_COST = 1.0, 10.0
@@ -259,6 +261,22 @@ def test_fit_skops_model_needs_trust(tmp_path):
     assert out["rid"].tolist() == frame["rid"].tolist()
     assert set(out["label"]) <= {"yes", "no"}
     assert "yes" in set(out["label"])
+
+
+def test_fit_without_cv_chooses_the_splits_by_size(tmp_path):
+    """Check that the command line, like the API, chooses the splits by the
+    data's size and budget when --cv is not given: repeated folds for a small
+    table with a --timeout."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    frame["target"] = (frame["a"] + rng.normal(scale=0.5, size=400) > 1.4).astype(int)
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    fit = cli("fit", "small.csv", "--target", "target", "--preset", "fast",
+              "--trials", "2", "--timeout", "60", "--seed", "0", "--storage",
+              "memory", "--no-progress", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    model = autoimb.load(tmp_path / "model.joblib")
+    assert model.validation_.describe() == "5 stratified folds, repeated 3 times"
 
 
 # -- quick cases: errors, help, version ---------------------------------------
