@@ -115,15 +115,15 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
 def make_folds(validation: Validation, y01, seed: int) -> list:
     """The (train, test) index pairs of ``validation`` for these labels."""
     y01 = np.asarray(y01)
+    rows = np.zeros(len(y01))
     if validation.kind == "holdout":
         splitter = StratifiedShuffleSplit(
             n_splits=1, test_size=validation.test_fraction, random_state=seed)
-    else:  # repeat r shuffles with seed + r: the first is the unrepeated folds
-        return [fold for r in range(validation.n_repeats)
-                for fold in StratifiedKFold(
-                    n_splits=validation.n_splits, shuffle=True,
-                    random_state=seed + r).split(np.zeros(len(y01)), y01)]
-    return list(splitter.split(np.zeros(len(y01)), y01))
+        return list(splitter.split(rows, y01))
+    # Repeat r shuffles with seed + r: the first repeat is the unrepeated folds.
+    return [fold for r in range(validation.n_repeats)
+            for fold in StratifiedKFold(n_splits=validation.n_splits, shuffle=True,
+                                        random_state=seed + r).split(rows, y01)]
 
 
 def first_partition(folds) -> list:

@@ -69,7 +69,7 @@ class SearchContext:
         """The fold each row is held out in (in the first repetition, when folds
         are repeated); -1 for rows no fold holds out."""
         ids = np.full(len(self.y), -1, dtype=int)
-        for k, (_, test) in enumerate(first_partition(self.folds)):
+        for k, (_, test) in enumerate(self.partition):
             ids[test] = k
         return ids
 
@@ -183,6 +183,8 @@ def make_objective(ctx: SearchContext):
     # slow and folds hold many positives: 3 folds or fewer, 100+ positives each.
     prune = 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and min(
         int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
+    # A trial on one split cannot stop between folds: it needs a wider margin.
+    margin = UNSTOPPABLE_MARGIN if len(ctx.folds) == 1 else 1.0
 
     def run_trial(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -228,7 +230,6 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("strategy", strategy.describe())
             predicted = budget.predict(strategy.model, strategy_size(strategy),
                                        strategy.resampler)
-            margin = UNSTOPPABLE_MARGIN if len(ctx.folds) == 1 else 1.0
             if not budget.allows(margin * predicted):  # a cheaper one may still fit
                 stop_for_time(f"it would take about {predicted:.0f} s and the "
                               "budget has less left"
