@@ -649,8 +649,10 @@ def check_study_matches(study, *, fingerprint: str, config: dict) -> bool:
             raise StudyMismatchError(
                 f"Study {study.study_name!r} already holds {len(study.trials)} trials "
                 "that autoimb did not make; pass another study_name.")
-        study.set_user_attr("autoimb.fingerprint", fingerprint)
+        # The fingerprint marks a tagged study, so it is written last: another
+        # process that sees it (a worker joining at once) sees the config too.
         study.set_user_attr("autoimb.config", config)
+        study.set_user_attr("autoimb.fingerprint", fingerprint)
         return True
     if attrs["autoimb.fingerprint"] != fingerprint:
         raise StudyMismatchError(
