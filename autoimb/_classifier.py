@@ -332,7 +332,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                 model_seed=study.user_attrs["autoimb.seeds"]["models"],
                                 explainer=self._explainer(X_checked, y01, study,
                                                           describe=not join),
-                                budget=budget)
+                                budget=budget, validation=self.validation_,
+                                fold_seed=study.user_attrs["autoimb.seeds"]["folds"])
         return study, storage, context
 
     def _check_X(self, X, *, reset):
