@@ -332,8 +332,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                 model_seed=study.user_attrs["autoimb.seeds"]["models"],
                                 explainer=self._explainer(X_checked, y01, study,
                                                           describe=not join),
-                                budget=budget, validation=self.validation_,
-                                fold_seed=study.user_attrs["autoimb.seeds"]["folds"])
+                                budget=budget)
         return study, storage, context
 
     def _check_X(self, X, *, reset):

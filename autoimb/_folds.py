@@ -23,17 +23,6 @@ lightweight AutoML library", MLSys 2021; ``rows x columns / 0.9`` against
   smaller class; post-processing is then cross-fitted over three groups of the
   holdout rows.
 
-Folds are **drawn anew for each trial** (trial ``t`` shuffles with its own
-seed; the first trial uses the study's folds). Trials that all share one
-partition share its noise, and a search comparing many of them finds the
-configurations that happen to suit that partition: TPE learns the noise and the
-final choice keeps it. Reshuffled folds give every trial independent noise, which
-neither the sampler nor the choice can exploit (Nagler et al., "Reshuffling
-resampling splits can improve generalization of hyperparameter optimization",
-NeurIPS 2024). Every row is still scored by a model that never saw it, so blends
-of trials and the cross-fitted post-processing stay honest. A holdout keeps one
-split (blends need the same scored rows), and so do folds the user gives.
-
 The rule was set from FLAML's published one and the 200-positive floor, not
 tuned on the shared benchmark data sets.
 """
@@ -73,33 +62,25 @@ class Validation:
         Share of rows held out (``"holdout"``), or ``1 / n_splits``.
     n_repeats : int, default=1
         How many partitions into ``n_splits`` folds (``"kfold"``).
-    reshuffle : bool, default=False
-        Whether each trial draws its own partition(s) into folds (``"kfold"``),
-        rather than every trial sharing one.
     """
 
     kind: str
     n_splits: int
     test_fraction: float
     n_repeats: int = 1
-    reshuffle: bool = False
 
     def describe(self) -> str:
         if self.kind == "given":
             return f"{self.n_splits} given splits"
         if self.kind == "holdout":
             return f"a stratified {self.test_fraction:.0%} holdout"
-        text = f"{self.n_splits} stratified folds"
         if self.n_repeats > 1:
-            text += f", repeated {self.n_repeats} times"
-        if self.reshuffle:
-            text += ", drawn anew for each trial"
-        return text
+            return f"{self.n_splits} stratified folds, repeated {self.n_repeats} times"
+        return f"{self.n_splits} stratified folds"
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "n_splits": self.n_splits,
-                "test_fraction": self.test_fraction, "n_repeats": self.n_repeats,
-                "reshuffle": self.reshuffle}
+                "test_fraction": self.test_fraction, "n_repeats": self.n_repeats}
 
 
 def choose_validation(n_rows: int, n_columns: int, n_minority: int,
@@ -109,15 +90,15 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
     Examples
     --------
     >>> choose_validation(2_000, 10, 1_500, timeout=60).describe()
-    '5 stratified folds, drawn anew for each trial'
+    '5 stratified folds'
     >>> choose_validation(20_000, 16, 550, timeout=60).describe()
-    '3 stratified folds, drawn anew for each trial'
+    '3 stratified folds'
     >>> choose_validation(280_000, 10, 2_000, timeout=60).describe()
     'a stratified 20% holdout'
     >>> choose_validation(1_000, 8, 40, timeout=60).describe()
-    '5 stratified folds, repeated 3 times, drawn anew for each trial'
+    '5 stratified folds, repeated 3 times'
     >>> choose_validation(1_000, 8, 40, timeout=None).describe()
-    '5 stratified folds, drawn anew for each trial'
+    '5 stratified folds'
     """
     capacity = _CELLS_PER_HOUR * (timeout or _DEFAULT_BUDGET) / 3600.0
     cells = n_rows * n_columns
@@ -128,36 +109,17 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
     n_repeats = 1
     if timeout is not None and n_splits == 5 and n_minority < _REPEAT_BELOW_MINORITY:
         n_repeats = int(min(_MAX_REPEATS, max(1, capacity // max(cells, 1))))
-    return Validation("kfold", n_splits, 1.0 / n_splits, n_repeats, reshuffle=True)
+    return Validation("kfold", n_splits, 1.0 / n_splits, n_repeats)
 
 
-def make_folds(validation: Validation, y01, seed: int, trial: int = 0) -> list:
-    """The (train, test) index pairs of ``validation`` for these labels, for
-    trial number ``trial`` (the same for every trial unless
-    ``validation.reshuffle``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> y = np.arange(20) % 4 == 0
-    >>> fixed = Validation("kfold", 5, 0.2)
-    >>> fresh = Validation("kfold", 5, 0.2, reshuffle=True)
-    >>> same = lambda a, b: all(np.array_equal(s[1], t[1]) for s, t in zip(a, b))
-    >>> same(make_folds(fixed, y, 0, trial=0), make_folds(fixed, y, 0, trial=7))
-    True
-    >>> same(make_folds(fresh, y, 0, trial=0), make_folds(fresh, y, 0, trial=7))
-    False
-    >>> same(make_folds(fresh, y, 0, trial=0), make_folds(fixed, y, 0))
-    True
-    """
+def make_folds(validation: Validation, y01, seed: int) -> list:
+    """The (train, test) index pairs of ``validation`` for these labels."""
     y01 = np.asarray(y01)
     rows = np.zeros(len(y01))
     if validation.kind == "holdout":
         splitter = StratifiedShuffleSplit(
             n_splits=1, test_size=validation.test_fraction, random_state=seed)
         return list(splitter.split(rows, y01))
-    if validation.reshuffle:  # trial t's repeats follow trial t - 1's seeds
-        seed += trial * validation.n_repeats
     # Repeat r shuffles with seed + r: the first repeat is the unrepeated folds.
     return [fold for r in range(validation.n_repeats)
             for fold in StratifiedKFold(n_splits=validation.n_splits, shuffle=True,

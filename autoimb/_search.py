@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ._budget import UNSTOPPABLE_MARGIN, Budget, strategy_size
 from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
-from ._folds import Validation, first_partition, make_folds
+from ._folds import first_partition
 from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
@@ -63,16 +63,6 @@ class SearchContext:
     explainer: object = None
     budget: Budget = field(default_factory=lambda: Budget(None))
     model_threads: int = 1
-    validation: Validation | None = None  # with fold_seed: each trial's own folds
-    fold_seed: int = 0
-
-    def folds_for(self, number: int) -> list:
-        """The folds that score trial ``number``: its own when the validation
-        reshuffles them for each trial (see :mod:`autoimb._folds`), else the
-        study's."""
-        if number == 0 or self.validation is None or not self.validation.reshuffle:
-            return self.folds
-        return make_folds(self.validation, self.y, self.fold_seed, trial=number)
 
     @functools.cached_property
     def fold_ids(self) -> np.ndarray:
@@ -246,8 +236,7 @@ def make_objective(ctx: SearchContext):
                               + (" (a one-split trial cannot stop part way, so it "
                                  f"needs {margin:g} times that)" if margin > 1 else ""))
             scores, _, seconds = out_of_fold_scores(
-                make_pipeline, ctx.X, ctx.y, ctx.folds_for(trial.number),
-                on_fold=report)
+                make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
             post = ctx.postprocess(scores)
         except optuna.TrialPruned:
             raise

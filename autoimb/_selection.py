@@ -292,7 +292,7 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
         if cached is None:
             scores, _, _ = out_of_fold_scores(
                 lambda s=strategy: s.make_pipeline(context.kinds, context.model_seed),
-                context.X, context.y, context.folds_for(trial.number))
+                context.X, context.y, context.folds)
             cached = (scores[context.scored], context.postprocess(scores))
         scores, post = cached
         fit_time = trial.user_attrs.get("fit_time") or 0.0

@@ -17,28 +17,23 @@ from autoimb._folds import (
 )
 
 
-def _reshuffled(n_splits, fraction, n_repeats=1):
-    return Validation("kfold", n_splits, fraction, n_repeats, reshuffle=True)
-
-
 @pytest.mark.parametrize(("rows", "columns", "minority", "timeout", "expected"), [
-    (2_000, 10, 100, 60, _reshuffled(5, 0.2, 3)),  # small: repeated
-    (2_000, 10, 100, None, _reshuffled(5, 0.2)),  # no budget: once
-    (1_000, 100, 40, 60, _reshuffled(5, 0.2)),  # a repeat costs too much
-    (900, 100, 40, 60, _reshuffled(5, 0.2, 2)),
-    (5_000, 10, 1_000, 60, _reshuffled(5, 0.2)),  # 200 positives per fold
-    (20_000, 16, 550, 60, _reshuffled(3, 1 / 3)),
-    (20_000, 16, 550, 3600, _reshuffled(5, 0.2, 3)),
+    (2_000, 10, 100, 60, Validation("kfold", 5, 0.2, 3)),  # small: repeated
+    (2_000, 10, 100, None, Validation("kfold", 5, 0.2)),  # no budget: once
+    (1_000, 100, 40, 60, Validation("kfold", 5, 0.2)),  # a repeat costs too much
+    (900, 100, 40, 60, Validation("kfold", 5, 0.2, 2)),
+    (5_000, 10, 1_000, 60, Validation("kfold", 5, 0.2)),  # 200 positives per fold
+    (20_000, 16, 550, 60, Validation("kfold", 3, 1 / 3)),
+    (20_000, 16, 550, 3600, Validation("kfold", 5, 0.2, 3)),
     (280_000, 10, 2_000, 60, Validation("holdout", 1, 0.2)),
-    (280_000, 3, 800, 60, _reshuffled(3, 1 / 3)),  # too few minority rows
+    (280_000, 3, 800, 60, Validation("kfold", 3, 1 / 3)),  # too few minority rows
     (40_000, 20, 4_000, 60, Validation("holdout", 1, 0.2)),
 ])
 def test_choose_validation(rows, columns, minority, timeout, expected):
     """Check the size rule: 5 folds when small for the budget (repeated while a
     repeated trial stays within the capacity and folds hold fewer than 200
     positives), 3 when medium, a holdout when large, if it keeps at least 200
-    rows of the smaller class. Folds are drawn anew for each trial; a holdout
-    stays one split."""
+    rows of the smaller class."""
     assert choose_validation(rows, columns, minority, timeout) == expected
 
 
@@ -89,7 +84,7 @@ def test_a_small_timed_search_repeats_its_folds():
                                random_state=0)
     model = autoimb.fit(X, y, search_space="fast", n_trials=2, timeout=60,
                         storage="memory", random_state=0, show_progress_bar=False)
-    assert model.validation_ == _reshuffled(5, 0.2, 3)
+    assert model.validation_ == Validation("kfold", 5, 0.2, 3)
     assert len(model._context.folds) == 15
     assert sorted(np.unique(model._context.groups)) == [0, 1, 2, 3, 4]
     assert np.isfinite(model.oof_proba_).all() and len(model.oof_proba_) == 400

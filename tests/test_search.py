@@ -1,17 +1,13 @@
 """The search loop's shared context: what it keeps of each trial."""
 
 import numpy as np
-import optuna
-import pytest
-from sklearn.datasets import make_classification
 
-import autoimb
 from autoimb import load_search_space
 from autoimb._evaluation import PostProcessing
 from autoimb._folds import Validation, make_folds
 from autoimb._objective import Objective
 from autoimb._preprocessing import ColumnKinds
-from autoimb._search import CACHED_TRIALS, SearchContext, make_objective
+from autoimb._search import CACHED_TRIALS, SearchContext
 
 
 def _context(objective, holdout=True):
@@ -63,30 +59,3 @@ def test_repeated_folds_group_post_processing_by_the_first_repeat():
     assert sorted(np.unique(context.groups)) == [0, 1, 2, 3, 4]
     for k, (_, test) in enumerate(context.partition):
         assert (context.groups[test] == k).all()
-
-
-@pytest.mark.parametrize(("cv", "reshuffled"), [(None, True), (5, False)])
-def test_each_trial_draws_its_own_folds(cv, reshuffled):
-    """Check that with the default validation one configuration run as two trials
-    is scored on two different partitions (trials do not share one partition's
-    noise), and that folds the user fixes (cv=5) are the same for every trial."""
-    X, y = make_classification(n_samples=300, n_features=5, weights=[0.85],
-                               random_state=1)
-    model = autoimb.fit(X, y, search_space="fast", n_trials=1, cv=cv,
-                        storage="memory", random_state=0, show_progress_bar=False)
-    context, study = model._context, model.study_
-    assert context.validation.reshuffle is reshuffled
-    first = study.trials[0]
-    queued = len(study.get_trials(states=(optuna.trial.TrialState.WAITING,)))
-    for _ in range(2):
-        study.enqueue_trial(first.params)
-    study.optimize(make_objective(context), n_trials=queued + 2)
-    second, third = study.trials[-2:]
-    assert second.params == third.params == first.params
-    differ = second.user_attrs["fold_scores"] != third.user_attrs["fold_scores"]
-    assert differ is reshuffled
-    if reshuffled:  # each trial's folds are still a partition of the rows
-        for number in (1, 2):
-            held = np.sort(np.concatenate([t for _, t in context.folds_for(number)]))
-            assert np.array_equal(held, np.arange(len(y)))
-        assert np.array_equal(context.folds_for(0)[0][1], context.folds[0][1])
