@@ -24,7 +24,9 @@ from autoimb._folds import (
     (900, 100, 40, 60, Validation("kfold", 5, 0.2, 2)),
     (5_000, 10, 1_000, 60, Validation("kfold", 5, 0.2)),  # 200 positives per fold
     (20_000, 16, 550, 60, Validation("kfold", 3, 1 / 3)),
-    (20_000, 16, 550, 3600, Validation("kfold", 5, 0.2, 3)),
+    (20_000, 16, 550, 3600, Validation("kfold", 5, 0.2, 10)),  # at most 10
+    (1_000, 8, 40, 30, Validation("kfold", 5, 0.2, 3)),
+    (1_000, 8, 40, 120, Validation("kfold", 5, 0.2, 6)),  # 3 more a minute
     (280_000, 10, 2_000, 60, Validation("holdout", 1, 0.2)),
     (280_000, 3, 800, 60, Validation("kfold", 3, 1 / 3)),  # too few minority rows
     (40_000, 20, 4_000, 60, Validation("holdout", 1, 0.2)),
@@ -32,7 +34,8 @@ from autoimb._folds import (
 def test_choose_validation(rows, columns, minority, timeout, expected):
     """Check the size rule: 5 folds when small for the budget (repeated while a
     repeated trial stays within the capacity and folds hold fewer than 200
-    positives), 3 when medium, a holdout when large, if it keeps at least 200
+    positives: at most 3 times up to a minute, 3 more for each further minute,
+    at most 10), 3 when medium, a holdout when large, if it keeps at least 200
     rows of the smaller class."""
     assert choose_validation(rows, columns, minority, timeout) == expected
 
