@@ -13,7 +13,17 @@ from sklearn.isotonic import IsotonicRegression
 __all__ = ["make_calibrator"]
 
 _EPS = 1e-7
-_MAX_SIGMOID_ROWS = 20_000
+_SIGMOID_POOLS = 1_000
+
+
+def _pool(sorted_z):
+    """Means and sizes of at most ``_SIGMOID_POOLS`` runs of sorted values."""
+    n = len(sorted_z)
+    if n <= _SIGMOID_POOLS:
+        return sorted_z, np.ones(n)
+    starts = (np.arange(_SIGMOID_POOLS) * n) // _SIGMOID_POOLS
+    counts = np.diff(np.append(starts, n)).astype(float)
+    return np.add.reduceat(sorted_z, starts) / counts, counts
 
 
 def _logit(p):
@@ -40,37 +50,44 @@ class SigmoidCalibrator(BaseEstimator):
 
     Fitted by Newton's method with backtracking on Platt's smoothed targets
     (``(n+ + 1) / (n+ + 2)`` for positives, ``1 / (n- + 2)`` for negatives),
-    which keeps a few positives from pushing the probabilities to 0 and 1; a
-    two-parameter fit costs a few passes over the scores, so it can run hundreds
-    of times per search.
+    which keeps a few positives from pushing the probabilities to 0 and 1. Two
+    parameters need few points: each class's sorted logits are pooled into at
+    most 1,000 runs of equal size, each weighted by its length, so a fit costs
+    the same on 40,000 rows as on 2,000 and can run hundreds of times per
+    search (the loss is smooth in the logit, so pooling neighbours moves the fit
+    by far less than its own noise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = (rng.random(50_000) < 0.05).astype(int)
+    >>> scores = 1 / (1 + np.exp(-(3 * y + rng.normal(size=50_000) - 2)))
+    >>> calibrator = SigmoidCalibrator().fit(scores, y)
+    >>> round(float(calibrator.transform(scores).mean()), 3)  # the base rate
+    0.05
     """
 
     def fit(self, scores, y):
         y = np.asarray(y)
-        z = _logit(scores)
         n_pos = float(np.sum(y == 1))
         n_neg = float(len(y) - n_pos)
         if n_pos == 0 or n_neg == 0:
             self.coef_, self.intercept_ = 1.0, 0.0
             return self
-        target = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-        weight = np.ones(len(y))
-        if len(y) > _MAX_SIGMOID_ROWS:
-            # Two parameters need no more rows: a sample of each class larger than
-            # half the cap, weighted back to the class's count.
-            rng = np.random.default_rng(0)
-            kept, weight = [], []
-            for rows in (np.flatnonzero(y == 1), np.flatnonzero(y != 1)):
-                take = min(len(rows), _MAX_SIGMOID_ROWS // 2)
-                kept.append(rng.choice(rows, take, replace=False))
-                weight.append(np.full(take, len(rows) / take))
-            kept, weight = np.concatenate(kept), np.concatenate(weight)
-            z, target = z[kept], target[kept]
+        z, target, weight = [], [], []
+        for rows, label_target in ((y == 1, (n_pos + 1) / (n_pos + 2)),
+                                   (y != 1, 1 / (n_neg + 2))):
+            pooled, counts = _pool(np.sort(_logit(np.asarray(scores)[rows])))
+            z.append(pooled)
+            weight.append(counts)
+            target.append(np.full(len(pooled), label_target))
+        z, target, weight = map(np.concatenate, (z, target, weight))
 
         def loss(a, b):
-            u = a * z + b
-            return float(np.dot(weight, target * np.logaddexp(0.0, -u)
-                                + (1 - target) * np.logaddexp(0.0, u)))
+            u = a * z + b  # log(1 + e^-u) and log(1 + e^u) = that + u
+            softplus = np.logaddexp(0.0, -u)
+            return float(np.dot(weight, softplus + (1 - target) * u))
 
         a, b = 1.0, 0.0  # the identity on the logit scale
         current = loss(a, b)

@@ -39,12 +39,17 @@ def test_none_is_identity(miscalibrated):
     assert np.array_equal(calibrated, scores)
 
 
-def test_sigmoid_matches_a_logistic_regression_on_platt_targets(miscalibrated):
+@pytest.mark.parametrize("n_rows", [4000, 60_000])
+def test_sigmoid_matches_a_logistic_regression_on_platt_targets(n_rows):
     """Check that the Newton fit finds the maximum-likelihood Platt parameters
-    (compared with scikit-learn's solver on the same smoothed targets)."""
+    (compared with scikit-learn's solver on the same smoothed targets, on every
+    row), also when it pools many rows into runs of neighbouring scores."""
     from sklearn.linear_model import LogisticRegression
 
-    scores, y = miscalibrated
+    rng = np.random.default_rng(0)
+    true_p = rng.uniform(0.01, 0.3, size=n_rows)
+    y = (rng.random(n_rows) < true_p).astype(int)
+    scores = np.sqrt(true_p)
     calibrator = make_calibrator("sigmoid").fit(scores, y)
     n_pos, n_neg = y.sum(), len(y) - y.sum()
     targets = np.where(y == 1, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
