@@ -92,8 +92,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         that runs far longer than the ones before it can still overrun).
     cv : None, int, cross-validation splitter or iterable, default=None
         ``None`` chooses by the data's size and the budget: 5 stratified folds
-        for small data (repeated 2 or 3 times, each row's score averaged, when
-        a ``timeout`` leaves room and positives are few), 3 for medium, a
+        for small data (repeated when a ``timeout`` leaves room and positives
+        are few: up to 3 times in a minute, 3 more per further minute, at most
+        10; each row's score averaged), 3 for medium, a
         stratified 20% holdout for large data (see ``validation_`` and
         :func:`autoimb._folds.choose_validation`). An int asks for that many
         stratified folds (lowered to the minority count if needed); a splitter
