@@ -4,8 +4,10 @@ Reads the ``fits.csv`` of peers runs (``benchmarks/peers.py``) and writes, per d
 set, what each system reported on its training rows and what it got on the test
 rows, for autoimb before the honest-numbers change (``autoimb_before``), autoimb
 with every choice cross-fitted but one partition of folds on small data
-(``autoimb_previous``, commit 045ce95), autoimb now (``autoimb``: repeated folds
-on small data) and scikit-learn's ``TunedThresholdClassifierCV``
+(``autoimb_one_partition``, commit 045ce95), autoimb with repeated folds on
+small data (``autoimb_previous``, commit 324cf39, run on 2026-12-01), autoimb
+now (``autoimb``: the same search at 60 s, with faster post-processing; run on
+2026-12-02) and scikit-learn's ``TunedThresholdClassifierCV``
 (``hgb_balanced_tuned``), with the mean gap (held-out - reported) and the median
 of (held-out - reported) / held-out.
 
@@ -25,9 +27,11 @@ import pandas as pd
 
 from _common import RESULTS_DIR, fmt, markdown_table
 
-SYSTEMS = ("autoimb_before", "autoimb_previous", "autoimb", "hgb_balanced_tuned")
+SYSTEMS = ("autoimb_before", "autoimb_one_partition", "autoimb_previous", "autoimb",
+           "hgb_balanced_tuned")
 LABELS = {"autoimb_before": "autoimb before",
-          "autoimb_previous": "autoimb, one partition",
+          "autoimb_one_partition": "autoimb, one partition",
+          "autoimb_previous": "autoimb, repeated folds (run of 2026-12-01)",
           "autoimb": "autoimb now",
           "hgb_balanced_tuned": "TunedThresholdClassifierCV"}
 
@@ -94,7 +98,7 @@ def main():
         "imbalance ratio; normalized cost = cost / the cheaper trivial rule's, both on "
         "the test part. *Reported* is the system's own estimate from its training "
         "rows: for autoimb `best_score_` over the trivial cost of the training rows "
-        "(before: the best trial's raw value; one partition and now: "
+        "(before: the best trial's raw value; every later version: "
         "bias-corrected), for "
         "TunedThresholdClassifierCV minus its `best_score_`.", "",
         "## The 19 shared data sets", "", summary(shared), "",
