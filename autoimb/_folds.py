@@ -20,9 +20,10 @@ lightweight AutoML library", MLSys 2021; ``rows x columns / 0.9`` against
   10 (the "10 x 10-fold" of Bouckaert and Frank, PAKDD 2004). So a larger
   budget buys steadier values for about as many candidates, rather than more
   candidates to pick noise among: with a fixed cap of 3, doubling the budget to
-  120 s ran 40 % more trials on six small sets and held out worse. Repeats
-  need a time budget (``timeout``); a search bounded by a trial count alone
-  keeps one partition;
+  120 s ran 40 % more trials on six small sets and held out worse; with
+  repeats that grow, 120 s holds out level with 60 s within noise
+  (``benchmarks/README.md``). Repeats need a time budget (``timeout``); a
+  search bounded by a trial count alone keeps one partition;
 - **3 stratified folds** when 5 would leave too few trials;
 - **a stratified 20% holdout** when the data is large for the budget (or has
   100,000 rows or more), provided the holdout keeps at least 200 rows of the
