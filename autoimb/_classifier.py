@@ -33,7 +33,7 @@ from ._search import SearchContext, best_trial_or_raise, run_search
 from ._selection import affordable, bias_corrected_estimate, candidate_pool
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
 from ._spaces import load_search_space
-from ._storage import check_study_matches, resolve_storage
+from ._storage import FINGERPRINT_KEY, check_study_matches, open_study, resolve_storage
 from ._validation import (
     check_costs,
     check_frame,
@@ -388,17 +388,20 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                    data=self.data_location)
                 self.study_ = study
                 return study, storage
-            study = optuna.create_study(
-                storage=storage, study_name=self.study_name_, sampler=sampler,
-                pruner=pruner, direction=self.objective_.direction,
-                load_if_exists=True)
-            new = check_study_matches(study, fingerprint=fingerprint, config=config)
+            study, created = open_study(
+                storage, study_name=self.study_name_, sampler=sampler,
+                pruner=pruner, direction=self.objective_.direction)
+            # A study made by another process at the same moment is tagged by it:
+            # wait for its job record, written last.
+            new = check_study_matches(study, fingerprint=fingerprint, config=config,
+                                      created=created, ready_key=JOB_KEY)
             if new:
                 study.set_user_attr("autoimb.seeds", {"folds": fold_seed,
                                                       "models": model_seed})
                 validation = self._validation(X, y01)
                 study.set_user_attr("autoimb.validation", validation.as_dict())
                 study.set_metric_names([self.objective_.metric_name])
+                study.set_user_attr(FINGERPRINT_KEY, fingerprint)  # set up: tagged
                 enqueue_portfolio(study, space, self.kinds_,
                                   large=validation.kind == "holdout")
             study.set_user_attr(BUDGET_KEY, budget_record(self._n_trials(), budget))

@@ -30,6 +30,9 @@ Environment variables (whole seconds; read when a database is opened):
     marks it failed and queues its parameters again.
 ``AUTOIMB_STORAGE_RETRY_SECONDS`` (default 60)
     How long one outage of the database is waited for before giving up.
+``AUTOIMB_STUDY_WAIT_SECONDS`` (default 60; any storage)
+    How long a process that finds a study just created by another one waits for
+    that one to tag it (:func:`check_study_matches`).
 
 A worker cannot finish a trial that the others presumed dead, and heartbeats
 wait for the database like every call: keep the grace period at least the
@@ -68,9 +71,10 @@ from .exceptions import (
     StudyMismatchError,
 )
 
-__all__ = ["DEFAULT_STORAGE", "StorageLocation", "changed_settings",
-           "check_study_matches", "fail_dead_workers_trials", "local_file",
-           "repair_journal", "resolve_storage", "worker_id"]
+__all__ = ["DEFAULT_STORAGE", "FINGERPRINT_KEY", "StorageLocation",
+           "changed_settings", "check_study_matches", "fail_dead_workers_trials",
+           "local_file", "open_study", "repair_journal", "resolve_storage",
+           "worker_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,10 @@ GRACE_ENV = "AUTOIMB_HEARTBEAT_GRACE_SECONDS"
 RETRY_ENV = "AUTOIMB_STORAGE_RETRY_SECONDS"
 _DEFAULT_HEARTBEAT = 30
 _DEFAULT_RETRY = 60
+STUDY_WAIT_ENV = "AUTOIMB_STUDY_WAIT_SECONDS"
+_DEFAULT_STUDY_WAIT = 60
+FINGERPRINT_KEY = "autoimb.fingerprint"
+_SETTINGS_WAIT = 5  # seconds: a creating process writes the settings at once
 _CONNECT_TIMEOUT = 10  # seconds; PostgreSQL otherwise waits for the OS (minutes)
 
 
@@ -638,26 +646,54 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def check_study_matches(study, *, fingerprint: str, config: dict) -> bool:
+def open_study(storage, *, study_name: str, direction: str, **kwargs):
+    """Create the study ``study_name``, or load it if it exists.
+
+    Returns ``(study, created)``: ``created`` is True only for the one process
+    whose ``create_study`` made it, so that two workers started together never
+    both take the study for new (both would queue the recipes). ``kwargs`` (the
+    sampler, the pruner) go to Optuna.
+    """
+    try:
+        return optuna.create_study(storage=storage, study_name=study_name,
+                                   direction=direction, load_if_exists=False,
+                                   **kwargs), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(study_name=study_name, storage=storage,
+                                 **kwargs), False
+
+
+def check_study_matches(study, *, fingerprint: str, config: dict, created: bool,
+                        ready_key: str = FINGERPRINT_KEY) -> bool:
     """Tag a new study, or check that an existing one was made for this data.
 
-    Returns True if the study is new.
+    Returns True if the study is new: this process created it, or it is an empty
+    study without autoimb's tags (made by hand, or by a process that died before
+    tagging it). The caller then sets it up and writes the fingerprint
+    (``FINGERPRINT_KEY``), whose presence marks a tagged study.
+
+    A study that another process has just created is tagged by that process, its
+    settings first (at once) and ``ready_key`` last: wait a few seconds for the
+    settings, then up to ``AUTOIMB_STUDY_WAIT_SECONDS`` (default 60) for
+    ``ready_key``, so that two workers started together never both set it up.
     """
+    if not created and "autoimb.config" not in study.user_attrs and not study.trials:
+        _wait_for_attr(study, "autoimb.config", _SETTINGS_WAIT)
+    if not created and "autoimb.config" in study.user_attrs:
+        _wait_for_attr(study, ready_key,
+                       _env_seconds(STUDY_WAIT_ENV, _DEFAULT_STUDY_WAIT))
     attrs = study.user_attrs
-    if "autoimb.fingerprint" not in attrs:
+    if FINGERPRINT_KEY not in attrs:
         if study.trials:
             raise StudyMismatchError(
                 f"Study {study.study_name!r} already holds {len(study.trials)} trials "
                 "that autoimb did not make; pass another study_name.")
-        # The fingerprint marks a tagged study, so it is written last: another
-        # process that sees it (a worker joining at once) sees the config too.
         study.set_user_attr("autoimb.config", config)
-        study.set_user_attr("autoimb.fingerprint", fingerprint)
         return True
-    if attrs["autoimb.fingerprint"] != fingerprint:
+    if attrs[FINGERPRINT_KEY] != fingerprint:
         raise StudyMismatchError(
             f"Study {study.study_name!r} belongs to a different data set (fingerprint "
-            f"{attrs['autoimb.fingerprint']}, this data {fingerprint}). Pass another "
+            f"{attrs[FINGERPRINT_KEY]}, this data {fingerprint}). Pass another "
             "study_name, or the data the study was made with to resume it.")
     details = changed_settings(study, config, label="now")
     if details:
@@ -665,6 +701,22 @@ def check_study_matches(study, *, fingerprint: str, config: dict) -> bool:
             f"Study {study.study_name!r} was made with other settings ({details}). "
             "Pass another study_name, or the same settings to resume it.")
     return False
+
+
+def _wait_for_attr(study, key: str, seconds: float) -> None:
+    """Poll the study's user attributes until ``key`` is there, or ``seconds``."""
+    start = time.monotonic()
+    delay, told = 0.05, False
+    while key not in study.user_attrs:
+        waited = time.monotonic() - start
+        if waited >= seconds:
+            return
+        if waited > 2 and not told:
+            logger.info("Waiting up to %g s for the process that created study %r "
+                        "to set it up.", seconds, study.study_name)
+            told = True
+        time.sleep(min(delay, seconds - waited))
+        delay = min(2 * delay, 1.0)
 
 
 def changed_settings(study, config: dict, *, label: str) -> str:

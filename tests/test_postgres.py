@@ -284,8 +284,12 @@ def test_killed_worker_trial_is_failed_by_heartbeat_and_rerun(server, tmp_path,
     watcher = Watcher(server.url, "killed")
     a, b = (_slow_worker(processes, tmp_path, server.url, "killed", n_trials,
                          slow_space, env) for _ in range(2))
-    running = watcher.wait(lambda trials: _fitting(trials, a.pid), [a, b],
-                           "worker A fitting a trial")
+    # Kill A only once B is fitting too: B has then passed the check that a rerun
+    # makes on start (fail_dead_workers_trials, for a journal file), and only the
+    # heartbeat can fail A's trial.
+    running = watcher.wait(lambda trials: _fitting(trials, b.pid)
+                           and _fitting(trials, a.pid), [a, b],
+                           "both workers fitting a trial")
     a.kill()
     a.communicate(timeout=30)
     out, err = b.communicate(timeout=WAIT)

@@ -4,6 +4,8 @@ import inspect
 import json
 import re
 import sqlite3
+import threading
+import time
 import warnings
 
 import optuna
@@ -16,13 +18,22 @@ from sklearn.datasets import make_classification
 
 import autoimb
 from autoimb import _optuna_compat, _storage
+from autoimb._job import JOB_KEY
 from autoimb._storage import (
+    FINGERPRINT_KEY,
     ResilientRDBStorage,
     StorageLocation,
+    check_study_matches,
+    open_study,
     repair_journal,
     resolve_storage,
 )
-from autoimb.exceptions import AutoImbError, AutoImbWarning, StorageUnavailableError
+from autoimb.exceptions import (
+    AutoImbError,
+    AutoImbWarning,
+    StorageUnavailableError,
+    StudyMismatchError,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -358,3 +369,69 @@ def test_finishing_a_trial_whose_answer_was_lost_succeeds(database, monkeypatch)
                                           [0.5]) is True
     assert study.trials[0].state == TrialState.COMPLETE
     assert study.trials[0].value == 0.5
+
+
+# -- opening one study from two processes ------------------------------------------
+
+
+def _journal_storage(tmp_path):
+    return JournalStorage(JournalFileBackend(str(tmp_path / "study.log")))
+
+
+def test_only_the_process_that_creates_a_study_takes_it_for_new(tmp_path):
+    storage = _journal_storage(tmp_path)
+    first, created_first = open_study(storage, study_name="s", direction="minimize")
+    second, created_second = open_study(storage, study_name="s",
+                                        direction="minimize")
+    assert (created_first, created_second) == (True, False)
+    assert first._study_id == second._study_id
+
+
+def test_a_study_created_at_once_by_another_process_is_waited_for(tmp_path):
+    """The loser of the race must not set the study up a second time (it would
+    queue the recipes twice): it waits for the creator's job record, then finds
+    the study tagged for the same data."""
+    storage = _journal_storage(tmp_path)
+    creator, _ = open_study(storage, study_name="s", direction="minimize")
+    config = {"objective": "cost"}
+    assert check_study_matches(creator, fingerprint="abc", config=config,
+                               created=True, ready_key=JOB_KEY)
+    loser, created = open_study(storage, study_name="s", direction="minimize")
+
+    def finish_setup():
+        time.sleep(0.5)
+        creator.set_user_attr(FINGERPRINT_KEY, "abc")
+        creator.set_user_attr(JOB_KEY, {"ready": True})
+
+    thread = threading.Thread(target=finish_setup)
+    thread.start()
+    start = time.monotonic()
+    new = check_study_matches(loser, fingerprint="abc", config=config,
+                              created=created, ready_key=JOB_KEY)
+    thread.join()
+    assert new is False
+    assert time.monotonic() - start >= 0.4
+    assert loser.user_attrs[JOB_KEY] == {"ready": True}
+
+
+def test_an_empty_study_made_by_hand_is_taken_over_after_a_short_wait(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(_storage, "_SETTINGS_WAIT", 0.3)
+    storage = _journal_storage(tmp_path)
+    optuna.create_study(storage=storage, study_name="s")
+    study, created = open_study(storage, study_name="s", direction="minimize")
+    assert not created
+    assert check_study_matches(study, fingerprint="abc", config={"a": 1},
+                               created=created)
+    assert study.user_attrs["autoimb.config"] == {"a": 1}
+
+
+def test_a_study_with_foreign_trials_is_refused_at_once(tmp_path):
+    storage = _journal_storage(tmp_path)
+    optuna.create_study(storage=storage, study_name="s").optimize(
+        lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    study, created = open_study(storage, study_name="s", direction="minimize")
+    start = time.monotonic()
+    with pytest.raises(StudyMismatchError, match="1 trials that autoimb did not"):
+        check_study_matches(study, fingerprint="abc", config={}, created=created)
+    assert time.monotonic() - start < 1
