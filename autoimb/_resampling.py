@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RESAMPLERS", "AdaptiveResampler"]
+__all__ = ["RESAMPLERS", "AdaptiveResampler", "resampled_rows"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,28 @@ RESAMPLERS = {
     "smote_tomek": ResamplerInfo("SMOTE + Tomek links", True, True),
     "smote_enn": ResamplerInfo("SMOTE + ENN", True, True),
 }
+
+
+def resampled_rows(method: str, ratio: float | None, n_neg: int, n_pos: int) -> int:
+    """Rows after ``method`` over- or under-samples ``n_neg`` negatives and
+    ``n_pos`` positives to ``ratio`` (before any cleaning: Tomek links and ENN
+    search the neighbours of these rows, and remove few of them).
+
+    Examples
+    --------
+    >>> resampled_rows("smote_enn", 0.5, 1000, 10)
+    1500
+    >>> resampled_rows("random_under", 0.5, 1000, 10)
+    30
+    >>> resampled_rows("smote", 0.005, 1000, 10)  # already above the ratio
+    1010
+    """
+    if not RESAMPLERS[method].uses_ratio or ratio is None \
+            or ratio <= n_pos / max(n_neg, 1):
+        return n_neg + n_pos
+    if method == "random_under":
+        return n_pos + min(n_neg, round(n_pos / ratio))
+    return n_neg + max(n_pos, round(ratio * n_neg))
 
 
 def _build(method, ratio, k, categorical_features, seed):

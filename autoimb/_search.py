@@ -17,12 +17,18 @@ from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from tqdm.auto import tqdm
 
 from ._budget import UNSTOPPABLE_MARGIN, Budget, strategy_size
-from ._evaluation import PostProcessing, cross_fit_postprocessing, out_of_fold_scores
+from ._evaluation import (
+    PostProcessing,
+    _rows,
+    cross_fit_postprocessing,
+    out_of_fold_scores,
+)
 from ._folds import first_partition
 from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
+from ._resampling import resampled_rows
 from ._shutdown import stop_cleanly
 from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
@@ -42,6 +48,10 @@ _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
 # every fold (medium and large data).
 _PRUNE_UP_TO_FOLDS = 3
 _PRUNE_MIN_POSITIVES = 100
+# A resampler that never ran is timed on an eighth of the first training fold
+# before its first trial on folds of this many rows (after over-sampling) or more.
+_MEASURE_FROM_ROWS = 20_000
+_MEASURE_SHARE = 8
 
 # Completed trials whose out-of-fold scores are kept for choosing the final
 # model (the best by value; the candidate pool takes at most this many).
@@ -228,8 +238,13 @@ def make_objective(ctx: SearchContext):
                 trial, has_categorical=ctx.kinds.has_categorical,
                 has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
-            predicted = budget.predict(strategy.model, strategy_size(strategy),
-                                       strategy.resampler)
+            size, fold_rows = trial_size(strategy, ctx)
+            if budget.timeout is not None and fold_rows >= _MEASURE_FROM_ROWS \
+                    and not budget.has_measured(strategy.resampler):
+                budget.record_resampling(strategy.resampler,
+                                         _time_resampler(strategy, ctx))
+            predicted = budget.predict(strategy.model, size, strategy.resampler,
+                                       rows=fold_rows, folds=len(ctx.folds))
             if not budget.allows(margin * predicted):  # a cheaper one may still fit
                 stop_for_time(f"it would take about {predicted:.0f} s and the "
                               "budget has less left"
@@ -267,16 +282,57 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("resample_time", round(resample_seconds, 3))
         post.proba = post.proba.astype(np.float32)
         ctx.keep_scores(trial.number, scores, post)
-        budget.record(strategy.model, strategy_size(strategy),
+        budget.record(strategy.model, size,
                       time.perf_counter() - started, seconds / len(ctx.folds),
                       is_best=_is_best(trial.study, post.value),
-                      resampler=strategy.resampler, resample_seconds=resample_seconds)
+                      resampler=strategy.resampler, resample_seconds=resample_seconds,
+                      resample_runs=_resampler_runs(strategy, summaries))
         if explainer is not None:
             explainer.completed(trial, strategy, scores[ctx.scored], post,
                                 ctx.y[ctx.scored])
         return post.value
 
     return run_trial
+
+
+def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:
+    """What the budget predicts a trial's time from: the strategy's size
+    (:func:`strategy_size`) times the share of the rows its model trains on
+    after resampling, and the rows of one training fold after over-sampling."""
+    n_pos = int(np.sum(ctx.y))
+    rows = resampled_rows(strategy.resampler, strategy.sampling_ratio,
+                          len(ctx.y) - n_pos, n_pos)
+    return (strategy_size(strategy) * rows / len(ctx.y),
+            rows * len(ctx.folds[0][0]) / len(ctx.y))
+
+
+def _time_resampler(strategy, ctx: SearchContext) -> list:
+    """Time the strategy's resampler on an eighth of the first training fold's
+    rows (preprocessed as the pipeline does), before its first run on a large
+    fold: its time there is then predicted from this, not from the model's.
+    Returns ``[(rows, seconds)]``, or ``[]`` when it fails on the sample."""
+    train = ctx.folds[0][0]
+    rows = np.random.default_rng(0).choice(
+        train, size=max(len(train) // _MEASURE_SHARE, 2), replace=False)
+    steps = strategy.make_pipeline(ctx.kinds, ctx.model_seed).pipeline.named_steps
+    y = ctx.y[rows]
+    try:
+        X = steps["preprocess"].fit_transform(_rows(ctx.X, rows), y)
+        started = time.perf_counter()
+        steps["resample"].fit_resample(X, y)
+    except Exception as exc:  # the trial itself will say what is wrong
+        logger.debug("Timing %s on a sample failed: %s", strategy.resampler, exc)
+        return []
+    seconds = time.perf_counter() - started
+    return _resampler_runs(strategy, [{**steps["resample"].summary_,
+                                       "seconds": seconds}])
+
+
+def _resampler_runs(strategy, summaries) -> list:
+    """``(rows after over-sampling, seconds)`` of each fold the resampler ran on."""
+    return [(resampled_rows(strategy.resampler, strategy.sampling_ratio,
+                            *summary["before"]), summary["seconds"])
+            for summary in summaries if "seconds" in summary]
 
 
 def _is_best(study, value) -> bool:

@@ -439,23 +439,25 @@ def _learn_durations(study, context, last: int = 50) -> None:
     """Tell the worker's budget how long the study's latest trials took, so
     that a worker joining late starts no trial that would end after the
     deadline."""
-    from ._budget import strategy_size
-    from ._search import strategy_of
+    from ._search import strategy_of, trial_size
 
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if t.duration is not None][-last:]
+    n_folds = len(context.folds)
     for trial in trials:
         try:
             strategy = strategy_of(context.space, trial.params, context.kinds)
         except Exception:  # parameters this space no longer has
             continue
+        size, fold_rows = trial_size(strategy, context)
         fit_time = float(trial.user_attrs.get("fit_time") or 0.0)
-        context.budget.record(strategy.model, strategy_size(strategy),
-                              trial.duration.total_seconds(),
-                              fit_time / len(context.folds), is_best=False,
+        resample_time = float(trial.user_attrs.get("resample_time") or 0.0)
+        context.budget.record(strategy.model, size, trial.duration.total_seconds(),
+                              fit_time / n_folds, is_best=False,
                               resampler=strategy.resampler,
-                              resample_seconds=float(
-                                  trial.user_attrs.get("resample_time") or 0.0))
+                              resample_seconds=resample_time,
+                              resample_runs=[(fold_rows, resample_time / n_folds)]
+                              if resample_time else [])
 
 
 def _count(study, states) -> int:

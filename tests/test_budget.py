@@ -64,11 +64,28 @@ def test_predict_adds_the_resampler_time():
     budget = Budget(60.0)
     budget.record("lightgbm", 1.0, 2.0, 0.4, is_best=True)
     budget.record("lightgbm", 1.0, 12.0, 0.4, is_best=False, resampler="smote_enn",
-                  resample_seconds=10.0)
+                  resample_seconds=10.0, resample_runs=[(None, 10.0)])
     assert budget.predict("lightgbm", 1.0) == pytest.approx(2.0)
     assert budget.predict("lightgbm", 1.0, "random_under") == pytest.approx(2.0)
     assert budget.predict("lightgbm", 1.0, "smote_enn") == pytest.approx(12.0)
     assert budget.predict("lightgbm", 1.0, "adasyn") == pytest.approx(2.0 + 12.0)
+
+
+def test_resampler_time_grows_with_the_square_of_the_rows_above_its_runs():
+    """Check that a resampler's time per fold is scaled from its largest run
+    with known rows: by the square of the rows above it (a neighbour search over
+    duplicated rows grows so), linearly below it, and once per fold."""
+    budget = Budget(60.0)
+    budget.record("lightgbm", 1.0, 2.0, 0.4, is_best=True)
+    budget.record_resampling("tomek_links", [(1_000, 0.1), (4_000, 0.8)])
+    assert budget.has_measured("tomek_links")
+    assert not budget.has_measured("smote_enn")
+    assert budget.predict("lightgbm", 1.0, "tomek_links", rows=8_000) == \
+        pytest.approx(2.0 + 0.8 * 4)
+    assert budget.predict("lightgbm", 1.0, "tomek_links", rows=2_000, folds=3) == \
+        pytest.approx(2.0 + 3 * 0.4)
+    budget.record_resampling("random_over", [(1_000, 5.0)])  # cheap: never counted
+    assert budget.predict("lightgbm", 1.0, "random_over", rows=8_000) == 2.0
 
 
 def test_a_resampler_records_its_time():

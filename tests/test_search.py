@@ -1,13 +1,18 @@
-"""The search loop's shared context: what it keeps of each trial."""
+"""The search loop's shared context: what it keeps of each trial, and how a
+trial is kept within the budget."""
 
 import numpy as np
+import optuna
+import pandas as pd
+import pytest
 
 from autoimb import load_search_space
+from autoimb._budget import Budget
 from autoimb._evaluation import PostProcessing
 from autoimb._folds import Validation, make_folds
 from autoimb._objective import Objective
 from autoimb._preprocessing import ColumnKinds
-from autoimb._search import CACHED_TRIALS, SearchContext
+from autoimb._search import CACHED_TRIALS, SearchContext, make_objective, trial_size
 
 
 def _context(objective, holdout=True):
@@ -59,3 +64,82 @@ def test_repeated_folds_group_post_processing_by_the_first_repeat():
     assert sorted(np.unique(context.groups)) == [0, 1, 2, 3, 4]
     for k, (_, test) in enumerate(context.partition):
         assert (context.groups[test] == k).all()
+
+
+# -- a resampler's time on large folds ----------------------------------------------
+
+SMOTE_ENN_SPACE = {
+    "models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]}},
+    "resampling": {"methods": ["smote_enn"], "ratio": 0.8, "k_neighbors": 5},
+    "calibration": {"methods": ["none"]},
+}
+
+
+def _duplicated_rows_context(budget):
+    """24,000 rows of three features with 4 values each: nearly every row has
+    thousands of duplicates, the case where a neighbour search (ENN after
+    SMOTE) grows with the square of the rows. Training folds of 19,200 rows
+    hold about 34,000 after over-sampling to 0.8."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.integers(0, 4, size=(24_000, 3)).astype(float),
+                     columns=["a", "b", "c"])
+    y = (rng.random(len(X)) < 0.02).astype(int)
+    return SearchContext(
+        X=X, y=y, kinds=ColumnKinds((), ("a", "b", "c")),
+        folds=make_folds(Validation("kfold", 5, 0.2), y, seed=0),
+        objective=Objective("cost", 1.0, 49.0),
+        space=load_search_space(SMOTE_ENN_SPACE), model_seed=0, budget=budget)
+
+
+def _one_trial(context):
+    study = optuna.create_study()
+    study.optimize(make_objective(context), n_trials=1)
+    return study.trials[0]
+
+
+def test_an_untried_resampler_is_timed_on_a_sample_before_a_large_trial():
+    """Check that before the first trial of SMOTE + ENN on large folds its time
+    is measured on an eighth of a fold, and that the trial is not started when
+    that time, scaled to the fold by the square of the rows, overruns the budget
+    (the slowest trial so far, the old guess, would have let it start)."""
+    budget = Budget(1.6)  # 0.5 s left once the reserve is kept
+    budget.record("logistic_regression", 1.0, 0.01, 0.002, is_best=True)
+    context = _duplicated_rows_context(budget)
+    strategy = context.space.suggest(optuna.create_study().ask(),
+                                     has_categorical=False, has_numeric=True)
+    _, fold_rows = trial_size(strategy, context)
+    untimed = budget.predict("logistic_regression", 1.0, "smote_enn",
+                             rows=fold_rows, folds=5)
+    assert budget.allows(untimed)  # the old guess: the slowest trial so far
+    trial = _one_trial(context)
+
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert "it would take about" in trial.user_attrs["pruned_reason"]
+    [(rows, seconds)] = budget._resamples["smote_enn"]
+    train = len(context.folds[0][0])
+    assert rows == pytest.approx(train / 8 * 1.8 / 1.02, rel=0.05)
+    assert seconds > 0
+    assert fold_rows == pytest.approx(8 * rows, rel=0.01)
+    assert budget.predict("logistic_regression", 1.0, "smote_enn",
+                          rows=8 * rows, folds=5) == pytest.approx(
+        0.01 + 5 * 64 * seconds)
+
+
+def test_a_trial_records_its_resampler_runs_with_their_rows():
+    """Check that a finished trial records one run of its resampler per fold,
+    with the rows after over-sampling, next to the run on the sample."""
+    budget = Budget(600.0)
+    budget.record("logistic_regression", 1.0, 0.01, 0.002, is_best=True)
+    context = _duplicated_rows_context(budget)
+    trial = _one_trial(context)
+
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    runs = budget._resamples["smote_enn"]
+    assert len(runs) == 1 + 5
+    sample, *folds = runs
+    for k, (rows, seconds) in enumerate(folds):
+        n_pos = int(context.y[context.folds[k][0]].sum())
+        n_neg = len(context.folds[k][0]) - n_pos
+        assert rows == n_neg + round(0.8 * n_neg)
+        assert seconds > 0
+    assert sample[0] < min(rows for rows, _ in folds) / 7
