@@ -165,10 +165,13 @@ class Budget:
             self._resamples.setdefault(resampler, []).extend(
                 (rows, float(seconds)) for rows, seconds in runs)
 
-    def has_measured(self, resampler: str) -> bool:
-        """Whether a run of ``resampler`` with a known row count was recorded."""
+    def needs_measuring(self, resampler: str) -> bool:
+        """Whether ``resampler`` may cost time of its own (not a random sampler)
+        and no run of it with a known row count was recorded yet."""
+        if resampler in _CHEAP_RESAMPLERS:
+            return False
         with self._lock:
-            return any(rows for rows, _ in self._resamples.get(resampler, ()))
+            return not any(rows for rows, _ in self._resamples.get(resampler, ()))
 
     def predict(self, model: str, size: float, resampler: str = "none", *,
                 rows: float | None = None, folds: int = 1) -> float:

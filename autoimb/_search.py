@@ -240,7 +240,7 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("strategy", strategy.describe())
             size, fold_rows = trial_size(strategy, ctx)
             if budget.timeout is not None and fold_rows >= _MEASURE_FROM_ROWS \
-                    and not budget.has_measured(strategy.resampler):
+                    and budget.needs_measuring(strategy.resampler):
                 budget.record_resampling(strategy.resampler,
                                          _time_resampler(strategy, ctx))
             predicted = budget.predict(strategy.model, size, strategy.resampler,

@@ -78,8 +78,9 @@ def test_resampler_time_grows_with_the_square_of_the_rows_above_its_runs():
     budget = Budget(60.0)
     budget.record("lightgbm", 1.0, 2.0, 0.4, is_best=True)
     budget.record_resampling("tomek_links", [(1_000, 0.1), (4_000, 0.8)])
-    assert budget.has_measured("tomek_links")
-    assert not budget.has_measured("smote_enn")
+    assert not budget.needs_measuring("tomek_links")
+    assert budget.needs_measuring("smote_enn")
+    assert not budget.needs_measuring("random_under")  # never worth timing
     assert budget.predict("lightgbm", 1.0, "tomek_links", rows=8_000) == \
         pytest.approx(2.0 + 0.8 * 4)
     assert budget.predict("lightgbm", 1.0, "tomek_links", rows=2_000, folds=3) == \
