@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from numbers import Integral
 
 from ._spaces import SearchSpace, _presets_folder, list_search_spaces, load_search_space
-from ._storage import changed_settings
+from ._storage import FINGERPRINT_KEY, changed_settings
 from ._validation import plain_value
 from .exceptions import StudyMismatchError
 
@@ -182,7 +182,7 @@ def check_joined_study(study, *, fingerprint: str, config: dict, data=None) -> N
     """
     attrs = study.user_attrs
     job = attrs.get(JOB_KEY, {})
-    theirs = attrs.get("autoimb.fingerprint")
+    theirs = attrs.get(FINGERPRINT_KEY)
     if theirs != fingerprint:
         recorded = job.get("data", {})
         where = f" in {os.fspath(data)!r}" if data is not None else ""

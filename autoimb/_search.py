@@ -75,6 +75,12 @@ class SearchContext:
     model_threads: int = 1
 
     @functools.cached_property
+    def class_counts(self) -> tuple[int, int]:
+        """Negatives and positives among all rows."""
+        n_pos = int(np.sum(self.y))
+        return len(self.y) - n_pos, n_pos
+
+    @functools.cached_property
     def fold_ids(self) -> np.ndarray:
         """The fold each row is held out in (in the first repetition, when folds
         are repeated); -1 for rows no fold holds out."""
@@ -299,9 +305,8 @@ def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:
     """What the budget predicts a trial's time from: the strategy's size
     (:func:`strategy_size`) times the share of the rows its model trains on
     after resampling, and the rows of one training fold after over-sampling."""
-    n_pos = int(np.sum(ctx.y))
     rows = resampled_rows(strategy.resampler, strategy.sampling_ratio,
-                          len(ctx.y) - n_pos, n_pos)
+                          *ctx.class_counts)
     return (strategy_size(strategy) * rows / len(ctx.y),
             rows * len(ctx.folds[0][0]) / len(ctx.y))
 

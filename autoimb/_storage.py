@@ -91,6 +91,7 @@ _DEFAULT_RETRY = 60
 STUDY_WAIT_ENV = "AUTOIMB_STUDY_WAIT_SECONDS"
 _DEFAULT_STUDY_WAIT = 60
 FINGERPRINT_KEY = "autoimb.fingerprint"
+CONFIG_KEY = "autoimb.config"
 _SETTINGS_WAIT = 5  # seconds: a creating process writes the settings at once
 _CONNECT_TIMEOUT = 10  # seconds; PostgreSQL otherwise waits for the OS (minutes)
 
@@ -677,9 +678,9 @@ def check_study_matches(study, *, fingerprint: str, config: dict, created: bool,
     settings, then up to ``AUTOIMB_STUDY_WAIT_SECONDS`` (default 60) for
     ``ready_key``, so that two workers started together never both set it up.
     """
-    if not created and "autoimb.config" not in study.user_attrs and not study.trials:
-        _wait_for_attr(study, "autoimb.config", _SETTINGS_WAIT)
-    if not created and "autoimb.config" in study.user_attrs:
+    if not created and CONFIG_KEY not in study.user_attrs and not study.trials:
+        _wait_for_attr(study, CONFIG_KEY, _SETTINGS_WAIT)
+    if not created and CONFIG_KEY in study.user_attrs:
         _wait_for_attr(study, ready_key,
                        _env_seconds(STUDY_WAIT_ENV, _DEFAULT_STUDY_WAIT))
     attrs = study.user_attrs
@@ -688,7 +689,7 @@ def check_study_matches(study, *, fingerprint: str, config: dict, created: bool,
             raise StudyMismatchError(
                 f"Study {study.study_name!r} already holds {len(study.trials)} trials "
                 "that autoimb did not make; pass another study_name.")
-        study.set_user_attr("autoimb.config", config)
+        study.set_user_attr(CONFIG_KEY, config)
         return True
     if attrs[FINGERPRINT_KEY] != fingerprint:
         raise StudyMismatchError(
@@ -722,7 +723,7 @@ def _wait_for_attr(study, key: str, seconds: float) -> None:
 def changed_settings(study, config: dict, *, label: str) -> str:
     """The settings recorded in ``study`` that differ from ``config``, in words
     (``""`` when none do); ``label`` names the side of ``config``."""
-    old = study.user_attrs.get("autoimb.config", {})
+    old = study.user_attrs.get(CONFIG_KEY, {})
     changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
     return "; ".join(f"{k}: study {old.get(k)!r}, {label} {config.get(k)!r}"
                      for k in changed)

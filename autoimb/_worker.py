@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 
 from ._budget import Budget
 from ._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
-from ._storage import StorageLocation
+from ._storage import FINGERPRINT_KEY, StorageLocation
 from ._warnings import warn
 from .exceptions import AutoImbError, StudyMismatchError
 
@@ -308,7 +308,7 @@ def _wait_for_study(location: StorageLocation, name: str, wait: float, say):
             attrs, n_trials = _study_attrs(storage, name)
             if attrs is not None and JOB_KEY in attrs:
                 return attrs[JOB_KEY], attrs.get(BUDGET_KEY, {})
-            if attrs is not None and n_trials and "autoimb.fingerprint" in attrs:
+            if attrs is not None and n_trials and FINGERPRINT_KEY in attrs:
                 raise StudyMismatchError(
                     f"Study {name!r} in {location.shown} was made by a version of "
                     "autoimb that did not record its job for workers; run `autoimb "
