@@ -16,14 +16,22 @@ _EPS = 1e-7
 _SIGMOID_POOLS = 1_000
 
 
-def _pool(sorted_z):
-    """Means and sizes of at most ``_SIGMOID_POOLS`` runs of sorted values."""
+def _pool(sorted_z, weight=None):
+    """Means and weights of at most ``_SIGMOID_POOLS`` runs of sorted values
+    (each value weighing ``weight``, 1 by default)."""
     n = len(sorted_z)
+    weight = np.ones(n) if weight is None else np.asarray(weight, dtype=float)
     if n <= _SIGMOID_POOLS:
-        return sorted_z, np.ones(n)
+        return sorted_z, weight
     starts = (np.arange(_SIGMOID_POOLS) * n) // _SIGMOID_POOLS
-    counts = np.diff(np.append(starts, n)).astype(float)
-    return np.add.reduceat(sorted_z, starts) / counts, counts
+    totals = np.add.reduceat(weight, starts)
+    return np.add.reduceat(sorted_z * weight, starts) / totals, totals
+
+
+def _weights(sample_weight, n) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n)
+    return np.asarray(sample_weight, dtype=float)
 
 
 def _logit(p):
@@ -38,7 +46,7 @@ def _sigmoid(z):
 class IdentityCalibrator(BaseEstimator):
     """Leaves scores as they are."""
 
-    def fit(self, scores, y):
+    def fit(self, scores, y, sample_weight=None):
         return self
 
     def transform(self, scores):
@@ -68,17 +76,22 @@ class SigmoidCalibrator(BaseEstimator):
     0.05
     """
 
-    def fit(self, scores, y):
+    def fit(self, scores, y, sample_weight=None):
+        """Fit on scores and 0/1 labels; ``sample_weight`` counts each row that
+        many times (rows of equal score and label may come merged)."""
         y = np.asarray(y)
-        n_pos = float(np.sum(y == 1))
-        n_neg = float(len(y) - n_pos)
+        sample_weight = _weights(sample_weight, len(y))
+        n_pos = float(sample_weight[y == 1].sum())
+        n_neg = float(sample_weight.sum() - n_pos)
         if n_pos == 0 or n_neg == 0:
             self.coef_, self.intercept_ = 1.0, 0.0
             return self
         z, target, weight = [], [], []
         for rows, label_target in ((y == 1, (n_pos + 1) / (n_pos + 2)),
                                    (y != 1, 1 / (n_neg + 2))):
-            pooled, counts = _pool(np.sort(_logit(np.asarray(scores)[rows])))
+            logits = _logit(np.asarray(scores)[rows])
+            order = np.argsort(logits, kind="stable")
+            pooled, counts = _pool(logits[order], sample_weight[rows][order])
             z.append(pooled)
             weight.append(counts)
             target.append(np.full(len(pooled), label_target))
@@ -125,9 +138,10 @@ class SigmoidCalibrator(BaseEstimator):
 class IsotonicCalibrator(BaseEstimator):
     """Isotonic regression of the labels on the scores, clipped to [0, 1]."""
 
-    def fit(self, scores, y):
+    def fit(self, scores, y, sample_weight=None):
         self.isotonic_ = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        self.isotonic_.fit(np.asarray(scores, dtype=float), np.asarray(y, dtype=float))
+        self.isotonic_.fit(np.asarray(scores, dtype=float), np.asarray(y, dtype=float),
+                           sample_weight=sample_weight)
         return self
 
     def transform(self, scores):

@@ -56,23 +56,27 @@ class Objective:
     def bayes_threshold(self) -> float:
         return bayes_threshold(self.fp_cost, self.fn_cost)
 
-    def tune_threshold(self, y_true, scores) -> float:
+    def tune_threshold(self, y_true, scores, sample_weight=None) -> float:
         """The threshold that is best on these rows: least cost, with the cut
         at the cost-aware position in its gap, or highest F1 (see
-        :func:`~autoimb._threshold.best_threshold`)."""
+        :func:`~autoimb._threshold.best_threshold`). ``sample_weight`` counts
+        each row that many times."""
         if self.uses_costs_for_threshold:
             return best_threshold(y_true, scores, cost_loss(self.fp_cost, self.fn_cost),
-                                  position=self.bayes_threshold)[0]
-        return best_threshold(y_true, scores, f1_loss)[0]
+                                  position=self.bayes_threshold,
+                                  sample_weight=sample_weight)[0]
+        return best_threshold(y_true, scores, f1_loss, sample_weight=sample_weight)[0]
 
-    def rule_score(self, y_true, pred) -> float:
-        """Lower is better: the cost of these predictions, or minus their F1."""
+    def rule_score(self, y_true, pred, sample_weight=None) -> float:
+        """Lower is better: the cost of these predictions, or minus their F1.
+        ``sample_weight`` counts each row that many times."""
         y_true, pred = np.asarray(y_true), np.asarray(pred)
-        fp = np.sum(pred & (y_true == 0))
-        fn = np.sum(~pred & (y_true == 1))
+        weight = 1 if sample_weight is None else np.asarray(sample_weight)
+        fp = np.sum((pred & (y_true == 0)) * weight)
+        fn = np.sum((~pred & (y_true == 1)) * weight)
         if self.uses_costs_for_threshold:
             return float(fp * self.fp_cost + fn * self.fn_cost)
-        tp = np.sum(pred & (y_true == 1))
+        tp = np.sum((pred & (y_true == 1)) * weight)
         return -float(2 * tp / max(2 * tp + fp + fn, 1))
 
     def oracle_fold_score(self, y_true, scores) -> float:

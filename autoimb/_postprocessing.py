@@ -37,9 +37,10 @@ _LOG_LOSS_EPS = 1e-4
 _INNER_GROUPS = 3
 
 
-def _log_loss(y, proba) -> float:
+def _log_loss(y, proba, sample_weight=None) -> float:
     p = np.clip(proba, _LOG_LOSS_EPS, 1 - _LOG_LOSS_EPS)
-    return float(-np.mean(np.where(y == 1, np.log(p), np.log(1 - p))))
+    return float(-np.average(np.where(y == 1, np.log(p), np.log(1 - p)),
+                             weights=sample_weight))
 
 
 def inner_groups(y, scores, groups=None) -> np.ndarray:
@@ -99,18 +100,29 @@ class PostProcessor:
         self.calibrations = tuple(calibrations)
         self.make_calibrator = make_calibrator
 
-    def fit(self, scores, y, groups=None) -> PostProcessor:
-        """Choose by cross-fitting over ``groups``, then fit on all rows."""
+    def fit(self, scores, y, groups=None, sample_weight=None) -> PostProcessor:
+        """Choose by cross-fitting over ``groups``, then fit on all rows.
+
+        ``sample_weight`` counts each entry that many times: rows of equal
+        score, label and group may come merged (then ``groups`` must be given,
+        as the groups dealt when it is not are groups of rows)."""
         scores, y = np.asarray(scores, dtype=float), np.asarray(y)
+        if sample_weight is not None and (groups is None
+                                          or len(np.unique(groups)) < 2):
+            raise ValueError("Weighted rows need the groups to cross-fit over "
+                             "(two or more); got none.")
         groups = inner_groups(y, scores, groups)
-        inner = {method: self._cross_fit(method, scores, y, groups)
+        masks = [(groups != g, groups == g) for g in np.unique(groups)]
+        w = sample_weight
+        inner = {method: self._cross_fit(method, scores, y, masks, w)
                  for method in self.calibrations}
         self.calibration_ = min(self.calibrations,
-                                key=lambda m: _log_loss(y, inner[m][0]))
-        self.rule_ = self._choose_rule(scores, y, groups, *inner[self.calibration_])
-        self.calibrator_ = self.make_calibrator(self.calibration_).fit(scores, y)
+                                key=lambda m: _log_loss(y, inner[m][0], w))
+        self.rule_ = self._choose_rule(scores, y, masks, *inner[self.calibration_], w)
+        self.calibrator_ = self.make_calibrator(self.calibration_).fit(
+            scores, y, **_weighted(w))
         self.threshold_ = self._threshold(self.rule_, y,
-                                          self.calibrator_.transform(scores))
+                                          self.calibrator_.transform(scores), w)
         return self
 
     def transform(self, scores) -> np.ndarray:
@@ -127,32 +139,39 @@ class PostProcessor:
 
     # -- choices ---------------------------------------------------------------
 
-    def _cross_fit(self, method, scores, y, groups):
+    def _cross_fit(self, method, scores, y, masks, w):
         """Probabilities of each group from a calibrator fitted on the others."""
         proba = np.empty(len(y))
-        calibrators = {}
-        for g in np.unique(groups):
-            fit, held = groups != g, groups == g
-            calibrators[g] = self.make_calibrator(method).fit(scores[fit], y[fit])
-            proba[held] = calibrators[g].transform(scores[held])
+        calibrators = []
+        for fit, held in masks:
+            calibrators.append(self.make_calibrator(method).fit(
+                scores[fit], y[fit], **_weighted(w, fit)))
+            proba[held] = calibrators[-1].transform(scores[held])
         return proba, calibrators
 
-    def _choose_rule(self, scores, y, groups, proba, calibrators) -> str:
+    def _choose_rule(self, scores, y, masks, proba, calibrators, w) -> str:
         objective = self.objective
         if not objective.uses_costs_for_threshold:
             return "tuned"
         tuned = np.empty(len(y), dtype=bool)
-        for g, calibrator in calibrators.items():
-            fit, held = groups != g, groups == g
-            threshold = objective.tune_threshold(y[fit],
-                                                 calibrator.transform(scores[fit]))
+        for (fit, held), calibrator in zip(masks, calibrators, strict=True):
+            threshold = objective.tune_threshold(
+                y[fit], calibrator.transform(scores[fit]), **_weighted(w, fit))
             tuned[held] = proba[held] >= threshold
         bayes = proba >= objective.bayes_threshold
-        if objective.rule_score(y, bayes) < objective.rule_score(y, tuned):
+        if objective.rule_score(y, bayes, w) < objective.rule_score(y, tuned, w):
             return "bayes"
         return "tuned"
 
-    def _threshold(self, rule, y, proba) -> float:
+    def _threshold(self, rule, y, proba, w=None) -> float:
         if rule == "bayes":
             return self.objective.bayes_threshold
-        return self.objective.tune_threshold(y, proba)
+        return self.objective.tune_threshold(y, proba, **_weighted(w))
+
+
+def _weighted(sample_weight, rows=None) -> dict:
+    """``sample_weight`` (of ``rows``) as a keyword, or no keyword at all: a
+    calibrator given by the caller need not take weights unless they are used."""
+    if sample_weight is None:
+        return {}
+    return {"sample_weight": sample_weight if rows is None else sample_weight[rows]}

@@ -56,7 +56,7 @@ def _groups(y_true, scores, position=0.5):
     return np.r_[np.inf, cut], order, starts
 
 
-def cost_curve(y_true, scores, position: float = 0.5):
+def cost_curve(y_true, scores, position: float = 0.5, sample_weight=None):
     """Counts of every distinct cut of the scores.
 
     Parameters
@@ -68,6 +68,9 @@ def cost_curve(y_true, scores, position: float = 0.5):
     position : float, default=0.5
         Where between two neighbouring distinct scores a cut lies: 0 at the
         lower, 1 at the higher, 0.5 midway.
+    sample_weight : array of shape (n,), default=None
+        How many rows each entry stands for (rows of equal score and label may
+        come merged); 1 each by default.
 
     Returns
     -------
@@ -76,13 +79,18 @@ def cost_curve(y_true, scores, position: float = 0.5):
         (nothing positive); each other lies between two distinct scores (at
         ``position``), the last at the lowest score (everything positive).
     tp, fp : arrays of shape (m + 1,)
-        True and false positives at each threshold.
+        True and false positives at each threshold (integers, or weighted
+        sums when ``sample_weight`` is given).
     """
     thresholds, order, starts = _groups(y_true, scores, position)
     positive = np.asarray(y_true)[order] == 1
-    tp = np.r_[0, np.add.reduceat(positive.astype(float), starts).cumsum()]
-    fp = np.r_[0, np.add.reduceat((~positive).astype(float), starts).cumsum()]
-    return thresholds, tp.astype(int), fp.astype(int)
+    weight = 1.0 if sample_weight is None else np.asarray(sample_weight,
+                                                           dtype=float)[order]
+    tp = np.r_[0, np.add.reduceat(positive * weight, starts).cumsum()]
+    fp = np.r_[0, np.add.reduceat(~positive * weight, starts).cumsum()]
+    if sample_weight is None:
+        return thresholds, tp.astype(int), fp.astype(int)
+    return thresholds, tp, fp
 
 
 def cost_loss(fp_cost: float, fn_cost: float) -> Callable:
@@ -108,7 +116,8 @@ def _middle_of_minimum(loss):
     return np.argmax(np.cumsum(ties, axis=1) > target[:, None], axis=1)
 
 
-def best_threshold(y_true, scores, loss: Callable, *, position: float = 0.5):
+def best_threshold(y_true, scores, loss: Callable, *, position: float = 0.5,
+                   sample_weight=None):
     """The threshold of least ``loss`` on these rows, and that loss.
 
     Where several cuts share the least loss, the middle one is taken: the first
@@ -128,6 +137,8 @@ def best_threshold(y_true, scores, loss: Callable, *, position: float = 0.5):
         ``loss(tp, fp, n_pos)`` of arrays of counts, lower is better:
         :func:`cost_loss` or :func:`f1_loss`.
     position : float, default=0.5
+    sample_weight : array of shape (n,), default=None
+        How many rows each entry stands for; 1 each by default.
 
     Returns
     -------
@@ -144,7 +155,7 @@ def best_threshold(y_true, scores, loss: Callable, *, position: float = 0.5):
     >>> round(best_threshold(y, s, cost_loss(1.0, 9.0), position=0.1)[0], 2)
     0.34
     """
-    thresholds, tp, fp = cost_curve(y_true, scores, position)
+    thresholds, tp, fp = cost_curve(y_true, scores, position, sample_weight)
     losses = loss(tp, fp, tp[-1])
     best = int(_middle_of_minimum(losses)[0])
     return float(thresholds[best]), float(losses[best])

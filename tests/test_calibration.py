@@ -66,3 +66,42 @@ def test_sigmoid_with_one_class_is_identity():
     """Check that a sigmoid fitted on one class only leaves scores alone."""
     calibrator = make_calibrator("sigmoid").fit(np.array([0.2, 0.4]), np.array([0, 0]))
     assert calibrator.transform(np.array([0.3]))[0] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("method", ["none", "sigmoid", "isotonic"])
+def test_weights_count_rows(method):
+    """Check that a calibrator fitted on distinct rows weighted by their counts
+    equals the one fitted on the repeated rows."""
+    rng = np.random.default_rng(1)
+    scores = rng.choice(np.linspace(0.02, 0.9, 12), size=600)
+    y = (rng.random(600) < scores * 0.5).astype(int)
+    keys, counts = np.unique(np.c_[scores, y], axis=0, return_counts=True)
+    repeated = make_calibrator(method).fit(scores, y)
+    weighted = make_calibrator(method).fit(keys[:, 0], keys[:, 1].astype(int),
+                                           sample_weight=counts)
+    grid = np.linspace(0.01, 0.95, 40)
+    np.testing.assert_allclose(weighted.transform(grid), repeated.transform(grid),
+                               atol=1e-7)
+
+
+def test_sigmoid_on_tied_scores_is_the_likelihood_fit_once_merged():
+    """Check that on 200,000 rows with few distinct scores, the fit on the
+    merged rows is the maximum-likelihood fit of every row (pooling the rows
+    in runs of equal size is off by more than 1e-3 there)."""
+    from autoimb import _calibration
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(200_000) < 0.004).astype(int)
+    scores = np.round(1 / (1 + np.exp(-(4 * y + rng.normal(size=200_000) - 5))), 3)
+    keys, counts = np.unique(np.c_[scores, y], axis=0, return_counts=True)
+    merged = make_calibrator("sigmoid").fit(keys[:, 0], keys[:, 1].astype(int),
+                                            sample_weight=counts)
+    pooled = make_calibrator("sigmoid").fit(scores, y)
+    _calibration._SIGMOID_POOLS, pools = 10**9, _calibration._SIGMOID_POOLS
+    try:
+        exact = make_calibrator("sigmoid").fit(scores, y)
+    finally:
+        _calibration._SIGMOID_POOLS = pools
+    grid = np.linspace(0.001, 0.999, 200)
+    assert np.abs(merged.transform(grid) - exact.transform(grid)).max() < 1e-6
+    assert np.abs(pooled.transform(grid) - exact.transform(grid)).max() > 1e-3

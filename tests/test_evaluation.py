@@ -176,3 +176,56 @@ def test_rows_no_fold_holds_out_stay_unscored(data):
         lambda: Pipeline([("model", RecordingModel([]))]), X, y, [(train, test)])
     assert np.isnan(scores[train]).all() and not np.isnan(scores[test]).any()
     assert (fold_ids[train] == -1).all() and (fold_ids[test] == 0).all()
+
+
+def _tied(n=900, n_folds=5, seed=2):
+    """Scores with few distinct values, as a forest gives on repeated rows."""
+    scores, y, fold_ids = _scored(n, n_folds, seed)
+    return np.round(scores, 2), y, fold_ids
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES, ids=["cost", "f1"])
+@pytest.mark.parametrize("calibrations", [("none",), ("sigmoid",), ("isotonic",),
+                                          tuple(CALIBRATIONS)])
+def test_merged_rows_give_the_same_post_processing(calibrations, objective,
+                                                   monkeypatch):
+    """Check that post-processing tied scores on their distinct (score, label,
+    fold) entries, weighted by counts, gives each row the probability, decision
+    and value it gets row by row."""
+    import autoimb._evaluation as evaluation
+
+    scores, y, fold_ids = _tied()
+    assert evaluation.merge_equal_rows(scores, y, fold_ids) is not None
+    merged = cross_fit_postprocessing(scores, y, fold_ids, objective=objective,
+                                      calibrations=calibrations)
+    monkeypatch.setattr(evaluation, "merge_equal_rows", lambda *a, **k: None)
+    rows = cross_fit_postprocessing(scores, y, fold_ids, objective=objective,
+                                    calibrations=calibrations)
+    np.testing.assert_allclose(merged.proba, rows.proba, atol=1e-7)
+    np.testing.assert_array_equal(merged.pred, rows.pred)
+    assert merged.fold_choices == rows.fold_choices
+    assert merged.value == pytest.approx(rows.value)
+    assert merged.threshold == pytest.approx(rows.threshold)
+
+
+def test_merged_rows_keep_fold_labels_out_of_fold_decisions():
+    """Check the black-box honesty test on tied scores, where rows are merged:
+    flipping fold k's labels moves none of fold k's decisions."""
+    scores, y, fold_ids = _tied()
+    objective = Objective("cost", 1.0, 12.0)
+    base = cross_fit_postprocessing(scores, y, fold_ids, objective=objective)
+    for k in np.unique(fold_ids):
+        rows = fold_ids == k
+        changed = y.copy()
+        changed[rows] = 1 - changed[rows]
+        post = cross_fit_postprocessing(scores, changed, fold_ids, objective=objective)
+        assert np.array_equal(post.pred[rows], base.pred[rows])
+        assert np.allclose(post.proba[rows], base.proba[rows])
+
+
+def test_distinct_scores_are_not_merged():
+    """Check that merging is skipped where it would not halve the rows."""
+    from autoimb._evaluation import merge_equal_rows
+
+    scores, y, fold_ids = _scored()
+    assert merge_equal_rows(scores, y, fold_ids) is None

@@ -81,3 +81,11 @@ def test_describe_names_both_choices(overconfident):
     scores, y = overconfident
     post = PostProcessor(Objective("cost", 1.0, 10.0)).fit(scores, y)
     assert post.describe().startswith(CALIBRATIONS[post.calibration_])
+
+
+def test_weighted_rows_need_groups():
+    """Check that weighted entries without groups are refused: the groups dealt
+    otherwise would be groups of entries, not of rows."""
+    with pytest.raises(ValueError, match="groups"):
+        PostProcessor(Objective("cost", 1.0, 5.0)).fit(
+            [0.1, 0.9], [0, 1], sample_weight=[3, 1])

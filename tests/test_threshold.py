@@ -105,3 +105,21 @@ def test_objective_tunes_cost_thresholds_at_the_bayes_position():
     assert Objective("cost", 1.0, 9.0).tune_threshold(y, s) == pytest.approx(0.34)
     f1 = Objective("average_precision", 1.0, 1.0, costs_given=False)
     assert f1.tune_threshold(y, s) == pytest.approx(0.5)
+
+
+def test_weights_count_rows():
+    """Check that the counts and the best threshold of distinct rows weighted
+    by their counts are those of the repeated rows."""
+    rng = np.random.default_rng(3)
+    s = rng.choice([0.1, 0.25, 0.4, 0.6, 0.8], size=300)
+    y = (rng.random(300) < s).astype(int)
+    keys, counts = np.unique(np.c_[s, y], axis=0, return_counts=True)
+    ks, ky = keys[:, 0], keys[:, 1].astype(int)
+    t1, tp1, fp1 = cost_curve(y, s)
+    t2, tp2, fp2 = cost_curve(ky, ks, sample_weight=counts)
+    np.testing.assert_array_equal(t1, t2)
+    np.testing.assert_array_equal(tp1, tp2)
+    np.testing.assert_array_equal(fp1, fp2)
+    loss = cost_loss(1.0, 4.0)
+    assert best_threshold(ky, ks, loss, sample_weight=counts) == \
+        best_threshold(y, s, loss)
