@@ -46,7 +46,7 @@ from ._metrics import (
 __all__ = ["Selection", "affordable", "bias_corrected_estimate", "candidate_pool",
            "select", "trivial_candidate"]
 
-_MAX_CELLS = 4_000_000  # bootstrap weights held at once (rows x resamples)
+_MAX_CELLS = 1_000_000  # bootstrap weights held at once (rows x resamples): 8 MB
 DEFAULT_TOLERANCE = 1.0
 
 
