@@ -16,22 +16,15 @@ _EPS = 1e-7
 _SIGMOID_POOLS = 1_000
 
 
-def _pool(sorted_z, weight=None):
-    """Means and weights of at most ``_SIGMOID_POOLS`` runs of sorted values
-    (each value weighing ``weight``, 1 by default)."""
+def _pool(sorted_z, weight):
+    """Means and weights of at most ``_SIGMOID_POOLS`` runs of sorted values,
+    each value weighing ``weight``."""
     n = len(sorted_z)
-    weight = np.ones(n) if weight is None else np.asarray(weight, dtype=float)
     if n <= _SIGMOID_POOLS:
         return sorted_z, weight
     starts = (np.arange(_SIGMOID_POOLS) * n) // _SIGMOID_POOLS
     totals = np.add.reduceat(weight, starts)
     return np.add.reduceat(sorted_z * weight, starts) / totals, totals
-
-
-def _weights(sample_weight, n) -> np.ndarray:
-    if sample_weight is None:
-        return np.ones(n)
-    return np.asarray(sample_weight, dtype=float)
 
 
 def _logit(p):
@@ -80,7 +73,8 @@ class SigmoidCalibrator(BaseEstimator):
         """Fit on scores and 0/1 labels; ``sample_weight`` counts each row that
         many times (rows of equal score and label may come merged)."""
         y = np.asarray(y)
-        sample_weight = _weights(sample_weight, len(y))
+        sample_weight = np.ones(len(y)) if sample_weight is None else \
+            np.asarray(sample_weight, dtype=float)
         n_pos = float(sample_weight[y == 1].sum())
         n_neg = float(sample_weight.sum() - n_pos)
         if n_pos == 0 or n_neg == 0:
