@@ -23,7 +23,10 @@ lightweight AutoML library", MLSys 2021; ``rows x columns / 0.9`` against
   120 s ran 40 % more trials on six small sets and held out worse; with
   repeats that grow, 120 s holds out level with 60 s within noise
   (``benchmarks/README.md``). Repeats need a time budget (``timeout``); a
-  search bounded by a trial count alone keeps one partition;
+  search bounded by a trial count alone keeps one partition. Data of 100,000
+  rows or more is never repeated: on few columns its cells look small, but a
+  tree's cost grows with the rows (kddcup_http, 212,000 rows and 3 columns,
+  repeated twice at 600 s, ran trials of a minute and a half);
 - **3 stratified folds** when 5 would leave too few trials;
 - **a stratified 20% holdout** when the data is large for the budget (or has
   100,000 rows or more), provided the holdout keeps at least 200 rows of the
@@ -117,7 +120,8 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
         return Validation("holdout", 1, _HOLDOUT)
     n_splits = 3 if cells > capacity else 5
     n_repeats = 1
-    if timeout is not None and n_splits == 5 and n_minority < _REPEAT_BELOW_MINORITY:
+    if timeout is not None and n_splits == 5 and n_minority < _REPEAT_BELOW_MINORITY \
+            and n_rows < _LARGE_ROWS:
         most = min(_MAX_REPEATS, max(_REPEATS_PER_MINUTE,
                                      int(_REPEATS_PER_MINUTE * timeout / 60)))
         n_repeats = int(min(most, max(1, capacity // max(cells, 1))))

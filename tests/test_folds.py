@@ -29,14 +29,16 @@ from autoimb._folds import (
     (1_000, 8, 40, 120, Validation("kfold", 5, 0.2, 6)),  # 3 more a minute
     (280_000, 10, 2_000, 60, Validation("holdout", 1, 0.2)),
     (280_000, 3, 800, 60, Validation("kfold", 3, 1 / 3)),  # too few minority rows
+    (212_000, 3, 830, 600, Validation("kfold", 5, 0.2)),  # large: never repeated
+    (99_000, 3, 830, 600, Validation("kfold", 5, 0.2, 6)),
     (40_000, 20, 4_000, 60, Validation("holdout", 1, 0.2)),
 ])
 def test_choose_validation(rows, columns, minority, timeout, expected):
     """Check the size rule: 5 folds when small for the budget (repeated while a
     repeated trial stays within the capacity and folds hold fewer than 200
     positives: at most 3 times up to a minute, 3 more for each further minute,
-    at most 10), 3 when medium, a holdout when large, if it keeps at least 200
-    rows of the smaller class."""
+    at most 10, never from 100,000 rows), 3 when medium, a holdout when large,
+    if it keeps at least 200 rows of the smaller class."""
     assert choose_validation(rows, columns, minority, timeout) == expected
 
 
