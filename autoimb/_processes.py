@@ -223,6 +223,7 @@ class WorkerProcesses:
             if number not in cache:
                 with contextlib.suppress(Exception):  # a file cut by a kill
                     cache[number] = joblib.load(path)
+                    self.context.trim_cache()
 
     def _report(self) -> None:
         for process, log in self.children:

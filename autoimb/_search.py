@@ -54,8 +54,15 @@ _MEASURE_FROM_ROWS = 20_000
 _MEASURE_SHARE = 8
 
 # Completed trials whose out-of-fold scores are kept for choosing the final
-# model (the best by value; the candidate pool takes at most this many).
+# model (the best by value; the candidate pool takes at most this many). On
+# large data fewer are kept, so that the cache and the choice's matrices (one
+# column per candidate, one row per scored row) hold at most about
+# CACHED_VALUES scores: 50 trials of 212,000 scored rows took 95 MB, and the
+# choice three times that. Among candidates measured on that many rows, the
+# best ten by value are the ones in contention.
 CACHED_TRIALS = 50
+CACHED_VALUES = 2_000_000
+MIN_CACHED_TRIALS = 10
 
 
 @dataclass
@@ -110,15 +117,27 @@ class SearchContext:
         y = self.y[self.scored]
         return inner_groups(y, np.arange(len(y)))
 
+    @functools.cached_property
+    def cached_trials(self) -> int:
+        """How many trials' scores the cache keeps: ``CACHED_TRIALS``, fewer
+        (down to ``MIN_CACHED_TRIALS``) when the scored rows are many."""
+        n_scored = max(int(self.scored.sum()), 1)
+        return max(MIN_CACHED_TRIALS, min(CACHED_TRIALS, CACHED_VALUES // n_scored))
+
     def keep_scores(self, number: int, scores, post: PostProcessing) -> None:
         """Cache a completed trial's out-of-fold scores (of the scored rows, as
         float32) and post-processing for choosing the final model, keeping the
-        best ``CACHED_TRIALS`` by value: the pool is made of those, and the
+        best ``cached_trials`` by value: the pool is made of those, and the
         cache then stays the same size however many trials run."""
+        self.oof_cache[number] = (np.asarray(scores)[self.scored].astype(np.float32),
+                                  post)
+        self.trim_cache()
+
+    def trim_cache(self) -> None:
+        """Drop the worst cached trials beyond ``cached_trials``."""
         cache = self.oof_cache
-        cache[number] = (np.asarray(scores)[self.scored].astype(np.float32), post)
-        if len(cache) > CACHED_TRIALS:
-            sign = 1.0 if self.objective.direction == "minimize" else -1.0
+        sign = 1.0 if self.objective.direction == "minimize" else -1.0
+        while len(cache) > self.cached_trials:
             items = list(cache.items())  # other threads may add trials meanwhile
             worst = max(items, key=lambda item: sign * item[1][1].value)[0]
             cache.pop(worst, None)

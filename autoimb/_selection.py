@@ -79,17 +79,25 @@ class Selection:
 
 
 class _Values:
-    """The objective's value of every candidate under row weights (lower is
-    better: mean cost per row, or minus average precision)."""
+    """The objective's value of every candidate under integer row weights
+    (bootstrap counts; lower is better: mean cost per row, or minus average
+    precision).
+
+    A cost is counted from the candidates' decisions as float32 0/1 columns:
+    sums of integers below 2**24 are exact in float32, and the matrix takes half
+    the memory of a float64 one (and a sixth of the losses matrix and its
+    temporaries it replaces).
+    """
 
     def __init__(self, candidates, y, objective):
         self.y = np.asarray(y)
         self.kind = objective.kind
         if self.kind == "cost":
-            pred = np.column_stack([c.post.pred for c in candidates])
-            truth = self.y[:, None] == 1
-            self.losses = np.where(pred & ~truth, objective.fp_cost,
-                                   np.where(~pred & truth, objective.fn_cost, 0.0))
+            self.fp_cost, self.fn_cost = objective.fp_cost, objective.fn_cost
+            self.pred = np.empty((len(self.y), len(candidates)), dtype=np.float32)
+            for j, c in enumerate(candidates):
+                self.pred[:, j] = c.post.pred
+            self.positive = (self.y == 1).astype(np.float32)
         else:
             self.orders, self.starts = [], []
             for c in candidates:
@@ -101,8 +109,14 @@ class _Values:
         """Values of shape (n_weightings, n_candidates)."""
         weights = np.atleast_2d(weights)
         if self.kind == "cost":
+            on_positives = (weights * self.positive).astype(np.float32)
+            on_negatives = weights.astype(np.float32) - on_positives
+            false_positives = (on_negatives @ self.pred).astype(float)
+            false_negatives = (on_positives.sum(axis=1, dtype=float)[:, None]
+                               - (on_positives @ self.pred).astype(float))
             totals = np.maximum(weights.sum(axis=1), 1e-12)[:, None]
-            return (weights @ self.losses) / totals
+            return (self.fp_cost * false_positives
+                    + self.fn_cost * false_negatives) / totals
         pairs = zip(self.orders, self.starts, strict=True)
         return -np.column_stack([weighted_average_precision(weights, self.y, None, o, s)
                                  for o, s in pairs])

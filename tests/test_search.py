@@ -6,7 +6,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from autoimb import load_search_space
+from autoimb import _search, load_search_space
 from autoimb._budget import Budget
 from autoimb._evaluation import PostProcessing
 from autoimb._folds import Validation, make_folds
@@ -52,6 +52,23 @@ def test_the_cache_keeps_the_scored_rows_of_the_best_trials():
         scores, _ = next(iter(cache.values()))
         assert scores.dtype == np.float32 and scores.shape == (n_scored,)
         assert not np.isnan(scores).any()
+
+
+def test_the_cache_keeps_fewer_trials_when_many_rows_are_scored(monkeypatch):
+    """Check that the cache holds at most about CACHED_VALUES scores (here 200
+    scored rows and a cap of 4,000 values: the best 20 trials), and never fewer
+    than MIN_CACHED_TRIALS trials."""
+    monkeypatch.setattr(_search, "CACHED_VALUES", 4_000)
+    context = _context(Objective("cost", 1.0, 9.0))
+    assert context.cached_trials == 20
+    for number, value in enumerate(np.random.default_rng(0).permutation(60)):
+        context.keep_scores(number, np.full(len(context.y), 0.5),
+                            _post(float(value), 200))
+    assert sorted(post.value for _, post in context.oof_cache.values()) == \
+        list(range(20))
+    monkeypatch.setattr(_search, "CACHED_VALUES", 10)
+    assert _context(Objective("cost", 1.0, 9.0)).cached_trials == \
+        _search.MIN_CACHED_TRIALS
 
 
 def test_repeated_folds_group_post_processing_by_the_first_repeat():
