@@ -27,6 +27,9 @@ from ._postprocessing import CALIBRATIONS, PostProcessor
 __all__ = ["PostProcessing", "cross_fit_postprocessing", "merge_equal_rows",
            "out_of_fold_scores"]
 
+# Tied rows are merged when that leaves at most this share of entries.
+_MERGE_SHARE = 0.5
+
 
 def _rows(X, index):
     return X.iloc[index] if hasattr(X, "iloc") else X[index]
@@ -142,6 +145,11 @@ class PostProcessing:
         return float(self.final.threshold_)
 
 
+def _n_distinct(sorted_values) -> int:
+    return int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1])) + \
+        (len(sorted_values) > 0)
+
+
 def merge_equal_rows(scores, y, groups, *, max_share: float = 0.5):
     """Rows of equal score, label and group, merged into one weighted entry.
 
@@ -208,13 +216,23 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
     scores, y = np.asarray(scores, dtype=float), np.asarray(y)
     fold_ids = np.asarray(fold_ids)
     folds = np.unique(fold_ids)
+    # Rows (or entries) in decreasing score order: every threshold search sorts
+    # its scores (or monotone calibrations of them), and a stable sort of sorted
+    # data takes one pass. Up to ties, the choices are those on any order.
     merged = None
-    if scores_for_fold is None and len(folds) >= 3:
-        merged = merge_equal_rows(scores, y, fold_ids)
+    if scores_for_fold is None and len(folds) >= 3 and \
+            _n_distinct(np.sort(scores)) <= _MERGE_SHARE * len(scores):
+        merged = merge_equal_rows(scores, y, fold_ids, max_share=_MERGE_SHARE)
     if merged is not None:  # the same choices, made on fewer entries
         s, t, f, weight, inverse = merged
     else:
         s, t, f, weight, inverse = scores, y, fold_ids, None, None
+    order = np.argsort(-s, kind="stable")
+    s, t, f = s[order], t[order], f[order]
+    weight = None if weight is None else weight[order]
+    position = np.empty(len(order), dtype=np.intp)
+    position[order] = np.arange(len(order))
+    inverse = position if inverse is None else position[inverse]
     proba = np.empty(len(t))
     pred = np.zeros(len(t), dtype=bool)
     choices, thresholds = [], []
@@ -224,7 +242,8 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
 
     for k in folds:
         fit, held = f != k, f == k
-        these = s if scores_for_fold is None else np.asarray(scores_for_fold(k))
+        these = s if scores_for_fold is None else \
+            np.asarray(scores_for_fold(k), dtype=float)[order]
         post = make_postprocessor().fit(
             these[fit], t[fit], f[fit],
             sample_weight=None if weight is None else weight[fit])
@@ -233,8 +252,7 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
         choices.append(post.describe())
         thresholds.append(float(post.threshold_))
     final = make_postprocessor().fit(s, t, f, sample_weight=weight)
-    if inverse is not None:
-        proba, pred = proba[inverse], pred[inverse]
+    proba, pred = proba[inverse], pred[inverse]
     metrics = error_metrics(y, pred, fp_cost=objective.fp_cost,
                             fn_cost=objective.fn_cost)
     metrics.update(ranking_metrics(y, scores, proba), threshold=float(final.threshold_))
