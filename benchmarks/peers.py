@@ -57,7 +57,8 @@ COLUMNS = [
     "cost", "fp", "fn", "normalized_cost", "reported_normalized_cost", "optimism",
     "reported_raw_normalized_cost", "ap", "f1", "recall", "precision",
     "fit_seconds", "threshold_seconds", "predict_seconds", "process_seconds",
-    "overran_budget", "peak_rss_mb", "rss_before_fit_mb", "trials", "config",
+    "overran_budget", "peak_rss_mb", "rss_before_fit_mb", "trials",
+    "trials_completed", "config",
     "versions", "python", "load_average", "finished_at", "log",
 ]
 
@@ -398,6 +399,8 @@ def describe(row: dict) -> str:
                  f"{row['peak_rss_mb']:.0f} MB")
     if row.get("trials") is not None:
         parts.append(f"{row['trials']} trials")
+    if row.get("trials_completed") is not None:
+        parts.append(f"({row['trials_completed']} completed)")
     return " ".join(parts)
 
 

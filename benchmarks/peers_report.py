@@ -155,7 +155,7 @@ def dataset_section(table: pd.DataFrame, name: str, systems: list[str]) -> list[
             fmt(ok["optimism"].mean(), "+.4f") if len(reported) else "-",
             fmt(ok["ap"].mean(), ".3f") if len(ok) else "-",
             fmt(mine["fit_seconds"].mean(), ".1f"),
-            fmt(ok["trials"].mean(), ".0f") if ok["trials"].notna().any() else "-",
+            _trials(ok),
             fmt(mine["peak_rss_mb"].mean(), ",.0f"),
             ("ERROR: " + errors.iloc[0][:120]) if len(errors)
             else _short(ok["config"].iloc[0] if len(ok) else ""),
@@ -164,6 +164,18 @@ def dataset_section(table: pd.DataFrame, name: str, systems: list[str]) -> list[
     return [head, "", markdown_table(
         ["system", cost_header, "reported", "held-out - reported", "AP", "fit s",
          "trials", "peak MB", "configuration (first seed)"], rows, "lrrrrrrrl"), ""]
+
+
+def _trials(ok) -> str:
+    """Mean trials finished (completed or pruned), and completed where known:
+    a trial refused in 0 s for lack of time counts as pruned."""
+    if not ok["trials"].notna().any():
+        return "-"
+    text = fmt(ok["trials"].mean(), ".0f")
+    completed = ok.get("trials_completed")
+    if completed is not None and completed.notna().any():
+        text += f" ({completed.mean():.0f} completed)"
+    return text
 
 
 def _short(text, width=110) -> str:

@@ -152,6 +152,7 @@ class Fitted:
     predict: Callable[[pd.DataFrame], np.ndarray]
     config: str = ""
     trials: int | None = None
+    trials_completed: int | None = None  # of those, the ones that ran to the end
     reported_normalized_cost: float | None = None
     reported_raw_normalized_cost: float | None = None
     threshold_seconds: float | None = None  # threshold tuning after the search
@@ -419,6 +420,7 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
         lambda rows: (np.asarray(model.predict(rows)) == 1).astype(int),
         config=f"{model.strategy_}, threshold {model.threshold_:.4g}",
         trials=int(states.isin(["COMPLETE", "PRUNED"]).sum()),
+        trials_completed=int((states == "COMPLETE").sum()),
         reported_normalized_cost=float(model.best_score_) / base,
         reported_raw_normalized_cost=None if raw is None else float(raw) / base,
         versions=f"autoimb {autoimb.__version__} ({Path(autoimb.__file__).parent}), "
@@ -482,6 +484,7 @@ def run_job(job: dict, record: dict) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     record.update(test_metrics(y_test, proba, pred, fp_cost, fn_cost))
     record.update(config=fitted.config, trials=fitted.trials,
+                  trials_completed=fitted.trials_completed,
                   reported_normalized_cost=fitted.reported_normalized_cost,
                   reported_raw_normalized_cost=fitted.reported_raw_normalized_cost,
                   threshold_seconds=fitted.threshold_seconds,
