@@ -85,7 +85,9 @@ def make_preprocessor(kinds: ColumnKinds) -> ColumnTransformer:
         transformers.append(("numeric", make_pipeline(
             SimpleImputer(strategy=column_median, add_indicator=True,
                           keep_empty_features=True),
-            StandardScaler(),
+            # In place: the imputer's output is a fresh array (one copy of the
+            # fold fewer, 14 MB per fit on covertype_4v2).
+            StandardScaler(copy=False),
         ), list(kinds.numeric)))
     return ColumnTransformer(transformers, sparse_threshold=0.0,
                              verbose_feature_names_out=False)

@@ -34,3 +34,22 @@ def test_preprocessor_puts_categorical_first_and_fills_every_gap():
     assert not np.isnan(out).any()
     assert set(out[:, 0]) <= {0.0, 1.0, 2.0}  # ordinal codes
     assert out.shape == (4, 3)  # code, scaled x, x's missing indicator
+
+
+def test_preprocessor_leaves_its_input_untouched():
+    """Check that scaling in place (after the imputer's copy) never writes into
+    the caller's data, given as an array or a frame, in fit or in transform."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(3.0, 2.0, size=(50, 3))
+    frame = pd.DataFrame(X.copy(), columns=["a", "b", "c"])
+    kinds = ColumnKinds(categorical=(), numeric=("a", "b", "c"))
+    for data in (frame, frame.to_numpy()):
+        before = np.array(data, copy=True)
+        preprocessor = make_preprocessor(kinds)
+        if isinstance(data, np.ndarray):
+            preprocessor = make_preprocessor(ColumnKinds((), (0, 1, 2)))
+        out = preprocessor.fit_transform(data)
+        np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
+        np.testing.assert_array_equal(np.asarray(data), before)
+        preprocessor.transform(data)
+        np.testing.assert_array_equal(np.asarray(data), before)
