@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Budget", "relative_cost", "strategy_size"]
+__all__ = ["Budget"]
 
 # Rough cost of one fit relative to HistGradientBoosting's, per unit of size
 # (100 trees or iterations); only used until a family has run once.
@@ -86,20 +86,6 @@ def strategy_size(strategy) -> float:
     if isinstance(share, float) and 0.0 < share <= 1.0:
         size *= share / 0.5
     return size
-
-
-def relative_cost(model: str, size: float) -> float:
-    """A fit's cost in units of a HistGradientBoosting fit of 100 iterations:
-    its ``size`` (see :func:`strategy_size`, times the share of rows it trains
-    on) times its family's rough relative cost. An estimate, but the same on
-    every run, unlike a measured time.
-
-    Examples
-    --------
-    >>> relative_cost("random_forest", 2.0), relative_cost("lightgbm", 2.0)
-    (6.0, 2.0)
-    """
-    return size * _RELATIVE_COST.get(model, 1.0)
 
 
 def _resample_seconds(runs, rows) -> float:

@@ -8,8 +8,7 @@ candidates and the fewer positives. Two things follow.
 trivial rule (no model: every row negative, or every row positive, whichever
 costs less), then blends of the best strategies (averaging lowers the variance
 that picking one of them keeps), then single strategies from the cheapest to
-fit (by estimated cost, so that a seed gives the same choice on every run). The
-first candidate whose value is within ``tolerance`` standard errors of
+fit. The first candidate whose value is within ``tolerance`` standard errors of
 the best value is chosen; the standard error is that of its paired difference
 with the best, over bootstrap resamples of the rows. Where nothing beats the
 trivial rule beyond noise, the trivial rule is returned.
@@ -34,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 from optuna.trial import TrialState
 
-from ._budget import relative_cost
 from ._calibration import IdentityCalibrator
 from ._evaluation import PostProcessing
 from ._metrics import (
@@ -279,9 +277,7 @@ def trivial_candidate(y, objective):
 def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
     """The candidates of a finished search, in order of preference: the trivial
     rule, blends of the best ``ensemble_size .. 2`` distinct strategies (the
-    largest first), then the distinct strategies from the cheapest to fit, by
-    estimated cost (:func:`~autoimb._budget.relative_cost`), not by measured
-    time: the same seed and trials then give the same choice on every run.
+    largest first), then the distinct strategies from the cheapest to fit.
 
     Among candidates within noise of the best, the first is chosen: the trivial
     rule when nothing beats it, else an average of the best strategies rather
@@ -294,12 +290,12 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     """
     from ._ensemble import Candidate, blends
     from ._evaluation import out_of_fold_scores
-    from ._search import strategy_of, trial_size
+    from ._search import strategy_of
 
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     reverse = study.direction.name == "MAXIMIZE"
     ranked = sorted(completed, key=lambda t: t.value, reverse=reverse)
-    singles, costs, seen = [], [], set()
+    singles, seconds, seen = [], [], set()
     for trial in ranked:
         key = trial.user_attrs.get("strategy", str(trial.params))
         cached = context.oof_cache.get(trial.number)
@@ -317,11 +313,11 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
         singles.append(Candidate(
             (trial.number,), (strategy,), np.asarray(scores, dtype=float), post,
             refit_seconds=context.budget.refit_factor * fit_time / len(context.folds)))
-        costs.append(relative_cost(strategy.model, trial_size(strategy, context)[0]))
+        seconds.append(fit_time)
         if len(singles) == limit:
             break
     y = context.y[context.scored]
     made = blends(singles, y, context.groups, context.objective, ensemble_size,
                   context.space.calibrations) if ensemble_size > 1 else []
-    by_cost = [singles[i] for i in np.argsort(costs, kind="stable")]
+    by_cost = [singles[i] for i in np.argsort(seconds, kind="stable")]
     return [trivial_candidate(y, context.objective), *made[::-1], *by_cost]

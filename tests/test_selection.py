@@ -106,37 +106,3 @@ def test_a_used_up_budget_keeps_the_quickest_model_rather_than_only_the_trivial_
     assert len(affordable(pool, -1.0, grace=40.0)) == 4
     kept = affordable(pool, 5.0, grace=40.0)
     assert [c.refit_seconds for c in kept] == [0.0, 3.0, 3.0]
-
-
-def test_the_order_of_singles_does_not_depend_on_measured_fit_times(
-        small_data, fast_options, tmp_path, monkeypatch):
-    """Check that the pool's single strategies come in the same order whatever
-    fit times their trials recorded: preferring the cheapest by a measured time
-    made the same seed choose differently from one run to the next."""
-    import optuna
-
-    import autoimb
-    from autoimb._budget import Budget
-    from autoimb._selection import candidate_pool
-
-    X, y = small_data
-    journal = str(tmp_path / "study.journal")
-    model = autoimb.fit(X, y, n_trials=8, **{**fast_options, "storage": journal})
-
-    def singles():
-        study, _, context = model._prepare(X, y, Budget(None), join=True)
-        pool = candidate_pool(study, context, ensemble_size=4)
-        return [c.trial_numbers for c in pool if len(c.trial_numbers) == 1]
-
-    before = singles()
-    assert len(before) >= 2
-    get_trials = optuna.study.Study.get_trials
-
-    def other_times(study, *args, **kwargs):
-        trials = get_trials(study, *args, **{**kwargs, "deepcopy": True})
-        for trial in trials:  # the best trials now the slowest, the worst quick
-            trial.user_attrs["fit_time"] = 1.0 + (trial.value or 0.0) * 100.0
-        return trials
-
-    monkeypatch.setattr(optuna.study.Study, "get_trials", other_times)
-    assert singles() == before
