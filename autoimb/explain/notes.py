@@ -503,6 +503,14 @@ def attach_figures(
                 "matplotlib.figure.Figure; pass the plot_* functions' results."
             )
     ids: dict[str, str] = {}
+    if _finished(study_or_trial):
+        # optuna 5.1 writes the file into the store before it refuses a finished
+        # trial's attribute, which would leave orphaned files behind.
+        logger.warning(
+            "Could not upload figures %s: trial %d has already finished; they are "
+            "left out. Trial figures must be uploaded while the trial is running.",
+            ", ".join(map(repr, figures)), study_or_trial.number)
+        return ids
     with tempfile.TemporaryDirectory(prefix="autoimb-fig-") as tmp:
         for name, fig in figures.items():
             path = os.path.join(tmp, _artifact_filename(name))
@@ -524,6 +532,14 @@ def attach_figures(
                     exc,
                 )
     return ids
+
+
+def _finished(study_or_trial) -> bool:
+    """Whether ``study_or_trial`` is a trial that has already finished."""
+    if not isinstance(study_or_trial, optuna.Trial):
+        return False
+    storage = study_or_trial.study._storage
+    return storage.get_trial(study_or_trial._trial_id).state.is_finished()
 
 
 def _storage_file(storage_location: str) -> str:
