@@ -27,9 +27,6 @@ from ._postprocessing import CALIBRATIONS, PostProcessor
 __all__ = ["PostProcessing", "cross_fit_postprocessing", "merge_equal_rows",
            "out_of_fold_scores"]
 
-# Tied rows are merged when that leaves at most this share of entries.
-_MERGE_SHARE = 0.5
-
 
 def _rows(X, index):
     return X.iloc[index] if hasattr(X, "iloc") else X[index]
@@ -145,11 +142,6 @@ class PostProcessing:
         return float(self.final.threshold_)
 
 
-def _n_distinct(sorted_values) -> int:
-    return int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1])) + \
-        (len(sorted_values) > 0)
-
-
 def merge_equal_rows(scores, y, groups, *, max_share: float = 0.5):
     """Rows of equal score, label and group, merged into one weighted entry.
 
@@ -173,6 +165,12 @@ def merge_equal_rows(scores, y, groups, *, max_share: float = 0.5):
     >>> s.tolist(), counts.tolist(), s[inverse].tolist()
     ([0.2, 0.7], [3, 1], [0.2, 0.2, 0.7, 0.2])
     """
+    # Entries are at least the distinct scores: count those first, with one
+    # plain sort, and skip the three-key sort when they are already too many.
+    sorted_scores = np.sort(scores)
+    n_distinct = np.count_nonzero(sorted_scores[1:] != sorted_scores[:-1]) + 1
+    if n_distinct > max_share * len(scores):
+        return None
     order = np.lexsort((scores, y, groups))
     ss, yy, gg = scores[order], y[order], groups[order]
     new = np.r_[True, (ss[1:] != ss[:-1]) | (yy[1:] != yy[:-1]) | (gg[1:] != gg[:-1])]
@@ -216,17 +214,16 @@ def cross_fit_postprocessing(scores, y, fold_ids, *, objective: Objective,
     scores, y = np.asarray(scores, dtype=float), np.asarray(y)
     fold_ids = np.asarray(fold_ids)
     folds = np.unique(fold_ids)
-    # Rows (or entries) in decreasing score order: every threshold search sorts
-    # its scores (or monotone calibrations of them), and a stable sort of sorted
-    # data takes one pass. Up to ties, the choices are those on any order.
     merged = None
-    if scores_for_fold is None and len(folds) >= 3 and \
-            _n_distinct(np.sort(scores)) <= _MERGE_SHARE * len(scores):
-        merged = merge_equal_rows(scores, y, fold_ids, max_share=_MERGE_SHARE)
+    if scores_for_fold is None and len(folds) >= 3:
+        merged = merge_equal_rows(scores, y, fold_ids)
     if merged is not None:  # the same choices, made on fewer entries
         s, t, f, weight, inverse = merged
     else:
         s, t, f, weight, inverse = scores, y, fold_ids, None, None
+    # Entries in decreasing score order: every threshold search sorts its scores
+    # (or monotone calibrations of them), and a stable sort of sorted data takes
+    # one pass. Up to ties, the choices are those on any order.
     order = np.argsort(-s, kind="stable")
     s, t, f = s[order], t[order], f[order]
     weight = None if weight is None else weight[order]

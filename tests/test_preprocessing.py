@@ -40,14 +40,10 @@ def test_preprocessor_leaves_its_input_untouched():
     """Check that scaling in place (after the imputer's copy) never writes into
     the caller's data, given as an array or a frame, in fit or in transform."""
     rng = np.random.default_rng(0)
-    X = rng.normal(3.0, 2.0, size=(50, 3))
-    frame = pd.DataFrame(X.copy(), columns=["a", "b", "c"])
-    kinds = ColumnKinds(categorical=(), numeric=("a", "b", "c"))
-    for data in (frame, frame.to_numpy()):
+    frame = pd.DataFrame(rng.normal(3.0, 2.0, size=(50, 3)), columns=["a", "b", "c"])
+    for data, columns in [(frame, ("a", "b", "c")), (frame.to_numpy(), (0, 1, 2))]:
         before = np.array(data, copy=True)
-        preprocessor = make_preprocessor(kinds)
-        if isinstance(data, np.ndarray):
-            preprocessor = make_preprocessor(ColumnKinds((), (0, 1, 2)))
+        preprocessor = make_preprocessor(ColumnKinds((), columns))
         out = preprocessor.fit_transform(data)
         np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-12)
         np.testing.assert_array_equal(np.asarray(data), before)
