@@ -27,6 +27,7 @@ from ._folds import Validation, choose_validation, make_folds, user_folds
 from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_record
 from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
+from ._optuna_compat import speed_up_tpe
 from ._portfolio import enqueue_portfolio
 from ._processes import WorkerProcesses
 from ._search import SearchContext, best_trial_or_raise, run_search
@@ -377,6 +378,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         sampler_seed, fold_seed, model_seed = _spawn_seeds(self.random_state, 3)
         with warnings.catch_warnings(), _quiet_optuna():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            speed_up_tpe()
             sampler = optuna.samplers.TPESampler(
                 seed=sampler_seed, multivariate=True, group=True,
                 constant_liar=join or self.n_jobs != 1)

@@ -134,10 +134,12 @@ def ranking_metrics(y_true, scores, proba=None) -> dict:
     proba = scores if proba is None else np.asarray(proba, dtype=float)
     both = 0 < int(y_true.sum()) < len(y_true)
     once = np.ones((1, len(y_true)))
+    ties = score_ties(scores, descending=True) if both else (None, None)
     return {
-        "average_precision": float(weighted_average_precision(once, y_true, scores)[0])
+        "average_precision": float(weighted_average_precision(once, y_true, scores,
+                                                              *ties)[0])
         if both else float("nan"),
-        "roc_auc": float(weighted_roc_auc(once, y_true, scores)[0])
+        "roc_auc": float(weighted_roc_auc(once, y_true, scores, *ties)[0])
         if both else float("nan"),
         "brier": float(np.mean((proba - y_true) ** 2)) if len(y_true) else float("nan"),
         "ece": expected_calibration_error(y_true, proba),
@@ -201,9 +203,10 @@ def _weighted_counts_at_ties(weights, y, order, starts):
             np.add.reduceat(w * (1.0 - positive), starts, axis=1))
 
 
-def weighted_roc_auc(weights, y, scores) -> np.ndarray:
+def weighted_roc_auc(weights, y, scores, order=None, starts=None) -> np.ndarray:
     """ROC AUC of ``scores`` under each row of ``weights`` (ties count half);
-    NaN where a weighting leaves one class only.
+    NaN where a weighting leaves one class only. ``order`` and ``starts`` as
+    :func:`weighted_average_precision` takes them (scores sorted decreasing).
 
     Examples
     --------
@@ -214,9 +217,10 @@ def weighted_roc_auc(weights, y, scores) -> np.ndarray:
     >>> bool(np.isclose(auc, roc_auc_score(y, s)))
     True
     """
-    pos, neg = _weighted_counts_at_ties(weights, y, *score_ties(scores,
-                                                                descending=False))
-    below = np.cumsum(neg, axis=1) - neg
+    if order is None:
+        order, starts = score_ties(scores, descending=True)
+    pos, neg = _weighted_counts_at_ties(weights, y, order, starts)
+    below = neg.sum(axis=1, keepdims=True) - np.cumsum(neg, axis=1)  # lower scores
     numerator = (pos * (below + 0.5 * neg)).sum(axis=1)
     denominator = pos.sum(axis=1) * neg.sum(axis=1)
     return np.divide(numerator, denominator, out=np.full(len(pos), np.nan),

@@ -3,8 +3,9 @@ scikit-learn.
 
 Optuna keeps a study's storage and the storage's ids of a study and a trial on
 private attributes; writing to a trial that another process left behind, and the
-dashboard's artifact routes, need them. If a future Optuna renames one, this is
-the one file to change.
+dashboard's artifact routes, need them. TPE's log of the normal distribution
+function is a Python loop over its input (:func:`speed_up_tpe`). If a future
+Optuna renames one, this is the one file to change.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+import scipy.special
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages._heartbeat import BaseHeartbeat
 
@@ -23,6 +25,7 @@ __all__ = [
     "JOURNAL_RECORD_START",
     "ArtifactStore",
     "rdb_storage_calls",
+    "speed_up_tpe",
     "storage_of",
     "study_id_of",
     "trial_id_of",
@@ -80,3 +83,24 @@ def rdb_storage_calls() -> list[str]:
     return sorted(public | BaseStorage.__abstractmethods__
                   | BaseHeartbeat.__abstractmethods__
                   | set(CACHED_STORAGE_BACKEND_CALLS))
+
+
+def speed_up_tpe() -> bool:
+    """Give Optuna's TPE SciPy's vectorized ``log_ndtr``; ``True`` once it has it.
+
+    ``optuna.samplers._tpe._truncnorm._log_ndtr`` (Optuna 4 to 5.1) calls a Python
+    function per element (``np.frompyfunc``); it is TPE's largest cost, and it
+    grows with the trials in the study: with autoimb's default space a proposal
+    takes about 38 ms after 200 trials, 21 ms with SciPy's ``log_ndtr`` (the
+    same function, values equal to 1e-7 relative; Optuna issue #5478). The
+    replacement is process-wide and made once: every TPE sampler in the process
+    gets it. An Optuna without that function is left as it is.
+    """
+    try:
+        from optuna.samplers._tpe import _truncnorm
+    except ImportError:  # pragma: no cover - a future Optuna
+        return False
+    if not callable(getattr(_truncnorm, "_log_ndtr", None)):
+        return False  # pragma: no cover - a future Optuna
+    _truncnorm._log_ndtr = scipy.special.log_ndtr
+    return True

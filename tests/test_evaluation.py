@@ -229,3 +229,83 @@ def test_distinct_scores_are_not_merged():
 
     scores, y, fold_ids = _scored()
     assert merge_equal_rows(scores, y, fold_ids) is None
+
+
+def test_rounded_scores_keep_their_order_and_odds():
+    """Check that rounding on the logit scale never reverses two scores, moves
+    no logit by more than half a step, and leaves at most the grid's values."""
+    from autoimb._evaluation import round_scores
+
+    rng = np.random.default_rng(3)
+    scores = np.sort(np.r_[rng.random(20_000), 0.0, 1.0, 1e-9])
+    rounded = round_scores(scores, step=0.01)
+    assert np.all(np.diff(rounded[np.argsort(scores, kind="stable")]) >= 0)
+    inside = (scores > 1e-7) & (scores < 1 - 1e-7)
+    logit = np.log(scores[inside] / (1 - scores[inside]))
+    moved = np.log(rounded[inside] / (1 - rounded[inside])) - logit
+    assert np.max(np.abs(moved)) <= 0.005 + 1e-9
+    assert len(np.unique(rounded)) < len(scores) // 5
+
+
+def test_many_rows_are_post_processed_on_rounded_scores(monkeypatch):
+    """Check that from ROUND_SCORES_ROWS rows on, post-processing merges rounded
+    scores into far fewer entries, and gives nearly the choices, decisions and
+    value of the rows themselves; average precision is the scores' own."""
+    import autoimb._evaluation as evaluation
+
+    scores, y, fold_ids = _scored(n=evaluation.ROUND_SCORES_ROWS, n_folds=3, seed=4)
+    assert evaluation.merge_equal_rows(scores, y, fold_ids) is None  # all distinct
+    entries = []
+    merge = evaluation.merge_rounded_rows
+
+    def spy(*args, **kwargs):
+        entries.append(merge(*args, **kwargs))
+        return entries[-1]
+
+    monkeypatch.setattr(evaluation, "merge_rounded_rows", spy)
+    objective = Objective("cost", 1.0, 12.0)
+    rounded = cross_fit_postprocessing(scores, y, fold_ids, objective=objective)
+    assert len(entries) == 1 and len(entries[0][0]) < len(scores) / 5
+    monkeypatch.setattr(evaluation, "ROUND_SCORES_ROWS", 10 * len(scores))
+    rows = cross_fit_postprocessing(scores, y, fold_ids, objective=objective)
+    assert len(entries) == 1  # row by row: the scores were all distinct
+    assert rounded.fold_choices == rows.fold_choices
+    assert rounded.value == pytest.approx(rows.value, rel=0.01)
+    assert np.mean(rounded.pred != rows.pred) < 0.005
+    assert rounded.calibration == rows.calibration  # the rule may flip at a tie
+    np.testing.assert_allclose(rounded.proba, rows.proba, atol=0.01)
+    assert rounded.metrics["average_precision"] == rows.metrics["average_precision"]
+
+
+def test_rounded_scores_keep_fold_labels_out_of_fold_decisions():
+    """Check the black-box honesty test where scores are rounded and merged."""
+    import autoimb._evaluation as evaluation
+
+    scores, y, fold_ids = _scored(n=evaluation.ROUND_SCORES_ROWS, n_folds=3, seed=5)
+    objective = Objective("cost", 1.0, 12.0)
+    base = cross_fit_postprocessing(scores, y, fold_ids, objective=objective)
+    for k in np.unique(fold_ids):
+        rows = fold_ids == k
+        changed = y.copy()
+        changed[rows] = 1 - changed[rows]
+        post = cross_fit_postprocessing(scores, changed, fold_ids, objective=objective)
+        assert np.array_equal(post.pred[rows], base.pred[rows])
+        assert np.allclose(post.proba[rows], base.proba[rows])
+
+
+@pytest.mark.parametrize("groups", ["folds", "named"])
+def test_merging_on_the_grid_equals_merging_rounded_scores(groups):
+    """Check that counting rounded rows on the grid gives the entries, order
+    and inverse map of merging the rounded scores by sorting."""
+    from autoimb._evaluation import merge_equal_rows, merge_rounded_rows, round_scores
+
+    scores, y, fold_ids = _scored(n=30_000, n_folds=4, seed=6)
+    scores[:50] = 0.0  # clipped ends
+    scores[50:60] = 1.0
+    if groups == "named":
+        fold_ids = np.array(["d", "c", "b", "a"])[fold_ids]
+    grid = merge_rounded_rows(scores, y, fold_ids)
+    sorted_ = merge_equal_rows(round_scores(scores), y, fold_ids)
+    for a, b in zip(grid, sorted_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert grid[1].dtype == y.dtype and grid[2].dtype == fold_ids.dtype
