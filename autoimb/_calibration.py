@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
 
-__all__ = ["make_calibrator"]
+__all__ = ["logit", "make_calibrator", "sigmoid"]
 
 _EPS = 1e-7
 _SIGMOID_POOLS = 1_000
@@ -27,12 +27,14 @@ def _pool(sorted_z, weight):
     return np.add.reduceat(sorted_z * weight, starts) / totals, totals
 
 
-def _logit(p):
+def logit(p):
+    """``log(p / (1 - p))``, with ``p`` clipped to ``[1e-7, 1 - 1e-7]``."""
     p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
     return np.log(p / (1 - p))
 
 
-def _sigmoid(z):
+def sigmoid(z):
+    """The inverse of :func:`logit` (as ``tanh``, which never overflows)."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
 
 
@@ -83,7 +85,7 @@ class SigmoidCalibrator(BaseEstimator):
         z, target, weight = [], [], []
         for rows, label_target in ((y == 1, (n_pos + 1) / (n_pos + 2)),
                                    (y != 1, 1 / (n_neg + 2))):
-            logits = _logit(np.asarray(scores)[rows])
+            logits = logit(np.asarray(scores)[rows])
             order = np.argsort(logits, kind="stable")
             pooled, counts = _pool(logits[order], sample_weight[rows][order])
             z.append(pooled)
@@ -99,7 +101,7 @@ class SigmoidCalibrator(BaseEstimator):
         a, b = 1.0, 0.0  # the identity on the logit scale
         current = loss(a, b)
         for _ in range(100):
-            p = _sigmoid(a * z + b)
+            p = sigmoid(a * z + b)
             g = weight * (p - target)
             w = weight * np.maximum(p * (1 - p), 1e-12)
             grad_a, grad_b = float(np.dot(g, z)), float(g.sum())
@@ -126,7 +128,7 @@ class SigmoidCalibrator(BaseEstimator):
         return self
 
     def transform(self, scores):
-        return _sigmoid(self.coef_ * _logit(scores) + self.intercept_)
+        return sigmoid(self.coef_ * logit(scores) + self.intercept_)
 
 
 class IsotonicCalibrator(BaseEstimator):

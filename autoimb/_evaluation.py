@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._calibration import make_calibrator
+from ._calibration import logit, make_calibrator, sigmoid
 from ._metrics import error_metrics, ranking_metrics
 from ._objective import Objective
 from ._postprocessing import CALIBRATIONS, PostProcessor
@@ -35,7 +35,6 @@ __all__ = ["PostProcessing", "cross_fit_postprocessing", "merge_equal_rows",
 # own noise, and the order of the scores is kept.
 ROUND_SCORES_ROWS = 20_000
 LOGIT_STEP = 0.01
-_LOGIT_EPS = 1e-7
 
 
 def _rows(X, index):
@@ -153,12 +152,11 @@ class PostProcessing:
 
 
 def _logit_codes(scores, step: float) -> np.ndarray:
-    p = np.clip(np.asarray(scores, dtype=float), _LOGIT_EPS, 1 - _LOGIT_EPS)
-    return np.round(np.log(p / (1 - p)) / step).astype(np.int64)
+    return np.round(logit(scores) / step).astype(np.int64)
 
 
 def _from_codes(codes, step: float) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * step * codes))
+    return sigmoid(step * codes)
 
 
 def round_scores(scores, step: float = LOGIT_STEP) -> np.ndarray:

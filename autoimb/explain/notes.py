@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from autoimb._optuna_compat import study_id_of, trial_id_of, trial_stand_in
+from autoimb._optuna_compat import storage_of, study_id_of, trial_id_of, trial_stand_in
 from autoimb._storage import local_file
 from autoimb.exceptions import AutoImbError
 
@@ -538,8 +538,8 @@ def _finished(study_or_trial) -> bool:
     """Whether ``study_or_trial`` is a trial that has already finished."""
     if not isinstance(study_or_trial, optuna.Trial):
         return False
-    storage = study_or_trial.study._storage
-    return storage.get_trial(study_or_trial._trial_id).state.is_finished()
+    trial = storage_of(study_or_trial.study).get_trial(trial_id_of(study_or_trial))
+    return trial.state.is_finished()
 
 
 def _storage_file(storage_location: str) -> str:
