@@ -225,7 +225,10 @@ def make_objective(ctx: SearchContext):
         trial.set_user_attr("worker", worker_id())
         started = time.perf_counter()
         strategy = None
-        pipelines, fold_scores = [], []
+        # Each fold's fitted pipeline is dropped once it has scored its fold:
+        # holding all of them would hold one model per fold at once (five
+        # forests of a deep random forest). Only its resampling summary stays.
+        fitted, summaries, fold_scores = [], [], []
 
         def stop_for_time(reason):
             trial.set_user_attr("pruned_reason", reason)
@@ -234,11 +237,15 @@ def make_objective(ctx: SearchContext):
             raise optuna.TrialPruned(reason)
 
         def make_pipeline():
-            pipelines.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed,
-                                                    n_jobs=ctx.model_threads))
-            return pipelines[-1]
+            fitted.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed,
+                                                 n_jobs=ctx.model_threads))
+            return fitted[-1]
 
         def report(k, test, scores):
+            pipeline = fitted.pop()
+            if "resample" in pipeline.named_steps:
+                summaries.append(pipeline.named_steps["resample"].summary_)
+            del pipeline
             left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
             if left > 0 and not budget.allows(left):
                 stop_for_time(f"after fold {k + 1} of {len(ctx.folds)}, the other "
@@ -299,8 +306,6 @@ def make_objective(ctx: SearchContext):
         trial.set_user_attr("fit_time", round(seconds, 3))
         trial.set_user_attr("confusion", {k: post.metrics[k] for k in
                                           ("tn", "fp", "fn", "tp")})
-        summaries = [p.named_steps["resample"].summary_ for p in pipelines
-                     if "resample" in p.named_steps]
         resample_seconds = sum(s.get("seconds", 0.0) for s in summaries)
         if summaries:
             trial.set_user_attr("resampling", _resampling_text(summaries))

@@ -1,6 +1,9 @@
 """The search loop's shared context: what it keeps of each trial, and how a
 trial is kept within the budget."""
 
+import gc
+import weakref
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -160,3 +163,41 @@ def test_a_trial_records_its_resampler_runs_with_their_rows():
         assert rows == n_neg + round(0.8 * n_neg)
         assert seconds > 0
     assert sample[0] < min(rows for rows, _ in folds) / 7
+
+
+def test_a_trial_holds_one_fitted_pipeline_at_a_time(monkeypatch):
+    """Check that when a fold's pipeline is fitted, no earlier fold's fitted
+    pipeline is still alive: the trial keeps its resampling summary, not its
+    model (five folds of a deep random forest would otherwise be held at once:
+    over 1 GB on diabetes_readmit30)."""
+    from autoimb._strategy import Strategy
+
+    made, alive_at_fit = [], []
+    original = Strategy.make_pipeline
+
+    def tracked(self, *args, **kwargs):
+        pipeline = original(self, *args, **kwargs)
+        fit = pipeline.fit
+
+        def counting_fit(*fit_args, **fit_kwargs):
+            gc.collect()
+            alive_at_fit.append(sum(ref() is not None for ref in made[:-1]))
+            return fit(*fit_args, **fit_kwargs)
+
+        pipeline.fit = counting_fit
+        made.append(weakref.ref(pipeline))
+        return pipeline
+
+    monkeypatch.setattr(Strategy, "make_pipeline", tracked)
+    rng = np.random.default_rng(0)
+    y = (rng.random(1_000) < 0.1).astype(int)
+    X = pd.DataFrame({"a": rng.normal(size=len(y)) + y, "b": rng.normal(size=len(y))})
+    context = SearchContext(
+        X=X, y=y, kinds=ColumnKinds((), ("a", "b")),
+        folds=make_folds(Validation("kfold", 5, 0.2), y, seed=0),
+        objective=Objective("cost", 1.0, 9.0), space=load_search_space("fast"),
+        model_seed=0)
+    trial = _one_trial(context)
+
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert alive_at_fit == [0] * 5
