@@ -119,8 +119,13 @@ def _convert_column(col: pd.Series, name: str) -> pd.Series:
             values = None
         if values is not None:
             return _convert_column(values, name)
-    text = col.astype(object).where(missing, col.astype(str))
-    return text.where(~missing, np.nan).astype(object)
+    # Equal texts share one string object, so that a column costs a pointer a
+    # row rather than a string each (diabetes_readmit30's 39 text columns: about
+    # 24 MB rather than 190 MB, and every fold's copy shares them too).
+    codes, texts = pd.factorize(present.astype(str))
+    values = np.full(len(col), np.nan, dtype=object)
+    values[~missing.to_numpy()] = np.asarray(texts, dtype=object)[codes]
+    return pd.Series(values, index=col.index, name=col.name, dtype=object)
 
 
 def _is_real_number(value) -> bool:

@@ -152,6 +152,31 @@ def test_mixed_type_object_column_is_categorical(data):
     assert model.predict(X.assign(m="a")).shape == (120,)
 
 
+def test_text_columns_keep_their_values_and_share_equal_strings():
+    """Check that a text column becomes an object column of the values' text, with
+    missing values as NaN and mixed objects kept apart (1, True and "1.5" stay
+    distinct texts), and that equal texts are one string object: a pointer a row,
+    not a string each."""
+    from autoimb._validation import check_frame
+
+    raw = pd.DataFrame({
+        "arrow": pd.Series(["a", "b", None, "a"] * 500, dtype="str"),
+        "mixed": pd.Series([1, True, "1.5", None] * 500, dtype=object),
+        "category": pd.Series(["x", "y", "x", None] * 500, dtype="category"),
+    })
+    X = check_frame(raw)
+
+    for name, texts in [("arrow", ["a", "b", None, "a"]),
+                        ("mixed", ["1", "True", "1.5", None]),
+                        ("category", ["x", "y", "x", None])]:
+        column = X[name]
+        assert column.dtype == object
+        assert [None if pd.isna(v) else v for v in column.iloc[:4]] == texts
+        assert column.isna().sum() == 500
+        present = column.dropna().to_numpy()
+        assert len({id(value) for value in present}) == len(set(present))
+
+
 def test_object_column_of_numbers_is_numeric(data):
     """Check that an object column holding only numbers and None is numeric, so
     that predicting with a float column gives the same probabilities."""
