@@ -17,6 +17,7 @@ import json
 import math
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -117,6 +118,18 @@ def _json_default(value):
     if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     return str(value)
+
+
+ROW_MARK = "benchmark row: "
+
+
+def row_from_fresh_process(script, *args) -> dict:
+    """Run ``script --one ...`` in a new Python process (so that its memory
+    starts clean) and return the row it printed after ``ROW_MARK``, as JSON."""
+    child = subprocess.run([sys.executable, str(script), "--one", *map(str, args)],
+                           capture_output=True, text=True, check=True)
+    return json.loads(next(line[len(ROW_MARK):] for line in child.stdout.splitlines()
+                           if line.startswith(ROW_MARK)))
 
 
 def trial_table(model):

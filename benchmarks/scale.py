@@ -37,8 +37,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -49,12 +47,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 import autoimb
-from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from _common import (ROW_MARK, RESULTS_DIR, environment, environment_line,
+                     markdown_table, row_from_fresh_process, write_json)
 from threshold_rules import load
 
 DATASETS = ("covertype_4v2", "kddcup_http")
 WARM_UP_ROWS, WARM_UP_SECONDS = 2_000, 15.0
-ROW_MARK = "scale row: "
 
 
 def _rss_mb() -> float:
@@ -175,12 +173,7 @@ def main():
     env = environment()
     rows = []
     for name in names:  # each in a fresh process, so that memory starts clean
-        child = subprocess.run([sys.executable, __file__, "--one", name, "--budget",
-                                str(args.budget)], capture_output=True, text=True,
-                               check=True)
-        rows.append(json.loads(next(line[len(ROW_MARK):] for line in
-                                    child.stdout.splitlines()
-                                    if line.startswith(ROW_MARK))))
+        rows.append(row_from_fresh_process(__file__, name, "--budget", args.budget))
         print(pd.Series(rows[-1]).to_string(), flush=True)
         write_json(RESULTS_DIR / f"{args.out}.json", {"environment": env, "rows": rows})
         (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))

@@ -29,8 +29,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import pickle
-import subprocess
-import sys
 import time
 import warnings
 
@@ -38,12 +36,12 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 import autoimb
-from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from _common import (ROW_MARK, RESULTS_DIR, environment, environment_line,
+                     markdown_table, row_from_fresh_process, write_json)
 from scale import PeakMemory
 from threshold_rules import load
 
 DATASETS = ("coil2000", "bank_marketing", "diabetes_readmit30")
-ROW_MARK = "trial memory row: "
 FOREST = {
     "models": {"random_forest": {"n_estimators": 100, "max_depth": 40,
                                  "min_samples_leaf": 1, "max_features": 0.577,
@@ -99,11 +97,7 @@ def main():
     env = environment()
     rows = []
     for name in [n for n in DATASETS if not args.only or n in args.only.split(",")]:
-        child = subprocess.run([sys.executable, __file__, "--one", name],
-                               capture_output=True, text=True, check=True)
-        rows.append(json.loads(next(line[len(ROW_MARK):] for line in
-                                    child.stdout.splitlines()
-                                    if line.startswith(ROW_MARK))))
+        rows.append(row_from_fresh_process(__file__, name))
         print(pd.Series(rows[-1]).to_string(), flush=True)
         write_json(RESULTS_DIR / f"{args.out}.json", {"environment": env, "rows": rows})
         (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
