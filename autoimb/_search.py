@@ -242,10 +242,9 @@ def make_objective(ctx: SearchContext):
             return fitted[-1]
 
         def report(k, test, scores):
-            pipeline = fitted.pop()
-            if "resample" in pipeline.named_steps:
-                summaries.append(pipeline.named_steps["resample"].summary_)
-            del pipeline
+            steps = fitted.pop().named_steps
+            if "resample" in steps:
+                summaries.append(steps["resample"].summary_)
             left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
             if left > 0 and not budget.allows(left):
                 stop_for_time(f"after fold {k + 1} of {len(ctx.folds)}, the other "
