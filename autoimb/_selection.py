@@ -286,7 +286,9 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     "singles before blends" on held-out cost.
 
     Trials scored by this process come from ``context.oof_cache``; the best few
-    of the others (a resumed study, another worker's trials) are scored again.
+    of the others (a resumed study, another worker's trials) are scored again,
+    those whose folds and refit fit in the time the budget has left (the best
+    of them regardless, when no trial has cached scores).
     """
     from ._ensemble import Candidate, blends
     from ._evaluation import out_of_fold_scores
@@ -295,13 +297,15 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     reverse = study.direction.name == "MAXIMIZE"
     ranked = sorted(completed, key=lambda t: t.value, reverse=reverse)
+    n_folds = len(context.folds)
     singles, seconds, seen = [], [], set()
-    for trial in ranked:
-        key = trial.user_attrs.get("strategy", str(trial.params))
-        cached = context.oof_cache.get(trial.number)
-        if key in seen or (cached is None and len(singles) >= max(ensemble_size, 1)):
-            continue  # a repeat, or not worth refitting folds for
-        seen.add(key)
+
+    def rescore_seconds(trial):
+        """Its folds again, then its refit on all rows."""
+        fit_time = trial.user_attrs.get("fit_time") or 0.0
+        return fit_time * (1 + context.budget.refit_factor / n_folds)
+
+    def add(trial, cached):
         strategy = strategy_of(context.space, trial.params, context.kinds)
         if cached is None:
             scores, _, _ = out_of_fold_scores(
@@ -312,10 +316,23 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
         fit_time = trial.user_attrs.get("fit_time") or 0.0
         singles.append(Candidate(
             (trial.number,), (strategy,), np.asarray(scores, dtype=float), post,
-            refit_seconds=context.budget.refit_factor * fit_time / len(context.folds)))
+            refit_seconds=context.budget.refit_factor * fit_time / n_folds))
         seconds.append(fit_time)
+
+    for trial in ranked:
+        key = trial.user_attrs.get("strategy", str(trial.params))
+        cached = context.oof_cache.get(trial.number)
+        if key in seen:
+            continue
+        if cached is None and (len(singles) >= max(ensemble_size, 1)
+                               or rescore_seconds(trial) > context.budget.remaining()):
+            continue  # not worth, or no time for, fitting its folds again
+        seen.add(key)
+        add(trial, cached)
         if len(singles) == limit:
             break
+    if not singles and ranked:  # overrunning by one trial beats the trivial rule
+        add(ranked[0], None)
     y = context.y[context.scored]
     made = blends(singles, y, context.groups, context.objective, ensemble_size,
                   context.space.calibrations) if ensemble_size > 1 else []

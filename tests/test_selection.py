@@ -4,11 +4,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_classification
 
+from autoimb import AutoImbClassifier
+from autoimb._budget import Budget
 from autoimb._objective import Objective
 from autoimb._selection import (
     affordable,
     bias_corrected_estimate,
+    candidate_pool,
     select,
     trivial_candidate,
 )
@@ -106,3 +110,26 @@ def test_a_used_up_budget_keeps_the_quickest_model_rather_than_only_the_trivial_
     assert len(affordable(pool, -1.0, grace=40.0)) == 4
     kept = affordable(pool, 5.0, grace=40.0)
     assert [c.refit_seconds for c in kept] == [0.0, 3.0, 3.0]
+
+
+def test_a_resumed_search_scores_earlier_trials_again_only_within_its_budget(tmp_path):
+    """Check that a resumed search's final choice fits the earlier trials' folds
+    again only in the time its budget has left, and the best of them anyway when
+    none has cached scores (kddcup_http resumed with ``timeout=60`` fitted three
+    forests' folds again after its deadline and returned after 111 s)."""
+    X, y = make_classification(n_samples=400, weights=[0.9], random_state=0)
+    options = {"search_space": "fast", "n_trials": 4, "cv": 3, "random_state": 0,
+               "storage": str(tmp_path / "study.journal"), "study_name": "resumed",
+               "show_progress_bar": False}
+    first = AutoImbClassifier(**options).fit(X, y)
+
+    def singles_after_resume(budget):
+        study, _, context = AutoImbClassifier(**options)._prepare(X, y, budget)
+        assert not context.oof_cache  # a new process: no trial's scores cached
+        pool = candidate_pool(study, context, ensemble_size=3)
+        return {c.trial_numbers[0] for c in pool if not c.is_trivial and not c.is_blend}
+
+    completed = first.results_.query("state == 'COMPLETE'")
+    assert len(singles_after_resume(Budget(None))) == min(3, len(completed))
+    best = int(completed.sort_values("value")["number"].iloc[0])
+    assert singles_after_resume(Budget(1e-6)) == {best}
