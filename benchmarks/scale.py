@@ -17,12 +17,19 @@ records:
   completion times) minus the time spent fitting and scoring the models of its
   folds (the ``fit_time`` it records); it covers post-processing, Optuna, the
   storage and the notes, and is reported as a share of the model time;
-- the held-out normalized cost of the returned model.
+- the held-out normalized cost of the returned model;
+- a floor to compare the peak with: in another fresh process, after the same
+  warm-up, the peak memory of plain scikit-learn on the same rows and the same
+  validation autoimb chose (its folds or holdout), with no search around it:
+  ``HistGradientBoostingClassifier(class_weight="balanced")`` fitted on each
+  training part and scoring its held-out part, one model alive at a time. It is
+  the cost of one model of the search, not of a search.
 
 Run from the repository root (one fit at a time, nothing else on the machine)::
 
     python benchmarks/scale.py                      # both data sets, 600 s each
     python benchmarks/scale.py --only kddcup_http --budget 120
+    python benchmarks/scale.py --floor-only        # the floor's rows only
 
 Writes benchmarks/results/scale.{md,json}.
 """
@@ -98,7 +105,8 @@ def run_one(name, budget, seed=0):
                                             stratify=y_tr, random_state=seed)
         with PeakMemory() as warm_up:
             autoimb.fit(few, few_y, fp_cost=fp, fn_cost=fn, timeout=WARM_UP_SECONDS,
-                        random_state=seed, show_progress_bar=False)
+                        random_state=seed, show_progress_bar=False,
+                        storage=storage.replace("autoimb.journal", "warm_up.journal"))
         start = time.perf_counter()
         with PeakMemory() as memory:
             model = autoimb.fit(X_tr, y_tr, fp_cost=fp, fn_cost=fn, timeout=budget,
@@ -135,28 +143,99 @@ def run_one(name, budget, seed=0):
     }
 
 
+def run_floor(name, budget, seed=0):
+    """Peak memory of plain scikit-learn gradient boosting on autoimb's
+    validation of the same rows: the floor a search of that model stands on."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from autoimb._folds import choose_validation, make_folds
+
+    X, y = load(name)
+    X_tr, _, y_tr, _ = train_test_split(X, y, test_size=0.25, stratify=y,
+                                        random_state=seed)
+    data_mb = X_tr.memory_usage(deep=True).sum() / 2**20
+    y01 = y_tr.to_numpy().astype(int)
+    validation = choose_validation(len(X_tr), X_tr.shape[1],
+                                   int(min(y01.sum(), len(y01) - y01.sum())), budget)
+    folds = make_folds(validation, y01, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cold = _rss_mb()
+        few = slice(0, WARM_UP_ROWS)
+        with PeakMemory() as warm_up:  # the same imports as the search's warm-up
+            autoimb.fit(X_tr.iloc[few], y_tr.iloc[few], timeout=WARM_UP_SECONDS,
+                        random_state=seed, show_progress_bar=False, storage="memory")
+        start = time.perf_counter()
+        with PeakMemory() as memory:
+            for train, test in folds:
+                model = HistGradientBoostingClassifier(class_weight="balanced",
+                                                       random_state=seed)
+                model.fit(X_tr.iloc[train], y01[train])
+                model.predict_proba(X_tr.iloc[test])
+                del model
+        seconds = time.perf_counter() - start
+    return {"dataset": name, "floor_validation": validation.describe(),
+            "floor_seconds": seconds, "data_mb": data_mb,
+            "floor_warm_up_peak_increase_mb": warm_up.peak - cold,
+            "floor_net_peak_increase_mb": memory.peak - memory.before,
+            "floor_net_memory_ratio": (memory.peak - memory.before) / data_mb}
+
+
 def report(rows, env):
-    lines = ["# Scale: the two largest data sets", "", f"Run: {environment_line(env)}.",
-             "", markdown_table(
-                 ["data set", "rows", "validation", "budget s", "wall s", "trials "
-                  "(complete/pruned)", "data MB", "peak increase MB", "peak / data",
-                  "after a warm-up: MB", "/ data",
-                  "overhead / fit time (median, total)", "held-out norm. cost"],
-                 [[r["dataset"], f"{r['rows']:,}", r["validation"], f"{r['budget']:.0f}",
-                   f"{r['seconds']:.1f}", f"{r['complete'] + r['pruned']} "
-                   f"({r['complete']}/{r['pruned']})", f"{r['data_mb']:.1f}",
-                   f"{r['peak_increase_mb']:.1f}", f"{r['memory_ratio']:.2f}",
-                   f"{r['net_peak_increase_mb']:.1f}", f"{r['net_memory_ratio']:.2f}",
-                   f"{r['overhead_share_median']:.1%}, {r['overhead_share_total']:.1%}",
-                   f"{r['heldout_normalized_cost']:.4f}"] for r in rows],
-                 "lrlrrrrrrrrrr"),
-             "", "*peak increase*: from before a 2,000-row warm-up fit (all the memory "
-             "the fit takes); *after a warm-up*: from after it, without the fixed cost "
-             "of the modules and plots a fit loads (the warm-up's own peak increase: "
-             + ", ".join(f"{r['dataset']} {r['warm_up_peak_increase_mb']:.0f} MB"
-                         for r in rows) + ").",
-             "", "Chosen: " + "; ".join(f"{r['dataset']}: {r['strategy']}" for r in rows)]
+    lines = ["# Scale: the two largest data sets", "", f"Run: {environment_line(env)}."]
+    searched = [r for r in rows if "rows" in r]
+    if searched:
+        lines += _search_lines(searched)
+    floors = [r for r in rows if "floor_net_peak_increase_mb" in r]
+    if floors:
+        lines += _floor_lines(floors)
     return "\n".join(lines) + "\n"
+
+
+def _search_lines(rows):
+    table = markdown_table(
+        ["data set", "rows", "validation", "budget s", "wall s",
+         "trials (complete/pruned)", "data MB", "peak increase MB", "peak / data",
+         "after a warm-up: MB", "/ data", "overhead / fit time (median, total)",
+         "held-out norm. cost"],
+        [[r["dataset"], f"{r['rows']:,}", r["validation"], f"{r['budget']:.0f}",
+          f"{r['seconds']:.1f}",
+          f"{r['complete'] + r['pruned']} ({r['complete']}/{r['pruned']})",
+          f"{r['data_mb']:.1f}", f"{r['peak_increase_mb']:.1f}",
+          f"{r['memory_ratio']:.2f}", f"{r['net_peak_increase_mb']:.1f}",
+          f"{r['net_memory_ratio']:.2f}",
+          f"{r['overhead_share_median']:.1%}, {r['overhead_share_total']:.1%}",
+          f"{r['heldout_normalized_cost']:.4f}"] for r in rows],
+        "lrlrrrrrrrrrr")
+    warm_ups = ", ".join(f"{r['dataset']} {r['warm_up_peak_increase_mb']:.0f} MB"
+                         for r in rows)
+    return ["", table, "",
+            "*peak increase*: from before a 2,000-row warm-up fit (all the memory "
+            "the fit takes); *after a warm-up*: from after it, without the fixed cost "
+            f"of the modules and plots a fit loads (the warm-up's own peak increase: "
+            f"{warm_ups}).", "",
+            "Chosen: " + "; ".join(f"{r['dataset']}: {r['strategy']}" for r in rows)]
+
+
+def _floor_lines(rows):
+    def versus(r, text):
+        return text(r) if "net_peak_increase_mb" in r else "-"
+
+    table = markdown_table(
+        ["data set", "validation", "data MB", "floor after a warm-up: MB", "/ data",
+         "autoimb after a warm-up: MB", "autoimb / floor"],
+        [[r["dataset"], r["floor_validation"], f"{r['data_mb']:.1f}",
+          f"{r['floor_net_peak_increase_mb']:.1f}", f"{r['floor_net_memory_ratio']:.2f}",
+          versus(r, lambda r: f"{r['net_peak_increase_mb']:.1f}"),
+          versus(r, lambda r: "{:.2f}".format(
+              r["net_peak_increase_mb"] / r["floor_net_peak_increase_mb"]))]
+         for r in rows],
+        "llrrrrr")
+    return ["", "## The floor: one model, no search", "",
+            'Plain scikit-learn `HistGradientBoostingClassifier(class_weight='
+            '"balanced")` on the same training rows and the same validation, one '
+            "model at a time, in a fresh process after the same warm-up "
+            "(`--floor-only` measures it alone):", "", table]
 
 
 def main():
@@ -164,16 +243,23 @@ def main():
     parser.add_argument("--budget", type=float, default=600.0)
     parser.add_argument("--only", default="")
     parser.add_argument("--out", default="scale")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="measure only the floor (plain scikit-learn), no search")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process's set
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(ROW_MARK + json.dumps(run_one(args.one, args.budget)), flush=True)
+    if args.one:  # a child process: the search's row, or the floor's
+        run = run_floor if args.floor else run_one
+        print(ROW_MARK + json.dumps(run(args.one, args.budget)), flush=True)
         return
     names = [n for n in DATASETS if not args.only or n in args.only.split(",")]
     env = environment()
     rows = []
     for name in names:  # each in a fresh process, so that memory starts clean
-        rows.append(row_from_fresh_process(__file__, name, "--budget", args.budget))
+        row = {} if args.floor_only else row_from_fresh_process(
+            __file__, name, "--budget", args.budget)
+        rows.append({**row_from_fresh_process(
+            __file__, name, "--floor", "--budget", args.budget), **row})
         print(pd.Series(rows[-1]).to_string(), flush=True)
         write_json(RESULTS_DIR / f"{args.out}.json", {"environment": env, "rows": rows})
         (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
