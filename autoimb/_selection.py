@@ -300,10 +300,11 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     n_folds = len(context.folds)
     singles, seconds, seen = [], [], set()
 
-    def rescore_seconds(trial):
-        """Its folds again, then its refit on all rows."""
-        fit_time = trial.user_attrs.get("fit_time") or 0.0
-        return fit_time * (1 + context.budget.refit_factor / n_folds)
+    def fit_time(trial):  # its folds' models, fitted and scored
+        return trial.user_attrs.get("fit_time") or 0.0
+
+    def refit_seconds(trial):
+        return context.budget.refit_factor * fit_time(trial) / n_folds
 
     def add(trial, cached):
         strategy = strategy_of(context.space, trial.params, context.kinds)
@@ -313,19 +314,19 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
                 context.X, context.y, context.folds)
             cached = (scores[context.scored], context.postprocess(scores))
         scores, post = cached
-        fit_time = trial.user_attrs.get("fit_time") or 0.0
         singles.append(Candidate(
             (trial.number,), (strategy,), np.asarray(scores, dtype=float), post,
-            refit_seconds=context.budget.refit_factor * fit_time / n_folds))
-        seconds.append(fit_time)
+            refit_seconds=refit_seconds(trial)))
+        seconds.append(fit_time(trial))
 
     for trial in ranked:
         key = trial.user_attrs.get("strategy", str(trial.params))
         cached = context.oof_cache.get(trial.number)
         if key in seen:
             continue
+        rescoring = fit_time(trial) + refit_seconds(trial)  # its folds, then refit
         if cached is None and (len(singles) >= max(ensemble_size, 1)
-                               or rescore_seconds(trial) > context.budget.remaining()):
+                               or rescoring > context.budget.remaining()):
             continue  # not worth, or no time for, fitting its folds again
         seen.add(key)
         add(trial, cached)
