@@ -25,7 +25,7 @@ from autoimb.explain.diagnostics import (
 #: The seed article's data set: 2% of the labels drawn at random by construction.
 ARTICLE = {"n_samples": 20000, "n_features": 25, "n_informative": 10,
            "weights": [0.97, 0.03], "flip_y": 0.02, "random_state": 42}
-SEARCH = {"search_space": "fast", "n_trials": 6, "storage": "memory",
+SEARCH = {"search_space": "fast", "n_trials": 6, "cv": 3, "storage": "memory",
           "random_state": 0, "show_progress_bar": False}
 
 
@@ -276,7 +276,7 @@ def test_no_signal_gives_overlap_and_a_report(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.05).astype(int)
     with pytest.warns(autoimb.AutoImbWarning, match="trivial rule"):
-        model = autoimb.fit(X, y, cv=3, fp_cost=1, fn_cost=2,
+        model = autoimb.fit(X, y, fp_cost=1, fn_cost=2,
                             **{**SEARCH, "n_trials": 3})
     diagnosis = model.diagnose()
     assert diagnosis.verdict == "overlap"
