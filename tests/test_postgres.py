@@ -146,15 +146,16 @@ def test_storage_url_resumes(postgres_url):
 # -- crash safety -----------------------------------------------------------------
 #
 # Trials must last long enough to be stopped in the middle: the search space below
-# is random forests of 300 trees on 2000 rows, 2 to 3 s a trial on this machine,
+# is random forests of 100 trees on 2000 rows, 1.5 to 3.5 s a trial on this machine
+# (300 trees took 4.6 to 7.4 s, and the tests a minute each),
 # so that no sleep is needed in library code. Heartbeats are shortened with the
 # documented environment variables (see autoimb._storage).
 
 SLOW_SPACE = """
-description = "Random forests of 300 trees: trials of a few seconds, for crash tests"
+description = "Random forests of 100 trees: trials of a second or two, for crash tests"
 
 [models.random_forest]
-n_estimators = 300
+n_estimators = 100
 min_samples_leaf = { type = "int", low = 1, high = 20, log = true }
 class_weight = ["none", "balanced", "balanced_subsample"]
 
@@ -276,8 +277,8 @@ def test_killed_worker_trial_is_failed_by_heartbeat_and_rerun(server, tmp_path,
     it failed and runs its parameters again, and the study ends with the requested
     number of finished trials, unique trial numbers and none left RUNNING.
 
-    Heartbeat every second, presumed dead 3 s after the last one; trials of 2-3 s
-    (random forests of 300 trees), so that the kill lands mid-trial and the other
+    Heartbeat every second, presumed dead 3 s after the last one; trials of 1.5-3.5 s
+    (random forests of 100 trees), so that the kill lands mid-trial and the other
     worker still has trials to start after the grace period."""
     env = {"AUTOIMB_HEARTBEAT_SECONDS": "1", "AUTOIMB_HEARTBEAT_GRACE_SECONDS": "3"}
     n_trials = 8
