@@ -64,10 +64,15 @@ def _note(study, trial):
     return get_note(optuna.Trial(study, trial._trial_id))
 
 
-@pytest.fixture
-def search(small_data, tmp_path):
-    X, y = small_data
-    path = tmp_path / "autoimb.journal"
+@pytest.fixture(scope="module")
+def search(tmp_path_factory):
+    """One search on the ``small_data`` problem, its study in a journal file; the
+    tests below only read it."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=600, n_features=8, n_informative=4,
+                               weights=[0.9], random_state=0)
+    path = tmp_path_factory.mktemp("search") / "autoimb.journal"
     model = autoimb.fit(X, y, search_space="fast", n_trials=8, cv=3, fp_cost=1,
                         fn_cost=20, storage=str(path), random_state=0,
                         show_progress_bar=False)
