@@ -25,6 +25,33 @@ RESULTS_DIR = BENCH_DIR / "results"
 REPO_DIR = BENCH_DIR.parent
 
 
+def speed_probe() -> dict:
+    """Seconds this machine takes, now, for two fixed pieces of work on one core:
+    a pure-Python loop and a random forest (100 trees, 5,000 rows, 20 columns).
+
+    The same code and seed completed about half as many trials on 2026-12-03 as
+    on 2026-12-02 (ecoli_imu: 16 against 34), and the same five-fold forest
+    trial took 24.3 s on coil2000 against 13.7 s: the machine, shared with
+    others, ran slower. Trial counts and times of runs on different days compare
+    only through this probe.
+    """
+    import time
+
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    start = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    python_s = time.perf_counter() - start
+    X, y = make_classification(n_samples=5000, n_features=20, random_state=0)
+    start = time.perf_counter()
+    RandomForestClassifier(100, n_jobs=1, random_state=0).fit(X, y)
+    return {"python_loop_s": round(python_s, 3),
+            "random_forest_s": round(time.perf_counter() - start, 3)}
+
+
 def environment() -> dict:
     """Versions, machine and repository state, for the results files."""
     import lightgbm
@@ -56,6 +83,7 @@ def environment() -> dict:
         "library_changed_files": [line.split(maxsplit=1)[-1]
                                   for line in dirty.splitlines()],
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "speed_probe": speed_probe(),
         "scikit-learn": sklearn.__version__,
         "optuna": optuna.__version__,
         "lightgbm": lightgbm.__version__,
@@ -71,7 +99,8 @@ def environment_line(env: dict) -> str:
             f"{env['omp_num_threads']}; Python {env['python']}; autoimb "
             f"{env['autoimb']} (git {env['git_commit']}{dirty}); scikit-learn "
             f"{env['scikit-learn']}, optuna {env['optuna']}, lightgbm {env['lightgbm']}; "
-            f"load average at start {env['load_average_at_start']}")
+            f"load average at start {env['load_average_at_start']}"
+            + (f"; speed probe {env['speed_probe']}" if "speed_probe" in env else ""))
 
 
 def fmt(value, spec=",.0f") -> str:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import peers_report
 import peers_systems
-from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, write_json
+from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, speed_probe, write_json
 from peers_systems import SMALL, SYSTEMS
 
 PEERS_DIR = RESULTS_DIR / "peers"
@@ -419,6 +419,7 @@ def write_run_info(run_dir: Path, args) -> None:
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "argv": sys.argv[1:], "cpu_count": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "speed_probe": speed_probe(),
         "python": platform.python_version(), "platform": platform.platform(),
         "benchmark_git_commit": git(REPO_DIR, "rev-parse", "--short", "HEAD"),
         "autoimb_path": str(autoimb_path),
