@@ -58,7 +58,7 @@ COLUMNS = [
     "reported_raw_normalized_cost", "ap", "f1", "recall", "precision",
     "fit_seconds", "threshold_seconds", "predict_seconds", "process_seconds",
     "overran_budget", "peak_rss_mb", "rss_before_fit_mb", "trials",
-    "trials_completed", "config",
+    "trials_completed", "trials_fitted", "config",
     "versions", "python", "load_average", "finished_at", "log",
 ]
 
@@ -400,7 +400,9 @@ def describe(row: dict) -> str:
     if row.get("trials") is not None:
         parts.append(f"{row['trials']} trials")
     if row.get("trials_completed") is not None:
-        parts.append(f"({row['trials_completed']} completed)")
+        fitted = (f", {row['trials_fitted']} fitted a fold"
+                  if row.get("trials_fitted") is not None else "")
+        parts.append(f"({row['trials_completed']} completed{fitted})")
     return " ".join(parts)
 
 

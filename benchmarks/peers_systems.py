@@ -153,6 +153,9 @@ class Fitted:
     config: str = ""
     trials: int | None = None
     trials_completed: int | None = None  # of those, the ones that ran to the end
+    # of those, the ones that fitted a fold or more: completed, or pruned after
+    # a fold (not the proposals stopped before fitting, for the time left)
+    trials_fitted: int | None = None
     reported_normalized_cost: float | None = None
     reported_raw_normalized_cost: float | None = None
     threshold_seconds: float | None = None  # threshold tuning after the search
@@ -421,6 +424,9 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
         config=f"{model.strategy_}, threshold {model.threshold_:.4g}",
         trials=int(states.isin(["COMPLETE", "PRUNED"]).sum()),
         trials_completed=int((states == "COMPLETE").sum()),
+        trials_fitted=int(((states == "COMPLETE") | (
+            (states == "PRUNED")
+            & model.results_["reason"].fillna("").str.startswith("after fold"))).sum()),
         reported_normalized_cost=float(model.best_score_) / base,
         reported_raw_normalized_cost=None if raw is None else float(raw) / base,
         versions=f"autoimb {autoimb.__version__} ({Path(autoimb.__file__).parent}), "
@@ -485,6 +491,7 @@ def run_job(job: dict, record: dict) -> None:
     record.update(test_metrics(y_test, proba, pred, fp_cost, fn_cost))
     record.update(config=fitted.config, trials=fitted.trials,
                   trials_completed=fitted.trials_completed,
+                  trials_fitted=fitted.trials_fitted,
                   reported_normalized_cost=fitted.reported_normalized_cost,
                   reported_raw_normalized_cost=fitted.reported_raw_normalized_cost,
                   threshold_seconds=fitted.threshold_seconds,
