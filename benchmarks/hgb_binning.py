@@ -14,22 +14,21 @@ imbalance ratio, divided by the cheaper trivial rule's cost).
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
+import _common  # noqa: F401  (one thread per native pool, before numpy)
 import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.ensemble import HistGradientBoostingClassifier as Weighted
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
+from _common import RESULTS_DIR, environment, environment_line, write_json
+from peers_systems import DATA_DIR
 from threadpoolctl import threadpool_limits
 
+from autoimb._metrics import error_metrics
 from autoimb._sklearn_compat import HistGradientBoostingClassifier as Unweighted
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-OUT = Path(__file__).resolve().parent / "results"
 
 
 def load(path):
@@ -52,17 +51,15 @@ def cross_validate(cls, X, y):
         seconds.append(time.perf_counter() - start)
         proba[test] = model.predict_proba(X[test])[:, 1]
     ratio = (y == 0).sum() / (y == 1).sum()
-    pred = proba >= 0.5
-    cost = ((pred & (y == 0)).sum() + ratio * (~pred & (y == 1)).sum())
-    trivial = min((y == 0).sum(), ratio * (y == 1).sum())
+    errors = error_metrics(y, proba >= 0.5, fp_cost=1.0, fn_cost=ratio)
     return {"fit_s": float(np.mean(seconds)),
             "ap": float(average_precision_score(y, proba)),
-            "norm_cost": float(cost / trivial)}
+            "norm_cost": float(errors["normalized_cost"])}
 
 
 def main():
-    rows = []
-    for path in sorted(DATA.glob("*.csv.gz")):
+    env, rows = environment(), []
+    for path in sorted(DATA_DIR.glob("*.csv.gz")):
         X, y = load(path)
         if len(y) > 50_000:
             continue
@@ -76,13 +73,12 @@ def main():
         print(row, flush=True)
         rows.append(row)
     table = pd.DataFrame(rows)
-    OUT.mkdir(exist_ok=True)
-    (OUT / "hgb_binning.json").write_text(json.dumps(
-        {"scikit_learn": sklearn.__version__, "rows": rows}, indent=1))
+    write_json(RESULTS_DIR / "hgb_binning.json", {"environment": env, "rows": rows})
     mean = table.mean(numeric_only=True)
     lines = [
         f"# Class-weighted HistGradientBoosting: weighted against unweighted bins "
         f"(scikit-learn {sklearn.__version__})", "",
+        f"Run: {environment_line(env)}.", "",
         "Command: `python benchmarks/hgb_binning.py`; 5-fold stratified CV, "
         "`class_weight=\"balanced\"`, 100 iterations, one thread.", "",
         "| data | rows | features | fit s weighted | fit s unweighted | AP weighted "
@@ -94,7 +90,7 @@ def main():
             f"{row['weighted_fit_s']:.2f} | {row['unweighted_fit_s']:.2f} | "
             f"{row['weighted_ap']:.3f} | {row['unweighted_ap']:.3f} | "
             f"{row['weighted_norm_cost']:.3f} | {row['unweighted_norm_cost']:.3f} |")
-    (OUT / "hgb_binning.md").write_text("\n".join(lines) + "\n")
+    (RESULTS_DIR / "hgb_binning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -19,12 +19,16 @@ def read_dataset(name: str) -> tuple[pd.DataFrame, pd.Series]:
     return frame.drop(columns="target"), frame["target"]
 
 
+def make_small_data():
+    """A 600-row numeric problem with 10% positives (for module fixtures)."""
+    return make_classification(n_samples=600, n_features=8, n_informative=4,
+                               weights=[0.9], random_state=0)
+
+
 @pytest.fixture
 def small_data():
     """A 600-row numeric problem with 10% positives."""
-    X, y = make_classification(n_samples=600, n_features=8, n_informative=4,
-                               weights=[0.9], random_state=0)
-    return X, y
+    return make_small_data()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import make_small_data
 from optuna_dashboard import get_note
 
 import autoimb
@@ -68,10 +69,7 @@ def _note(study, trial):
 def search(tmp_path_factory):
     """One search on the ``small_data`` problem, its study in a journal file; the
     tests below only read it."""
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(n_samples=600, n_features=8, n_informative=4,
-                               weights=[0.9], random_state=0)
+    X, y = make_small_data()
     path = tmp_path_factory.mktemp("search") / "autoimb.journal"
     model = autoimb.fit(X, y, search_space="fast", n_trials=8, cv=3, fp_cost=1,
                         fn_cost=20, storage=str(path), random_state=0,
