@@ -58,7 +58,8 @@ COLUMNS = [
     "reported_raw_normalized_cost", "ap", "f1", "recall", "precision",
     "fit_seconds", "threshold_seconds", "predict_seconds", "process_seconds",
     "overran_budget", "peak_rss_mb", "rss_before_fit_mb", "trials",
-    "trials_completed", "trials_fitted", "config",
+    "trials_completed", "trials_fitted", "trials_queued", "trials_proposed_completed",
+    "config",
     "versions", "python", "load_average", "finished_at", "log",
 ]
 
@@ -402,7 +403,10 @@ def describe(row: dict) -> str:
     if row.get("trials_completed") is not None:
         fitted = (f", {row['trials_fitted']} fitted a fold"
                   if row.get("trials_fitted") is not None else "")
-        parts.append(f"({row['trials_completed']} completed{fitted})")
+        proposed = (f", {row['trials_proposed_completed']} of them proposed by the "
+                    f"search, {row['trials_queued']} queued"
+                    if row.get("trials_queued") is not None else "")
+        parts.append(f"({row['trials_completed']} completed{fitted}{proposed})")
     return " ".join(parts)
 
 

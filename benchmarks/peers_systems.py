@@ -156,6 +156,10 @@ class Fitted:
     # of those, the ones that fitted a fold or more: completed, or pruned after
     # a fold (not the proposals stopped before fitting, for the time left)
     trials_fitted: int | None = None
+    # autoimb: the portfolio's queued recipes, and the completed trials that the
+    # search proposed itself (not queued)
+    trials_queued: int | None = None
+    trials_proposed_completed: int | None = None
     reported_normalized_cost: float | None = None
     reported_raw_normalized_cost: float | None = None
     threshold_seconds: float | None = None  # threshold tuning after the search
@@ -416,6 +420,7 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
                         storage=str(ctx.workdir / "autoimb.journal"))
     base = trivial_cost(y, ctx.fp_cost, ctx.fn_cost)
     states = model.results_["state"]
+    queued = model.results_["recipe"].notna()
     raw = getattr(model, "best_score_raw_", None)
     positive = list(model.classes_).index(1)
     return Fitted(
@@ -427,6 +432,8 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
         trials_fitted=int(((states == "COMPLETE") | (
             (states == "PRUNED")
             & model.results_["reason"].fillna("").str.startswith("after fold"))).sum()),
+        trials_queued=int(queued.sum()),
+        trials_proposed_completed=int(((states == "COMPLETE") & ~queued).sum()),
         reported_normalized_cost=float(model.best_score_) / base,
         reported_raw_normalized_cost=None if raw is None else float(raw) / base,
         versions=f"autoimb {autoimb.__version__} ({Path(autoimb.__file__).parent}), "
@@ -492,6 +499,8 @@ def run_job(job: dict, record: dict) -> None:
     record.update(config=fitted.config, trials=fitted.trials,
                   trials_completed=fitted.trials_completed,
                   trials_fitted=fitted.trials_fitted,
+                  trials_queued=fitted.trials_queued,
+                  trials_proposed_completed=fitted.trials_proposed_completed,
                   reported_normalized_cost=fitted.reported_normalized_cost,
                   reported_raw_normalized_cost=fitted.reported_raw_normalized_cost,
                   threshold_seconds=fitted.threshold_seconds,
