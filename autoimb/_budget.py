@@ -14,13 +14,6 @@ kddcup_http, many of them duplicates, took 50 s per fold where 60,000 rows took
 under 1 s. Its time is scaled from its largest measured run by the square of
 the rows above it (a neighbour search's worst case), and the search measures it
 on an eighth of a large fold before its first trial (:meth:`Budget.predict`).
-
-The portfolio's queued recipes (:mod:`autoimb._portfolio`) may take at most half
-of the time before the reserve: a recipe that would end past that point is
-skipped (:meth:`Budget.leaves_search_time`), so that the search proper always
-gets the other half to propose strategies of its own. On a budget of a minute,
-mammography's seven recipes on 15 folds took the whole minute and left the
-search two trials of its own.
 """
 
 from __future__ import annotations
@@ -54,9 +47,6 @@ UNSTOPPABLE_MARGIN = 2.0
 # Time kept after the search for choosing, blending and bookkeeping, besides
 # the refit itself: a fixed part and a share of the budget.
 _FIXED_RESERVE, _SHARE_RESERVE = 1.0, 0.03
-# The share of the time before the reserve that the portfolio's queued recipes
-# may take; the rest is the search's own.
-PORTFOLIO_SHARE = 0.5
 # Resamplers whose cost is negligible next to a model's (no neighbour search).
 _CHEAP_RESAMPLERS = ("none", "random_over", "random_under")
 
@@ -184,8 +174,7 @@ class Budget:
             return not any(rows for rows, _ in self._resamples.get(resampler, ()))
 
     def predict(self, model: str, size: float, resampler: str = "none", *,
-                rows: float | None = None, folds: int = 1,
-                caution: float = 2.0) -> float:
+                rows: float | None = None, folds: int = 1) -> float:
         """Predicted seconds of a trial of this family, size and resampler; 0
         when nothing has run yet.
 
@@ -193,8 +182,7 @@ class Budget:
         rows after over-sampling: scaled from its largest measured run, by the
         square of the rows above that run and linearly below. A non-cheap
         resampler that has not run yet may cost as much as the slowest trial so
-        far. A family that has not run yet is predicted from the others, times
-        ``caution`` (1: the plain estimate).
+        far.
 
         Examples
         --------
@@ -221,32 +209,12 @@ class Budget:
             return float(np.median(same)) + extra
         per_unit = np.median([seconds / s / _RELATIVE_COST.get(family, 1.0)
                               for family, s, seconds in runs])
-        # Another family's time is a rough guide: by default, count on twice as
-        # much.
-        return float(caution * per_unit * _RELATIVE_COST.get(model, 1.0) * size) + extra
+        # Another family's time is a rough guide: count on twice as much.
+        return float(2.0 * per_unit * _RELATIVE_COST.get(model, 1.0) * size) + extra
 
     def allows(self, seconds: float) -> bool:
         """Whether work of this many seconds ends before the deadline, reserve kept."""
         return seconds <= self.remaining() - self.reserve
-
-    def leaves_search_time(self, seconds: float) -> bool:
-        """Whether queued work of this many seconds ends within the portfolio's
-        share of the time (:data:`PORTFOLIO_SHARE` of the time before the
-        reserve), so that the search keeps the rest. Always true without a
-        deadline.
-
-        Examples
-        --------
-        >>> budget = Budget(60.0, start=time.perf_counter() - 20.0)
-        >>> budget.leaves_search_time(5.0)   # ends at 25 s of 60 - 2.8 s
-        True
-        >>> budget.leaves_search_time(15.0)  # ends at 35 s: past half
-        False
-        """
-        if self.timeout is None:
-            return True
-        elapsed = time.perf_counter() - self.start
-        return elapsed + seconds <= PORTFOLIO_SHARE * (self.timeout - self.reserve)
 
     def cheapest_trial(self) -> float:
         """The shortest trial seen so far (0 before any)."""

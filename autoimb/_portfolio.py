@@ -14,9 +14,7 @@ Where the search space cannot express a setting (a family it lacks, a weighting
 it does not offer), the entry is left out; where a value lies outside the
 space's range, it is moved to the nearest bound. On large data (a holdout
 validation), only the entries cheap enough to leave time for the search are
-queued. With a time budget, a queued entry predicted to end past half of it is
-skipped when its turn comes (:meth:`autoimb._budget.Budget.leaves_search_time`):
-the search keeps the other half for strategies of its own.
+queued.
 """
 
 from __future__ import annotations

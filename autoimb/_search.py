@@ -281,13 +281,6 @@ def make_objective(ctx: SearchContext):
                               "budget has less left"
                               + (" (a one-split trial cannot stop part way, so it "
                                  f"needs {margin:g} times that)" if margin > 1 else ""))
-            if "recipe" in trial.user_attrs:  # the plain estimate: a share, not a limit
-                expected = budget.predict(strategy.model, size, strategy.resampler,
-                                          rows=fold_rows, folds=len(ctx.folds),
-                                          caution=1.0)
-                if not budget.leaves_search_time(margin * expected):
-                    stop_for_time(f"a queued recipe of about {expected:.0f} s would "
-                                  "leave the search less than half of the budget")
             scores, _, seconds = out_of_fold_scores(
                 make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
             post = ctx.postprocess(scores)

@@ -23,11 +23,6 @@ def test_predict_scales_with_size_and_family():
     # another family's time, scaled by the rough relative cost, and doubled
     assert budget.predict("hist_gradient_boosting", 1.0) == pytest.approx(
         2.0 * np.median([2.0, 2.2]))
-    # the plain estimate, for the portfolio's share
-    assert budget.predict("hist_gradient_boosting", 1.0, caution=1.0) == pytest.approx(
-        np.median([2.0, 2.2]))
-    same_family = budget.predict("lightgbm", 2.0)
-    assert budget.predict("lightgbm", 2.0, caution=1.0) == same_family
 
 
 def test_reserve_keeps_time_for_the_refit_of_the_best():

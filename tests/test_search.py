@@ -2,7 +2,6 @@
 trial is kept within the budget."""
 
 import gc
-import time
 import weakref
 
 import numpy as np
@@ -202,39 +201,3 @@ def test_a_trial_holds_one_fitted_pipeline_at_a_time(monkeypatch):
 
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert alive_at_fit == [0] * 5
-
-
-LOGISTIC_SPACE = {
-    "models": {"logistic_regression": {"C": 1.0, "class_weight": ["balanced"]}},
-    "resampling": {"methods": ["none"]},
-    "calibration": {"methods": ["none"]},
-}
-
-
-@pytest.mark.parametrize("elapsed, recipe_state", [(0.0, "COMPLETE"), (25.0, "PRUNED")])
-def test_queued_recipes_leave_the_search_half_of_the_budget(elapsed, recipe_state):
-    """Check that a queued recipe predicted to end past half of the time before
-    the reserve is skipped, with its reason, while a trial the search proposes
-    with the same prediction runs; early in the budget the recipe runs."""
-    budget = Budget(60.0, start=time.perf_counter() - elapsed)
-    budget.record("logistic_regression", 1.0, 10.0, 2.0, is_best=True)  # 10 s each
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(600, 2)), columns=["a", "b"])
-    y = (X["a"] + rng.normal(size=600) > 1.8).astype(int).to_numpy()
-    context = SearchContext(
-        X=X, y=y, kinds=ColumnKinds((), ("a", "b")),
-        folds=make_folds(Validation("kfold", 3, 1 / 3), y, seed=0),
-        objective=Objective("cost", 1.0, 10.0),
-        space=load_search_space(LOGISTIC_SPACE), model_seed=0, budget=budget)
-    assert budget.allows(10.0)
-    assert budget.leaves_search_time(10.0) == (elapsed == 0.0)
-    study = optuna.create_study()
-    study.enqueue_trial({}, user_attrs={"recipe": "logistic regression"})
-    study.optimize(make_objective(context), n_trials=2)
-
-    recipe, proposed = study.trials
-    assert recipe.state.name == recipe_state
-    if recipe_state == "PRUNED":
-        assert "queued recipe of about 10 s" in recipe.user_attrs["pruned_reason"]
-        assert "less than half of the budget" in recipe.user_attrs["pruned_reason"]
-    assert proposed.state == optuna.trial.TrialState.COMPLETE
