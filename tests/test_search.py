@@ -201,3 +201,41 @@ def test_a_trial_holds_one_fitted_pipeline_at_a_time(monkeypatch):
 
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert alive_at_fit == [0] * 5
+
+
+LOGISTIC_SPACE = {
+    "models": {"logistic_regression": {"C": 1.0, "class_weight": ["balanced"]}},
+    "resampling": {"methods": ["none"]},
+    "calibration": {"methods": ["none"]},
+}
+
+
+@pytest.mark.parametrize("best_scores, state", [([0.0] * 3, "PRUNED"),
+                                                ([0.0, 0.0, 99.0], "COMPLETE")])
+def test_repeated_folds_stop_a_trial_beaten_on_every_fold_of_the_first_repeat(
+        best_scores, state):
+    """Check that with folds repeated twice, a trial worse than the best trial
+    on each fold of the first repetition stops there, with its reason, and one
+    better on any of them runs every fold."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(600, 2)), columns=["a", "b"])
+    y = (X["a"] + rng.normal(size=600) > 1.8).astype(int).to_numpy()
+    context = SearchContext(
+        X=X, y=y, kinds=ColumnKinds((), ("a", "b")),
+        folds=make_folds(Validation("kfold", 3, 1 / 3, n_repeats=2), y, seed=0),
+        objective=Objective("cost", 1.0, 10.0),
+        space=load_search_space(LOGISTIC_SPACE), model_seed=0)
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(
+        value=0.0, user_attrs={"fold_scores": best_scores * 2}))
+    study.optimize(make_objective(context), n_trials=1)
+
+    trial = study.trials[1]
+    assert trial.state.name == state
+    if state == "PRUNED":
+        assert len(trial.user_attrs["fold_scores"]) == 3
+        assert trial.user_attrs["pruned_reason"] == (
+            "after the first 3 folds (one repetition of 2), it was worse than the "
+            "best trial, #0, on every one of them")
+    else:
+        assert len(trial.user_attrs["fold_scores"]) == 6
