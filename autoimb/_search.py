@@ -220,9 +220,6 @@ def make_objective(ctx: SearchContext):
         int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
     # A trial on one split cannot stop between folds: it needs a wider margin.
     margin = UNSTOPPABLE_MARGIN if len(ctx.folds) == 1 else 1.0
-    # Repeated folds: a trial worse than the best on every fold of the first
-    # repetition stops there (see _worse_on_every_fold).
-    n_first = len(ctx.partition) if len(ctx.partition) < len(ctx.folds) else 0
 
     def run_trial(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker_id())
@@ -255,17 +252,6 @@ def make_objective(ctx: SearchContext):
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
-            if k + 1 == n_first:
-                beaten_by = _worse_on_every_fold(trial.study, fold_scores,
-                                                 objective.direction)
-                if beaten_by is not None:
-                    reason = (f"after the first {n_first} folds (one repetition of "
-                              f"{len(ctx.folds) // n_first}), it was worse than the "
-                              f"best trial, #{beaten_by}, on every one of them")
-                    trial.set_user_attr("pruned_reason", reason)
-                    if explainer is not None:
-                        explainer.stopped(trial, strategy, "PRUNED", reason)
-                    raise optuna.TrialPruned(reason)
             # A trial whose last fold is scored is complete: keep it.
             if prune and k < len(ctx.folds) - 1 and trial.should_prune():
                 reason = (
@@ -336,39 +322,6 @@ def make_objective(ctx: SearchContext):
         return post.value
 
     return run_trial
-
-
-def _worse_on_every_fold(study, fold_scores, direction) -> int | None:
-    """The number of the best completed trial if ``fold_scores`` are worse than
-    its scores on every one of those folds, else None.
-
-    With repeated folds, each repetition costs a trial as much as the first.
-    A candidate beaten by the best on each of the first repetition's folds (of
-    5 folds, a one-sided sign test's p = 1/32) is not worth the other
-    repetitions, which are there to tell close candidates apart.
-
-    Examples
-    --------
-    >>> import optuna
-    >>> study = optuna.create_study()
-    >>> study.add_trial(optuna.trial.create_trial(
-    ...     value=0.3, user_attrs={"fold_scores": [0.2, 0.3, 0.4]}))
-    >>> _worse_on_every_fold(study, [0.3, 0.4, 0.5], "minimize")
-    0
-    >>> _worse_on_every_fold(study, [0.3, 0.2, 0.5], "minimize") is None
-    True
-    """
-    try:
-        best = study.best_trial
-    except ValueError:  # no completed trial yet
-        return None
-    rival = best.user_attrs.get("fold_scores", [])[:len(fold_scores)]
-    if len(rival) < len(fold_scores):
-        return None
-    sign = 1.0 if direction == "minimize" else -1.0
-    if all(sign * (mine - theirs) > 0 for mine, theirs in zip(fold_scores, rival)):
-        return best.number
-    return None
 
 
 def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:
