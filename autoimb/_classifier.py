@@ -28,7 +28,7 @@ from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_re
 from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._optuna_compat import speed_up_tpe
-from ._portfolio import PORTFOLIO, enqueue_portfolio
+from ._portfolio import enqueue_portfolio
 from ._processes import WorkerProcesses
 from ._search import SearchContext, best_trial_or_raise, run_search
 from ._selection import affordable, bias_corrected_estimate, candidate_pool
@@ -379,12 +379,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         with warnings.catch_warnings(), _quiet_optuna():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             speed_up_tpe()
-            # The portfolio's recipes are the start: TPE models them from its
-            # first proposal instead of drawing 10 at random over the whole
-            # space (in a minute, most random draws were too slow to finish).
             sampler = optuna.samplers.TPESampler(
                 seed=sampler_seed, multivariate=True, group=True,
-                n_startup_trials=len(PORTFOLIO),
                 constant_liar=join or self.n_jobs != 1)
             pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
             if join:  # a worker or an export: the study exists, made for this data
