@@ -21,7 +21,13 @@ import time
 import _common  # noqa: F401  (one thread per native pool, before numpy)
 import numpy as np
 import pandas as pd
-from _common import RESULTS_DIR, environment, environment_line, write_json
+from _common import (
+    RESULTS_DIR,
+    environment,
+    environment_line,
+    markdown_table,
+    write_json,
+)
 from peers_systems import DATA_DIR
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
@@ -68,9 +74,13 @@ def main():
                             for k, v in cross_validate(X, y, kinds, trees).items()})
         print(row, flush=True)
         rows.append(row)
-    table = pd.DataFrame(rows)
     write_json(RESULTS_DIR / "brf_trees.json", {"environment": env, "rows": rows})
-    mean = table.mean(numeric_only=True)
+    write_markdown(env, rows)
+
+
+def write_markdown(env: dict, rows: list) -> None:
+    """``results/brf_trees.md`` from the environment and the rows (as in the JSON)."""
+    mean = pd.DataFrame(rows).mean(numeric_only=True)
     a, b = TREES
     lines = [
         f"# The portfolio's balanced random forest: {a} against {b} trees", "",
@@ -78,14 +88,15 @@ def main():
         "Command: `python benchmarks/brf_trees.py`; 5-fold stratified CV through "
         "autoimb's pipeline, one thread. *cost*: normalized cost at the best "
         "threshold on the out-of-fold scores.", "",
-        f"| data | rows | s/fold {a} | s/fold {b} | AP {a} | AP {b} | cost {a} "
-        f"| cost {b} |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in [*rows, {"data": "**mean**", "rows": "", **mean}]:
-        lines.append(
-            f"| {row['data']} | {row['rows']} | {row[f's_{a}']:.2f} | "
-            f"{row[f's_{b}']:.2f} | {row[f'ap_{a}']:.3f} | {row[f'ap_{b}']:.3f} | "
-            f"{row[f'cost_{a}']:.3f} | {row[f'cost_{b}']:.3f} |")
+        markdown_table(
+            ["data", "rows", f"s/fold {a}", f"s/fold {b}", f"AP {a}", f"AP {b}",
+             f"cost {a}", f"cost {b}"],
+            [[row["data"], row["rows"], *(f"{row[f'{key}_{trees}']:{spec}}"
+                                          for key, spec in (("s", ".2f"), ("ap", ".3f"),
+                                                            ("cost", ".3f"))
+                                          for trees in TREES)]
+             for row in [*rows, {**mean, "data": "**mean**", "rows": ""}]],
+            "lrrrrrrr")]
     (RESULTS_DIR / "brf_trees.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

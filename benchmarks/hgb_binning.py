@@ -23,7 +23,13 @@ import sklearn
 from sklearn.ensemble import HistGradientBoostingClassifier as Weighted
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
-from _common import RESULTS_DIR, environment, environment_line, write_json
+from _common import (
+    RESULTS_DIR,
+    environment,
+    environment_line,
+    markdown_table,
+    write_json,
+)
 from peers_systems import DATA_DIR
 from threadpoolctl import threadpool_limits
 
@@ -72,24 +78,30 @@ def main():
                **{f"unweighted_{k}": v for k, v in unweighted.items()}}
         print(row, flush=True)
         rows.append(row)
-    table = pd.DataFrame(rows)
     write_json(RESULTS_DIR / "hgb_binning.json", {"environment": env, "rows": rows})
-    mean = table.mean(numeric_only=True)
+    write_markdown(env, rows)
+
+
+def write_markdown(env: dict, rows: list) -> None:
+    """``results/hgb_binning.md`` from the environment and the rows (as in the JSON)."""
+    mean = pd.DataFrame(rows).mean(numeric_only=True)
     lines = [
         f"# Class-weighted HistGradientBoosting: weighted against unweighted bins "
         f"(scikit-learn {sklearn.__version__})", "",
         f"Run: {environment_line(env)}.", "",
         "Command: `python benchmarks/hgb_binning.py`; 5-fold stratified CV, "
         "`class_weight=\"balanced\"`, 100 iterations, one thread.", "",
-        "| data | rows | features | fit s weighted | fit s unweighted | AP weighted "
-        "| AP unweighted | norm. cost weighted | norm. cost unweighted |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in [*rows, {"data": "**mean**", "rows": "", "features": "", **mean}]:
-        lines.append(
-            f"| {row['data']} | {row['rows']} | {row['features']} | "
-            f"{row['weighted_fit_s']:.2f} | {row['unweighted_fit_s']:.2f} | "
-            f"{row['weighted_ap']:.3f} | {row['unweighted_ap']:.3f} | "
-            f"{row['weighted_norm_cost']:.3f} | {row['unweighted_norm_cost']:.3f} |")
+        markdown_table(
+            ["data", "rows", "features", "fit s weighted", "fit s unweighted",
+             "AP weighted", "AP unweighted", "norm. cost weighted",
+             "norm. cost unweighted"],
+            [[row["data"], row["rows"], row["features"],
+              *(f"{row[f'{variant}_{key}']:{spec}}"
+                for key, spec in (("fit_s", ".2f"), ("ap", ".3f"), ("norm_cost", ".3f"))
+                for variant in ("weighted", "unweighted"))]
+             for row in [*rows, {**mean, "data": "**mean**", "rows": "",
+                                 "features": ""}]],
+            "lrrrrrrrr")]
     (RESULTS_DIR / "hgb_binning.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

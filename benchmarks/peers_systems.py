@@ -420,6 +420,7 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
                         storage=str(ctx.workdir / "autoimb.journal"))
     base = trivial_cost(y, ctx.fp_cost, ctx.fn_cost)
     states = model.results_["state"]
+    completed = states == "COMPLETE"
     queued = model.results_["recipe"].notna()
     raw = getattr(model, "best_score_raw_", None)
     positive = list(model.classes_).index(1)
@@ -428,12 +429,12 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
         lambda rows: (np.asarray(model.predict(rows)) == 1).astype(int),
         config=f"{model.strategy_}, threshold {model.threshold_:.4g}",
         trials=int(states.isin(["COMPLETE", "PRUNED"]).sum()),
-        trials_completed=int((states == "COMPLETE").sum()),
-        trials_fitted=int(((states == "COMPLETE") | (
+        trials_completed=int(completed.sum()),
+        trials_fitted=int((completed | (
             (states == "PRUNED")
             & model.results_["reason"].fillna("").str.startswith("after fold"))).sum()),
         trials_queued=int(queued.sum()),
-        trials_proposed_completed=int(((states == "COMPLETE") & ~queued).sum()),
+        trials_proposed_completed=int((completed & ~queued).sum()),
         reported_normalized_cost=float(model.best_score_) / base,
         reported_raw_normalized_cost=None if raw is None else float(raw) / base,
         versions=f"autoimb {autoimb.__version__} ({Path(autoimb.__file__).parent}), "
