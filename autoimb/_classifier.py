@@ -29,7 +29,7 @@ from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._optuna_compat import speed_up_tpe
 from ._portfolio import enqueue_portfolio
-from ._processes import WorkerProcesses
+from ._processes import WorkerProcesses, resolve_n_jobs
 from ._search import SearchContext, best_trial_or_raise, run_search
 from ._selection import affordable, bias_corrected_estimate, candidate_pool
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
@@ -112,12 +112,17 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         the data and settings, so that rerunning the same fit resumes it.
     random_state : int, RandomState instance or None, default=None
         Seeds the sampler, the folds, the resamplers and the models.
-    n_jobs : int, default=1
+    n_jobs : int, default=None
         Trials run in parallel (``-1``: one per core), in threads or processes
         (see ``parallel``), each model on one core (BLAS and OpenMP are limited
         to one thread during the search, which on small and medium data is
-        faster than sharing cores). Results with ``n_jobs > 1`` are not
-        reproducible: the order trials finish in changes what the sampler learns.
+        faster than sharing cores). ``None``: one per core (at most 4) in worker
+        processes when ``timeout`` is at least 30 s and the storage can be
+        shared (the default journal file or a database), else 1 (see
+        :func:`autoimb._processes.resolve_n_jobs`); ``n_jobs_`` tells which.
+        Results with more than one trial at once are not reproducible: the
+        order trials finish in changes what the sampler learns; pass
+        ``n_jobs=1`` for a reproducible search.
     parallel : {"threads", "processes"}, default=None
         How ``n_jobs > 1`` trials run at once: in threads of this process, or in
         ``n_jobs - 1`` worker processes (see :func:`autoimb.run_worker`) beside
@@ -199,6 +204,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         One row per trial: state, ``value`` (its own, raw cross-validated
         value), ``chosen`` (part of the returned model), strategy, metrics and
         parameters.
+    n_jobs_ : int
+        Trials the search ran at once (``n_jobs`` resolved).
     study_ : optuna.Study
         The study (not kept in exported or pickled models).
     study_name_, storage_location_ : str
@@ -217,7 +224,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     Notes
     -----
     Runs with ``n_jobs=1`` and a fixed ``random_state`` give the same best
-    parameters and predictions. With ``n_jobs > 1`` they do not.
+    parameters and predictions when bounded by ``n_trials``. With more than one
+    trial at once they do not; ``n_jobs=None`` (the default) runs one trial per
+    core when ``timeout`` is 30 s or more and the storage is shared.
 
     Examples
     --------
@@ -245,7 +254,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         "study_name": [str, None],
         "random_state": ["random_state"],
         "n_jobs": [Interval(Integral, 1, None, closed="left"),
-                   Options(Integral, {-1})],
+                   Options(Integral, {-1}), None],
         "parallel": [StrOptions({"threads", "processes"}), None],
         "data_location": [str, os.PathLike, None],
         "pos_label": "no_validation",
@@ -256,7 +265,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
                  fn_cost=None, n_trials=None, timeout=None, cv=None, storage=None,
-                 study_name=None, random_state=None, n_jobs=1, parallel=None,
+                 study_name=None, random_state=None, n_jobs=None, parallel=None,
                  pos_label=None, ensemble_size=3, show_progress_bar=True,
                  dashboard=False, data_location=None):
         self.search_space = search_space
@@ -294,9 +303,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self : AutoImbClassifier
         """
         budget = Budget(self.timeout)
+        self.n_jobs_ = self._trials_at_once()
         study, storage, context = self._prepare(X, y, budget)
         with self._dashboard_server(storage, context):
-            threads = _threads_per_model(self.n_jobs)
+            threads = _threads_per_model(self.n_jobs_)
             context.model_threads = threads
             with threadpool_limits(limits=threads):
                 interrupted = self._search(study, context, inputs=(X, y))
@@ -381,7 +391,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             speed_up_tpe()
             sampler = optuna.samplers.TPESampler(
                 seed=sampler_seed, multivariate=True, group=True,
-                constant_liar=join or self.n_jobs != 1)
+                constant_liar=join or self._trials_at_once() != 1)
             pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
             if join:  # a worker or an export: the study exists, made for this data
                 study = optuna.load_study(study_name=self.study_name_, storage=storage,
@@ -490,13 +500,18 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.validation_ = validation
         return make_folds(validation, y01, study.user_attrs["autoimb.seeds"]["folds"])
 
+    def _trials_at_once(self) -> int:
+        """``n_jobs`` resolved: how many trials the search runs at once."""
+        return resolve_n_jobs(self.n_jobs, timeout=self.timeout, parallel=self.parallel,
+                              storage=self.storage, cv=self.cv)
+
     def _n_trials(self):
         """Finished trials wanted in the study."""
         return 50 if self.n_trials is None and self.timeout is None else self.n_trials
 
     def _search(self, study, context, *, inputs=None, callbacks=()) -> bool:
-        n_jobs = _effective_n_jobs(self.n_jobs)
-        helpers = WorkerProcesses.for_search(self, study, context, inputs, n_jobs)
+        helpers = WorkerProcesses.for_search(self, study, context, inputs,
+                                             self._trials_at_once())
         try:
             with helpers:
                 run_search(study, context, n_trials=self._n_trials(),
@@ -764,17 +779,13 @@ def _describe_cv(cv) -> str:
     return f"{len(pairs)} given (train, test) splits, sha256 {digest}"
 
 
-def _threads_per_model(n_jobs: int) -> int:
+def _threads_per_model(trials_at_once: int) -> int:
     """Threads each model may use during the search (an experiment's switch,
     ``AUTOIMB_THREADS_PER_MODEL``: "all" gives every core to the one trial)."""
     setting = os.environ.get("AUTOIMB_THREADS_PER_MODEL", "1")
-    if setting == "all" and _effective_n_jobs(n_jobs) == 1:
+    if setting == "all" and trials_at_once == 1:
         return os.cpu_count() or 1
     return 1
-
-
-def _effective_n_jobs(n_jobs: int) -> int:
-    return (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
 
 
 def _spawn_seeds(random_state, n):

@@ -43,7 +43,8 @@ from ._warnings import warn
 # Nothing heavy at import time: the command line reads DEFAULT_PARALLEL for its
 # help. joblib, Optuna and the storage module are imported where used.
 
-__all__ = ["DEFAULT_PARALLEL", "WorkerProcesses", "choose_parallel"]
+__all__ = ["AUTO_PARALLEL_FROM_SECONDS", "DEFAULT_PARALLEL", "WorkerProcesses",
+           "choose_parallel", "resolve_n_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,23 @@ logger = logging.getLogger(__name__)
 #: threads ran 92 and 64 (yeast_me2, mammography; benchmarks/results/parallel.md).
 DEFAULT_PARALLEL = "processes"
 
+#: With ``n_jobs=None`` (the default), a search with a time budget of at least
+#: this many seconds runs one trial per core (at most ``_AUTO_MAX_JOBS``) in
+#: worker processes, where the storage and splits allow processes; any other
+#: search runs one trial at a time, and is then reproducible. Each worker costs
+#: about 3 s of importing: below half a minute that is not worth it.
+AUTO_PARALLEL_FROM_SECONDS = 30.0
+# Measured on 2 cores only; more workers each hold a copy of the data, and TPE
+# proposes its trials with fewer results to learn from.
+_AUTO_MAX_JOBS = 4
+
 _SHAREABLE = ("journal", "database", "redis")
 _STOP_SECONDS = 30  # a worker told to stop (SIGTERM) has this long before SIGKILL
 _JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
 
 
-def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None) -> str:
+def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None, *,
+                    warn_user: bool = True) -> str:
     """``"threads"`` or ``"processes"``: how ``n_jobs`` trials run at once.
 
     Processes need a storage that several processes can open and splits they
@@ -86,9 +98,49 @@ def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None) -> str:
                "list; pass cv as an int")
     if why is None:
         return "processes"
-    if parallel == "processes":
+    if parallel == "processes" and warn_user:
         warn(f"parallel='processes' runs trials in threads here: {why}.")
     return "threads"
+
+
+def resolve_n_jobs(n_jobs: int | None, *, timeout=None, parallel=None, storage=None,
+                   cv=None) -> int:
+    """Trials a search runs at once, for its ``n_jobs`` setting.
+
+    ``-1`` means one per core; ``None`` (the default) one per core (at most 4)
+    when the search has a ``timeout`` of at least
+    :data:`AUTO_PARALLEL_FROM_SECONDS` and can run its trials in worker
+    processes (see :func:`choose_parallel`), else 1: threads alone gain little
+    (Python's interpreter lock), and a search bounded by a trial count stays
+    reproducible.
+
+    Examples
+    --------
+    >>> resolve_n_jobs(3)
+    3
+    >>> resolve_n_jobs(None, timeout=10)
+    1
+    >>> resolve_n_jobs(None, timeout=60, storage="memory")
+    1
+    """
+    cores = _cores()
+    if n_jobs == -1:
+        return cores
+    if n_jobs is not None:
+        return n_jobs
+    if timeout is None or timeout < AUTO_PARALLEL_FROM_SECONDS or cores < 2 or \
+            parallel == "threads":
+        return 1
+    jobs = min(cores, _AUTO_MAX_JOBS)
+    mode = choose_parallel(parallel, jobs, storage, cv, warn_user=False)
+    return jobs if mode == "processes" else 1
+
+
+def _cores() -> int:
+    """Cores this process may use (CPU affinity and container quotas counted)."""
+    import joblib
+
+    return max(1, joblib.cpu_count())
 
 
 class WorkerProcesses:

@@ -127,9 +127,9 @@ def _positive_number(value: float | None):
     return value
 
 
-def _n_jobs(value: int) -> int:
-    """Option callback: -1 or a positive number of parallel trials."""
-    if value != -1 and value < 1:
+def _n_jobs(value: int | None) -> int | None:
+    """Option callback: -1 or a positive number of parallel trials (or unset)."""
+    if value is not None and value != -1 and value < 1:
         raise typer.BadParameter(f"{value} is neither -1 nor a positive number.")
     return value
 
@@ -311,9 +311,12 @@ def fit(
     seed: Annotated[int | None, typer.Option(
         metavar="N", show_default=False,
         help="Random seed, for reproducible searches.")] = None,
-    n_jobs: Annotated[int, typer.Option(
+    n_jobs: Annotated[int | None, typer.Option(
         "--jobs", "--n-jobs", "-j", callback=_n_jobs, metavar="N",
-        help="Trials run at once, -1 for one per core (results then vary).")] = 1,
+        show_default=False,
+        help="Trials run at once, -1 for one per core (results then vary) "
+        "[default: one per core, at most 4, in worker processes with a --timeout "
+        "of 30 s or more and a shared storage; else 1].")] = None,
     parallel: Annotated[Parallel | None, typer.Option(
         show_default=False,
         help="Run --jobs trials in threads, or in worker processes beside this "
