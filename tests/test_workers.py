@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import joblib
 import numpy as np
 import optuna
 import pandas as pd
@@ -25,6 +26,7 @@ from test_postgres import server  # noqa: F401  (the module's PostgreSQL server)
 import autoimb
 from autoimb._budget import Budget
 from autoimb._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
+from autoimb._processes import resolve_n_jobs
 from autoimb._storage import StorageLocation
 from autoimb.cli import main
 from autoimb.exceptions import AutoImbError, StudyMismatchError
@@ -273,6 +275,47 @@ def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file)
               and t.user_attrs["worker"] != me}
     assert theirs and theirs <= set(model._context.oof_cache)
     assert model.predict(X).shape == (len(X),)
+
+
+def test_by_default_a_timed_search_runs_one_trial_per_core(tmp_path, data_file):
+    """Check that with the default n_jobs a search with a timeout of 30 s or more
+    on a journal file runs its trials in this process and a worker (on 2 cores),
+    and says so in n_jobs_; the same search bounded by trials alone runs one
+    trial at a time."""
+    if joblib.cpu_count() < 2:
+        pytest.skip("one core: the default runs one trial at a time")
+    X, y = _read(data_file)
+    space = tmp_path / "slower.toml"
+    space.write_text(SLOWER_SPACE)
+    journal = str(tmp_path / "study.journal")
+    options = {"search_space": str(space), "cv": 3, "storage": journal,
+               "random_state": 0, "show_progress_bar": False}
+    timed = autoimb.fit(X, y, n_trials=10, timeout=60, study_name="timed", **options)
+    assert timed.n_jobs_ == min(joblib.cpu_count(), 4)
+    assert len(_workers(timed.study_.get_trials(deepcopy=False))) >= 2
+    counted = autoimb.fit(X, y, n_trials=3, study_name="counted", **options)
+    assert counted.n_jobs_ == 1
+    assert len(_workers(counted.study_.get_trials(deepcopy=False))) == 1
+
+
+@pytest.mark.parametrize(("n_jobs", "options", "expected"), [
+    (None, {"timeout": 60}, 4),
+    (None, {"timeout": 30}, 4),
+    (None, {"timeout": 29}, 1),
+    (None, {}, 1),
+    (None, {"timeout": 60, "storage": "memory"}, 1),
+    (None, {"timeout": 60, "cv": [([0], [1]), ([1], [0])]}, 1),
+    (None, {"timeout": 60, "parallel": "threads"}, 1),
+    (None, {"timeout": 60, "storage": "sqlite:///s.db"}, 4),
+    (-1, {}, 8),
+    (3, {"timeout": 60}, 3),
+])
+def test_resolve_n_jobs(monkeypatch, n_jobs, options, expected):
+    """Check how many trials run at once for each n_jobs setting, on 8 cores:
+    the default parallelizes only a timed search whose trials can run in
+    processes, and at most 4 of them."""
+    monkeypatch.setattr(autoimb._processes, "_cores", lambda: 8)
+    assert resolve_n_jobs(n_jobs, **options) == expected
 
 
 def test_processes_need_a_shared_storage():
