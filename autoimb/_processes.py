@@ -18,6 +18,13 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   (the default) or a database. A study in memory, a storage object, or
   splits given as a splitter run their trials in threads.
 
+:func:`resolve_n_jobs` turns ``n_jobs`` into a number of trials: the default,
+``None``, runs one per core (at most 4) in processes for a search with a
+``timeout`` of 30 s or more that can use them, and one at a time otherwise (on
+the 20 benchmark sets at 60 s, 2 cores: 19.4 completed trials a set against
+10.6, held-out cost level within noise; ``benchmarks/README.md``, tenth
+session).
+
 :data:`DEFAULT_PARALLEL` is what ``parallel=None`` means: the one line to change
 to switch the default (see ``benchmarks/results/parallel.md`` and
 ``benchmarks/results/workers.md`` for the measurements).
