@@ -135,10 +135,9 @@ def resolve_n_jobs(n_jobs: int | None, *, timeout=None, parallel=None, storage=N
         return cores
     if n_jobs is not None:
         return n_jobs
-    if timeout is None or timeout < AUTO_PARALLEL_FROM_SECONDS or cores < 2 or \
-            parallel == "threads":
+    if timeout is None or timeout < AUTO_PARALLEL_FROM_SECONDS:
         return 1
-    jobs = min(cores, _AUTO_MAX_JOBS)
+    jobs = min(cores, _AUTO_MAX_JOBS)  # one core, or parallel="threads": threads
     mode = choose_parallel(parallel, jobs, storage, cv, warn_user=False)
     return jobs if mode == "processes" else 1
 
