@@ -9,9 +9,18 @@ again. For each rule: the held-out normalized cost of its choice, the
 bias-corrected estimate it reports (BBC-CV of that rule), and the raw
 cross-validated value of its choice.
 
-Rules are an order of the candidates (simplest first) and a tolerance: the first
-candidate within ``tolerance`` standard errors of the best raw value is chosen
-(``tolerance=0``: the best raw value).
+Rules are an order of the candidates (simplest first), a pool and a
+tolerance: the first candidate within ``tolerance`` standard errors of the best
+raw value is chosen (``tolerance=0``: the best raw value; ``auto``:
+sqrt(2 ln k) for a pool of k candidates, the expected best of k independent
+standard normal draws, i.e. how far the best of k equal candidates looks ahead
+by chance). Pools: the search's own (blends of 2 and 3 of its best
+strategies, ``ensemble_size=3``), or with blends of up to 5 added
+(``blends5_first``).
+
+The search runs as ``autoimb.fit`` runs by default: a journal file (here in a
+temporary folder), so with ``timeout`` of 30 s or more one trial per core in
+worker processes; ``--storage memory`` runs one trial at a time.
 
 Run from the repository root::
 
@@ -25,7 +34,10 @@ from __future__ import annotations
 import _common  # noqa: F401  (first: caps the thread pools before numpy loads)
 
 import argparse
+import math
+import tempfile
 import time
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -42,6 +54,12 @@ SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TOLERANCES = (0.0, 0.5, 1.0)
 ORDERS = ("simple_first", "blends_first", "portfolio_first")
+# (order, tolerance) pairs judged by default: autoimb's rule (blends_first/1)
+# against wider tolerances and larger blends. --rules all gives ORDERS x
+# TOLERANCES as in the first run (results/selection_rules.md, 2026-12-01).
+DEFAULT_RULES = ("simple_first/0", "blends_first/1", "blends_first/1.5",
+                 "blends_first/2", "blends_first/auto", "blends5_first/1",
+                 "blends5_first/1.5", "blends5_first/2", "blends5_first/auto")
 
 
 def ordered(pool, order, portfolio=frozenset()):
@@ -60,8 +78,13 @@ def ordered(pool, order, portfolio=frozenset()):
         return set(c.trial_numbers) <= portfolio
 
     trivial = of(lambda c: c.is_trivial)
-    blends = sorted(of(lambda c: c.is_blend), key=lambda i: -len(pool[i].trial_numbers))
+    largest = 5 if order == "blends5_first" else 3
+    blends = sorted(of(lambda c: c.is_blend and len(c.trial_numbers) <= largest),
+                    key=lambda i: -len(pool[i].trial_numbers))
     singles = of(lambda c: not c.is_trivial and not c.is_blend)
+    if order in ("blends_first", "blends5_first"):
+        return trivial + blends + singles
+    blends = [i for i in blends if len(pool[i].trial_numbers) <= 3]
     if order == "simple_first":
         return trivial + singles + blends
     if order == "blends_first":
@@ -104,7 +127,20 @@ def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, *, bag=False):
     return np.array(costs)
 
 
-def run_one(name, seed, budget):
+def tolerance_of(text, k):
+    """A rule's tolerance: a number, or ``auto`` = sqrt(2 ln k)."""
+    return math.sqrt(2 * math.log(max(k, 2))) if text == "auto" else float(text)
+
+
+def run_one(name, seed, budget, rules, *, storage="journal", bag=True):
+    """One search, every candidate scored on the test part, every rule's choice."""
+    with tempfile.TemporaryDirectory() as folder:  # the study is read till the end
+        location = ("memory" if storage == "memory"
+                    else str(Path(folder) / "search.journal"))
+        return _run_one(name, seed, budget, rules, location, bag)
+
+
+def _run_one(name, seed, budget, rules, storage, bag):
     X, y = load(name)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
                                               random_state=seed)
@@ -113,26 +149,34 @@ def run_one(name, seed, budget):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", autoimb.AutoImbWarning)
         model = autoimb.fit(X_tr, y_tr, fp_cost=fp, fn_cost=fn, timeout=budget,
-                            random_state=seed, storage="memory",
-                            show_progress_bar=False)
+                            random_state=seed, show_progress_bar=False,
+                            storage=storage)
     seconds = time.perf_counter() - start
     context = model._context
     portfolio = frozenset(t.number for t in model.study_.trials
                           if "recipe" in t.user_attrs)
     singles = [c for c in model._pool if not c.is_trivial and not c.is_blend]
     # Blends of portfolio entries only, for the portfolio_first order.
+    y_fit = context.y[context.scored]
     extra = blends([c for c in singles if set(c.trial_numbers) <= portfolio],
-                   context.y[context.scored], context.groups, model.objective_,
+                   y_fit, context.groups, model.objective_,
                    model.ensemble_size, context.space.calibrations)
-    pool = list(model._pool) + [c for c in extra if not any(
-        sorted(c.trial_numbers) == sorted(d.trial_numbers) for d in model._pool)]
+    # Blends of 4 and 5 of the best strategies, for the blends5_first order.
+    extra += [c for c in blends(singles, y_fit, context.groups, model.objective_, 5,
+                                context.space.calibrations)
+              if len(c.trial_numbers) > 3]
+    pool = list(model._pool)
+    for c in extra:
+        if not any(sorted(c.trial_numbers) == sorted(d.trial_numbers) for d in pool):
+            pool.append(c)
     held = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn)
-    bagged = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, bag=True)
+    bagged = (heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, bag=True)
+              if bag else np.full(len(pool), np.nan))
     y_scored = context.y[context.scored]
     trivial_train = min(y_scored.sum() * fn, (1 - y_scored).sum() * fp)
     row = {"dataset": name, "seed": seed, "seconds": seconds,
            "trials": int((model.results_.state == "COMPLETE").sum()),
-           "pool": len(pool), "oracle": float(held.min()),
+           "n_jobs": int(model.n_jobs_), "pool": len(pool), "oracle": float(held.min()),
            "default_choice": model.strategy_}
     row["candidates"] = [
         {"trials": list(c.trial_numbers), "kind": "trivial" if c.is_trivial else
@@ -140,34 +184,35 @@ def run_one(name, seed, budget):
          set(c.trial_numbers) <= portfolio, "raw": c.post.value / trivial_train,
          "heldout": float(h), "bagged": float(b), "describe": c.describe()[:120]}
         for c, h, b in zip(pool, held, bagged, strict=True)]
-    for order in ORDERS:
+    for key in rules:
+        order, text = key.split("/")
         indices = ordered(pool, order, portfolio)
         candidates = [pool[i] for i in indices]
-        for tolerance in TOLERANCES:
-            selection = bias_corrected_estimate(candidates, y_scored, model.objective_,
-                                                tolerance=tolerance,
-                                                random_state=seed)
-            chosen = indices[selection.index]
-            key = f"{order}/{tolerance:g}"
-            row[f"{key} heldout"] = float(held[chosen])
-            row[f"{key} bagged"] = float(bagged[chosen])
-            row[f"{key} reported"] = selection.estimate / trivial_train
-            row[f"{key} raw"] = selection.raw / trivial_train
-            row[f"{key} kind"] = ("trivial" if pool[chosen].is_trivial else "blend"
-                                  if pool[chosen].is_blend else "single")
+        selection = bias_corrected_estimate(
+            candidates, y_scored, model.objective_,
+            tolerance=tolerance_of(text, len(candidates)), random_state=seed)
+        chosen = indices[selection.index]
+        row[f"{key} heldout"] = float(held[chosen])
+        row[f"{key} bagged"] = float(bagged[chosen])
+        row[f"{key} reported"] = selection.estimate / trivial_train
+        row[f"{key} raw"] = selection.raw / trivial_train
+        row[f"{key} kind"] = ("trivial" if pool[chosen].is_trivial else "blend"
+                              if pool[chosen].is_blend else "single")
     return row
 
 
-def report(rows, env):
+def report(rows, env, rules):
     table = pd.DataFrame(rows)
-    rules = [f"{o}/{t:g}" for o in ORDERS for t in TOLERANCES]
     lines = ["# Choosing the final model: held-out cost of selection rules", "",
              f"Run: {environment_line(env)}.", "",
              f"{len(table)} fits ({table.dataset.nunique()} data sets, seeds "
              f"{sorted(table.seed.unique().tolist())}); pool = the candidates "
              "autoimb's search left (trivial rule, distinct strategies, blends), each "
              "refitted and scored on the test part. `oracle` = the best held-out "
-             "candidate of the pool (unreachable). Normalized costs, lower is better.",
+             "candidate of the pool (unreachable). Normalized costs, lower is better. "
+             f"Trials completed per fit {table.trials.mean():.1f}, "
+             f"{table.n_jobs.mean() if 'n_jobs' in table else 1:.1f} at once; "
+             f"pool {table['pool'].mean():.1f} candidates.",
              "", "## Mean over fits", ""]
     body = []
     for rule in rules:
@@ -200,21 +245,28 @@ def main():
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--budget", type=float, default=60.0)
     parser.add_argument("--out", default="selection_rules")
+    parser.add_argument("--rules", default=",".join(DEFAULT_RULES),
+                        help="order/tolerance pairs, comma-separated, or 'all'")
+    parser.add_argument("--storage", choices=("journal", "memory"), default="journal")
+    parser.add_argument("--no-bag", action="store_true",
+                        help="skip the held-out cost of the fold models averaged")
     args = parser.parse_args()
+    rules = ([f"{o}/{t:g}" for o in ORDERS for t in TOLERANCES] if args.rules == "all"
+             else args.rules.split(","))
     only = set(filter(None, args.only.split(","))) or (set(SMALL) if args.small else None)
     env = environment()
     path = RESULTS_DIR / f"{args.out}.json"
     rows = []
     for name in datasets(only):
         for seed in (int(s) for s in args.seeds.split(",")):
-            rows.append(run_one(name, seed, args.budget))
+            rows.append(run_one(name, seed, args.budget, rules, storage=args.storage,
+                                bag=not args.no_bag))
             r = rows[-1]
             print(f"{name} seed {seed}: {r['trials']} trials, pool {r['pool']}, "
-                  f"held-out simple_first/1 {r['simple_first/1 heldout']:.3f} "
-                  f"argmin {r['simple_first/0 heldout']:.3f} oracle {r['oracle']:.3f} "
-                  f"({r['seconds']:.0f} s)", flush=True)
-            write_json(path, {"environment": env, "rows": rows})
-            (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
+                  + ", ".join(f"{k} {r[k + ' heldout']:.3f}" for k in rules)
+                  + f", oracle {r['oracle']:.3f} ({r['seconds']:.0f} s)", flush=True)
+            write_json(path, {"environment": env, "rules": rules, "rows": rows})
+            (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env, rules))
 
 
 if __name__ == "__main__":
