@@ -140,10 +140,15 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         passes its data file.
     pos_label : label, default=None
         The class of interest; ``None`` means the minority class.
-    ensemble_size : int, default=3
-        After the search, blend (average the calibrated probabilities of) up to
-        this many of the best distinct strategies, if the blend's cross-validated
-        score beats the best single strategy's. ``1`` keeps the best strategy alone.
+    ensemble_size : int, default=5
+        After the search, blends of the best 2 to ``ensemble_size`` distinct
+        strategies (their scores averaged, then calibrated and thresholded) are
+        candidates beside the single strategies; a blend is preferred when it is
+        within noise of the best candidate (see :mod:`autoimb._selection`). ``1``
+        keeps single strategies only. Blends of up to 5 held out better than of
+        up to 3 (``benchmarks/README.md``, eleventh session); each member is
+        refitted at the end and predicts, so a blend of 5 costs up to 5 models'
+        time.
     show_progress_bar : bool, default=True
         Show a progress bar of finished trials and the best value so far, and
         print where the study lives and the command that opens its dashboard.
@@ -266,7 +271,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, search_space="default", *, objective="cost", fp_cost=None,
                  fn_cost=None, n_trials=None, timeout=None, cv=None, storage=None,
                  study_name=None, random_state=None, n_jobs=None, parallel=None,
-                 pos_label=None, ensemble_size=3, show_progress_bar=True,
+                 pos_label=None, ensemble_size=5, show_progress_bar=True,
                  dashboard=False, data_location=None):
         self.search_space = search_space
         self.objective = objective
