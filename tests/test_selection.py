@@ -54,16 +54,22 @@ def test_a_real_signal_keeps_its_score():
     assert result.estimate < 0.5 * _trivial_cost(y)
 
 
-def test_a_simpler_candidate_within_noise_is_preferred():
-    """Check that with a tolerance the first candidate within noise of the best
-    is chosen, and without one the best."""
+def _simple_and_better(more_caught):
+    """Labels and two candidates' decisions: ``better`` catches ``more_caught``
+    more positives (9 each) than ``simple``, at the price of 20 more alarms."""
     rng = np.random.default_rng(2)
     y = (rng.random(2000) < 0.1).astype(int)
     simple = (y == 1) & (rng.random(2000) < 0.7) | (y == 0) & (rng.random(2000) < 0.05)
     better = simple.copy()
-    better[np.flatnonzero((y == 1) & ~simple)[:3]] = True   # 3 more caught (-27)
-    better[np.flatnonzero((y == 0) & ~simple)[:20]] = True  # 20 more alarms (+20)
-    pool = _pool(y, [simple, better])
+    better[np.flatnonzero((y == 1) & ~simple)[:more_caught]] = True
+    better[np.flatnonzero((y == 0) & ~simple)[:20]] = True
+    return y, _pool(y, [simple, better])
+
+
+def test_a_simpler_candidate_within_noise_is_preferred():
+    """Check that with a tolerance the first candidate within noise of the best
+    is chosen, and without one the best."""
+    y, pool = _simple_and_better(3)  # better by 27 - 20
     assert select(pool, y, COST, tolerance=0.0) == 1
     assert select(pool, y, COST, tolerance=1.0) == 0
 
@@ -73,13 +79,7 @@ def test_by_default_a_simpler_candidate_may_lose_by_one_and_a_half_errors():
     more than one standard error and less than 1.5 (with one trial per core a
     search weighs about 22 candidates; 1.5 held out better than 1,
     ``benchmarks/README.md``, eleventh session)."""
-    rng = np.random.default_rng(2)
-    y = (rng.random(2000) < 0.1).astype(int)
-    simple = (y == 1) & (rng.random(2000) < 0.7) | (y == 0) & (rng.random(2000) < 0.05)
-    better = simple.copy()
-    better[np.flatnonzero((y == 1) & ~simple)[:5]] = True   # 5 more caught (-45)
-    better[np.flatnonzero((y == 0) & ~simple)[:20]] = True  # 20 more alarms (+20)
-    pool = _pool(y, [simple, better])
+    y, pool = _simple_and_better(5)  # better by 45 - 20
     assert select(pool, y, COST, tolerance=1.0) == 1
     assert select(pool, y, COST) == 0
     assert AutoImbClassifier().ensemble_size == 5
