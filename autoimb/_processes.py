@@ -329,11 +329,14 @@ def _child(spec_path: str) -> int:
     """A worker process of a search (``python -m autoimb._processes SPEC``)."""
     import joblib
 
+    from ._shutdown import exit_outside_journal_writes
     from ._worker import run_worker
 
     # Ctrl-C in a terminal reaches the whole process group: the fitting process
-    # alone decides, and stops its workers with SIGTERM.
+    # alone decides, and stops its workers with SIGTERM, which must not end a
+    # worker while it holds the journal file's lock.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_outside_journal_writes()
     spec = json.loads(Path(spec_path).read_text())
     data = joblib.load(spec["data"])
     run_worker(spec["storage"], spec["study"], data=(data["X"], data["y"]),

@@ -2,6 +2,7 @@
 
 import os
 import signal
+from pathlib import Path
 
 import optuna
 import pytest
@@ -73,6 +74,72 @@ def test_sigterm_fails_and_requeues_the_running_trial(small_data, tmp_path,
     retried = [t for t in model.study_.trials if t.user_attrs.get("retry_of") == 2]
     assert [t.params for t in retried] == [stopped.params]
     assert retried[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def test_sigterm_during_a_journal_write_lets_it_finish(tmp_path, monkeypatch):
+    """Check that SIGTERM arriving while the search writes to its journal file,
+    just after Optuna took the file's lock, lets the write finish and release
+    the lock, and still stops the search. (Before, the write was cut short and
+    lost; a process ended there keeps the lock, which made a fit with worker
+    processes wait 30 s for Optuna's grace period.)"""
+    import time
+
+    from optuna.storages.journal import _file
+
+    journal = tmp_path / "s.journal"
+    study = optuna.create_study(storage=resolve_storage(str(journal))[0])
+    real_symlink, armed = os.symlink, [True]
+
+    def symlink_then_sigterm(*args, **kwargs):  # Optuna's lock is taken here
+        real_symlink(*args, **kwargs)
+        if armed and Path(args[1]).name.endswith(".lock"):
+            armed.clear()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(_file.os, "symlink", symlink_then_sigterm)
+    before = signal.signal(signal.SIGTERM, _not_handled)
+    try:
+        with pytest.raises(SearchTerminated), stop_cleanly(study):
+            study.set_user_attr("written", True)
+            time.sleep(5)  # SIGTERM, sent again after the write, ends this
+        assert signal.getsignal(signal.SIGTERM) is _not_handled
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert not armed
+    assert not Path(f"{journal}.lock").exists()
+    assert study.user_attrs == {"written": True}
+
+
+def test_a_worker_process_exits_on_sigterm_outside_journal_writes(tmp_path):
+    """Check that a process with :func:`exit_outside_journal_writes` ends at
+    once on SIGTERM outside a journal write, with status 143, and after the
+    write inside one (the write is then in the journal)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os, signal, time
+import optuna
+from optuna.storages.journal import _file
+from autoimb._shutdown import exit_outside_journal_writes
+from autoimb._storage import resolve_storage
+exit_outside_journal_writes()
+study = optuna.create_study(storage=resolve_storage({str(tmp_path / "w.journal")!r})[0],
+                            study_name="w")
+real = os.symlink
+def symlink_then_sigterm(*args):
+    real(*args)
+    os.kill(os.getpid(), signal.SIGTERM)
+_file.os.symlink = symlink_then_sigterm
+study.set_user_attr("written", True)
+time.sleep(10)
+"""
+    done = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert done.returncode == 143
+    journal = resolve_storage(str(tmp_path / "w.journal"))[0]
+    assert optuna.load_study(study_name="w", storage=journal).user_attrs == {
+        "written": True}
+    assert not (tmp_path / "w.journal.lock").exists()
 
 
 def test_ctrl_c_is_left_to_the_caller():
