@@ -316,7 +316,9 @@ def test_reference_rows_cancel_the_bias_of_em():
     """Check that on wine_white_le4, where the refitted model's probabilities on
     new rows are too high and EM overestimates the rate several times over, a
     batch from the training distribution raises the rate alert against the
-    training rate but not against EM's estimate on reference rows."""
+    training rate but not against EM's estimate on reference rows. (One
+    strategy: with blends of up to 5, the default, the chosen blend of four
+    averages most of that bias away, EM estimating 0.054 against 0.038.)"""
     X, y = read_dataset("wine_white_le4")
     X_fit, X_new, y_fit, y_new = train_test_split(X, y, test_size=0.5, stratify=y,
                                                   random_state=0)
@@ -324,7 +326,7 @@ def test_reference_rows_cancel_the_bias_of_em():
                                       random_state=0)
     model = autoimb.fit(X_fit, y_fit, search_space="fast", n_trials=4, cv=3,
                         fp_cost=FP_COST, fn_cost=FN_COST, storage="memory",
-                        random_state=0, show_progress_bar=False)
+                        random_state=0, show_progress_bar=False, ensemble_size=1)
     alone = autoimb.Monitor(model).check(X_batch)
     assert alone.metrics["estimated_rate"] > 2 * alone.metrics["training_rate"]
     assert [a.name for a in alone.alerts] == ["rate_ratio"]

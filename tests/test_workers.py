@@ -151,7 +151,7 @@ def test_fit_records_the_job_a_worker_needs(tmp_path, data_file, space):
                            "fingerprint": attrs["autoimb.fingerprint"]}
     assert (job["pos_label"], job["objective"], job["fp_cost"], job["fn_cost"]) == (
         1, "cost", None, None)
-    assert (job["cv"], job["cv_given"], job["ensemble_size"]) == (3, False, 3)
+    assert (job["cv"], job["cv_given"], job["ensemble_size"]) == (3, False, 5)
     assert job["search_space"]["file"] == space
     rebuilt = rebuild_search_space(job["search_space"], where="the test")
     assert job["search_space"]["sha256"] == attrs["autoimb.config"]["search_space"]
