@@ -70,8 +70,7 @@ def stop_cleanly(study):
     def on_sigterm(signum, frame):
         if received:  # already stopping: let the clean-up run
             return
-        if _in_journal_code(frame):  # maybe holding its lock: raise a moment later
-            threading.Timer(_RETRY_SECONDS, os.kill, (os.getpid(), signum)).start()
+        if _sent_again_after_journal_write(signum, frame):
             return
         received.append(signum)
         raise _Terminated(_REASON)
@@ -105,18 +104,18 @@ def exit_outside_journal_writes() -> None:
     default, but never in the middle of a journal write: there it waits for the
     write to end. (:func:`stop_cleanly` replaces it while a search runs.)"""
     def on_sigterm(signum, frame):
-        if _in_journal_code(frame):
-            threading.Timer(_RETRY_SECONDS, os.kill, (os.getpid(), signum)).start()
-            return
-        os._exit(128 + signum)
+        if not _sent_again_after_journal_write(signum, frame):
+            os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def _in_journal_code(frame) -> bool:
-    """Whether ``frame`` or one of its callers runs Optuna's journal storage."""
+def _sent_again_after_journal_write(signum, frame) -> bool:
+    """If ``frame`` or one of its callers runs Optuna's journal storage (which
+    may hold the file's lock), send ``signum`` again in a moment and say so."""
     while frame is not None:
         if _JOURNAL_CODE in frame.f_code.co_filename:
+            threading.Timer(_RETRY_SECONDS, os.kill, (os.getpid(), signum)).start()
             return True
         frame = frame.f_back
     return False

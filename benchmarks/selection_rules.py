@@ -14,9 +14,9 @@ tolerance: the first candidate within ``tolerance`` standard errors of the best
 raw value is chosen (``tolerance=0``: the best raw value; ``auto``:
 sqrt(2 ln k) for a pool of k candidates, the expected best of k independent
 standard normal draws, i.e. how far the best of k equal candidates looks ahead
-by chance). Pools: the search's own (blends of 2 and 3 of its best
-strategies, ``ensemble_size=3``), or with blends of up to 5 added
-(``blends5_first``).
+by chance). Blends: of up to 3 of the best strategies (``blends_first``,
+autoimb's order until the eleventh session, ``ensemble_size=3``) or up to 5
+(``blends5_first``, the order of ``ensemble_size=5``, the default since).
 
 The search runs as ``autoimb.fit`` runs by default: a journal file (here in a
 temporary folder), so with ``timeout`` of 30 s or more one trial per core in
@@ -54,8 +54,9 @@ SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TOLERANCES = (0.0, 0.5, 1.0)
 ORDERS = ("simple_first", "blends_first", "portfolio_first")
-# (order, tolerance) pairs judged by default: autoimb's rule (blends_first/1)
-# against wider tolerances and larger blends. --rules all gives ORDERS x
+# (order, tolerance) pairs judged by default: autoimb's rule before the
+# eleventh session (blends_first/1) against wider tolerances and larger blends
+# (blends5_first/1.5 is autoimb's rule since). --rules all gives ORDERS x
 # TOLERANCES as in the first run (results/selection_rules.md, 2026-12-01).
 DEFAULT_RULES = ("simple_first/0", "blends_first/1", "blends_first/1.5",
                  "blends_first/2", "blends_first/auto", "blends5_first/1",
@@ -67,9 +68,12 @@ def ordered(pool, order, portfolio=frozenset()):
     the best is chosen):
 
     - ``simple_first``: trivial, singles (cheapest first), blends;
-    - ``blends_first``: trivial, blends (largest first), singles (autoimb's);
+    - ``blends_first``: trivial, blends (largest first), singles (autoimb's
+      order); ``blends5_first`` the same with blends of 4 and 5;
     - ``portfolio_first``: trivial, blends of portfolio entries, portfolio
       entries, other blends, other singles.
+
+    Blends have at most 3 members except in ``blends5_first``.
     """
     def of(test):
         return [i for i, c in enumerate(pool) if test(c)]
@@ -84,11 +88,8 @@ def ordered(pool, order, portfolio=frozenset()):
     singles = of(lambda c: not c.is_trivial and not c.is_blend)
     if order in ("blends_first", "blends5_first"):
         return trivial + blends + singles
-    blends = [i for i in blends if len(pool[i].trial_numbers) <= 3]
     if order == "simple_first":
         return trivial + singles + blends
-    if order == "blends_first":
-        return trivial + blends + singles
     first = [i for i in blends if in_portfolio(pool[i])] + [
         i for i in singles if in_portfolio(pool[i])]
     return trivial + first + [i for i in blends + singles if i not in first]
@@ -157,12 +158,12 @@ def _run_one(name, seed, budget, rules, storage, bag):
                           if "recipe" in t.user_attrs)
     singles = [c for c in model._pool if not c.is_trivial and not c.is_blend]
     # Blends of portfolio entries only, for the portfolio_first order.
-    y_fit = context.y[context.scored]
+    y_scored = context.y[context.scored]
     extra = blends([c for c in singles if set(c.trial_numbers) <= portfolio],
-                   y_fit, context.groups, model.objective_,
+                   y_scored, context.groups, model.objective_,
                    model.ensemble_size, context.space.calibrations)
     # Blends of 4 and 5 of the best strategies, for the blends5_first order.
-    extra += [c for c in blends(singles, y_fit, context.groups, model.objective_, 5,
+    extra += [c for c in blends(singles, y_scored, context.groups, model.objective_, 5,
                                 context.space.calibrations)
               if len(c.trial_numbers) > 3]
     pool = list(model._pool)
@@ -172,7 +173,6 @@ def _run_one(name, seed, budget, rules, storage, bag):
     held = heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn)
     bagged = (heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, bag=True)
               if bag else np.full(len(pool), np.nan))
-    y_scored = context.y[context.scored]
     trivial_train = min(y_scored.sum() * fn, (1 - y_scored).sum() * fp)
     row = {"dataset": name, "seed": seed, "seconds": seconds,
            "trials": int((model.results_.state == "COMPLETE").sum()),
