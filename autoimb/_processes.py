@@ -14,9 +14,13 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   of the data. The workers stop when the study's budget is reached (trials or
   deadline); the fitting process waits for them, loads the out-of-fold scores
   of their trials (so that choosing the final model refits nothing it need
-  not), then refits. Processes need a storage they can share: a journal file
-  (the default) or a database. A study in memory, a storage object, or
-  splits given as a splitter run their trials in threads.
+  not), then refits. Workers still running when only the refit's time is left
+  get SIGTERM (their trial is failed and queued again), and SIGKILL after
+  :data:`_STOP_SECONDS`; a journal lock a killed worker held is removed
+  (:func:`release_left_lock`), where Optuna would wait 30 s for it.
+  Processes need a storage they can share: a journal file (the default) or a
+  database. A study in memory, a storage object, or splits given as a
+  splitter run their trials in threads.
 
 :func:`resolve_n_jobs` turns ``n_jobs`` into a number of trials: the default,
 ``None``, runs one per core (at most 4) in processes for a search with a
@@ -51,7 +55,7 @@ from ._warnings import warn
 # help. joblib, Optuna and the storage module are imported where used.
 
 __all__ = ["AUTO_PARALLEL_FROM_SECONDS", "DEFAULT_PARALLEL", "WorkerProcesses",
-           "choose_parallel", "resolve_n_jobs"]
+           "choose_parallel", "release_left_lock", "resolve_n_jobs"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +75,15 @@ AUTO_PARALLEL_FROM_SECONDS = 30.0
 _AUTO_MAX_JOBS = 4
 
 _SHAREABLE = ("journal", "database", "redis")
-_STOP_SECONDS = 30  # a worker told to stop (SIGTERM) has this long before SIGKILL
+#: Workers told to stop (SIGTERM) have this long, together, before SIGKILL. A
+#: worker fails its running trial and exits within about a second; one still
+#: running is inside a long C call (a model's fit), where a kill loses nothing.
+#: It was 30 s: the time left after the search is the refit's, and the budget
+#: allows only 10 % over (a 60 s fit once returned after 118 s).
+_STOP_SECONDS = 5.0
+#: A journal write holds the file's lock for milliseconds: a lock that a killed
+#: worker may have held, unchanged this long after the kill, is left over.
+_LEFT_LOCK_SECONDS = 1.0
 _JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
 
 
@@ -258,17 +270,34 @@ class WorkerProcesses:
 
     def _stop_all(self) -> None:
         """SIGTERM the workers still running (their running trial is failed and
-        queued again), then SIGKILL those that do not stop."""
+        queued again), then SIGKILL those that have not stopped after
+        ``_STOP_SECONDS``, and remove a journal lock that a killed worker left
+        (else every process waits 30 s for it, Optuna's grace period)."""
         running = [p for p, _ in self.children if p.poll() is None]
         for process in running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
+        end = time.monotonic() + _STOP_SECONDS
+        lock = self._journal_lock()
         for process in running:
             try:
-                process.wait(timeout=_STOP_SECONDS)
+                process.wait(timeout=max(end - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
+                held = _lock_identity(lock)
                 process.kill()
                 process.wait()
+                if release_left_lock(lock, held):
+                    logger.warning("Removed the lock of journal file %s that worker "
+                                   "process %d held when it was killed.",
+                                   self.storage, process.pid)
+
+    def _journal_lock(self) -> str | None:
+        """The lock file of the study's journal file (None for a database)."""
+        from ._storage import StorageLocation
+
+        if StorageLocation.parse(self.storage).kind != "journal":
+            return None
+        return self.storage + ".lock"  # Optuna's lock classes both add ".lock"
 
     def _collect_scores(self) -> None:
         """Out-of-fold scores of the workers' completed trials, into the cache
@@ -291,6 +320,45 @@ class WorkerProcesses:
             warn(f"Worker process {process.pid} exited with status "
                  f"{process.returncode}: {lines[-1] if lines else 'no message'}. "
                  "The search went on without it.")
+
+
+def release_left_lock(lock: str | None, held) -> bool:
+    """Remove the journal lock file ``lock`` if it is still the one seen when a
+    worker was killed (``held``, from ``_lock_identity``) ``_LEFT_LOCK_SECONDS``
+    later: a journal write holds its lock for milliseconds, so the lock's
+    holder is gone. Say whether it was removed.
+
+    Examples
+    --------
+    >>> release_left_lock("study.journal.lock", None)  # there was no lock
+    False
+    """
+    if lock is None or held is None:
+        return False
+    end = time.monotonic() + _LEFT_LOCK_SECONDS
+    while time.monotonic() < end:
+        if _lock_identity(lock) != held:  # released, or taken again: alive
+            return False
+        time.sleep(0.05)
+    # As Optuna releases it: rename (atomic), then remove.
+    moved = f"{lock}.{os.getpid()}.left"
+    try:
+        os.rename(lock, moved)
+    except OSError:
+        return False
+    os.unlink(moved)
+    return True
+
+
+def _lock_identity(lock: str | None):
+    """Which lock file is at ``lock`` now (inode and time), or None."""
+    if lock is None:
+        return None
+    try:
+        status = os.lstat(lock)
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns
 
 
 class SaveScores:

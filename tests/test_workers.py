@@ -26,7 +26,7 @@ from test_postgres import server  # noqa: F401  (the module's PostgreSQL server)
 import autoimb
 from autoimb._budget import Budget
 from autoimb._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
-from autoimb._processes import resolve_n_jobs
+from autoimb._processes import WorkerProcesses, release_left_lock, resolve_n_jobs
 from autoimb._storage import StorageLocation
 from autoimb.cli import main
 from autoimb.exceptions import AutoImbError, StudyMismatchError
@@ -296,6 +296,52 @@ def test_by_default_a_timed_search_runs_one_trial_per_core(tmp_path, data_file):
     counted = autoimb.fit(X, y, n_trials=3, study_name="counted", **options)
     assert counted.n_jobs_ == 1
     assert len(_workers(counted.study_.get_trials(deepcopy=False))) == 1
+
+
+def test_a_worker_that_does_not_stop_is_killed_and_its_journal_lock_removed(
+        tmp_path, monkeypatch):
+    """Check that stopping the workers kills one that ignores SIGTERM after
+    _STOP_SECONDS, and removes the journal lock it held when killed, so that
+    the fitting process does not wait 30 s for it (Optuna's grace period)."""
+    monkeypatch.setattr(autoimb._processes, "_STOP_SECONDS", 1.0)
+    journal = str(tmp_path / "study.journal")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, signal, sys, time\n"
+         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+         f"os.symlink({journal!r}, {journal!r} + '.lock')\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "locked\n"
+    workers = WorkerProcesses(1, 1, storage=journal)
+    workers.children = [(holder, tmp_path / "worker-0.log")]
+    start = time.monotonic()
+    workers._stop_all()
+    assert holder.returncode == -9
+    assert time.monotonic() - start < 1.0 + 1.0 + 2.0  # stop wait, lock check, slack
+    assert not os.path.lexists(journal + ".lock")
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(journal))
+    start = time.monotonic()
+    optuna.create_study(storage=storage, study_name="after")  # takes the lock
+    assert time.monotonic() - start < 5
+
+
+def test_a_journal_lock_taken_again_is_not_removed(tmp_path):
+    """Check that a lock file released and taken again by a live process after
+    the kill (another inode) is left alone, as is a lock that was not there."""
+    lock = str(tmp_path / "study.journal.lock")
+    os.symlink(str(tmp_path / "study.journal"), lock)
+    held = autoimb._processes._lock_identity(lock)
+    os.rename(lock, lock + ".old")  # a new lock beside the old one: another inode
+    os.symlink(str(tmp_path / "study.journal"), lock)
+    assert not release_left_lock(lock, held)
+    assert os.path.lexists(lock)
+    assert not release_left_lock(lock, None)
+    assert os.path.lexists(lock)
+    assert release_left_lock(lock, autoimb._processes._lock_identity(lock))
+    assert not os.path.lexists(lock)
 
 
 @pytest.mark.parametrize(("n_jobs", "options", "expected"), [
