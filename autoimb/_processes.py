@@ -286,6 +286,8 @@ class WorkerProcesses:
                 held = _lock_identity(lock)
                 process.kill()
                 process.wait()
+                logger.warning("Worker process %d had not stopped %.0f s after "
+                               "SIGTERM; killed it.", process.pid, _STOP_SECONDS)
                 if release_left_lock(lock, held):
                     logger.warning("Removed the lock of journal file %s that worker "
                                    "process %d held when it was killed.",

@@ -299,10 +299,11 @@ def test_by_default_a_timed_search_runs_one_trial_per_core(tmp_path, data_file):
 
 
 def test_a_worker_that_does_not_stop_is_killed_and_its_journal_lock_removed(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, caplog):
     """Check that stopping the workers kills one that ignores SIGTERM after
     _STOP_SECONDS, and removes the journal lock it held when killed, so that
-    the fitting process does not wait 30 s for it (Optuna's grace period)."""
+    the fitting process does not wait 30 s for it (Optuna's grace period);
+    both are logged."""
     monkeypatch.setattr(autoimb._processes, "_STOP_SECONDS", 1.0)
     journal = str(tmp_path / "study.journal")
     holder = subprocess.Popen(
@@ -321,6 +322,8 @@ def test_a_worker_that_does_not_stop_is_killed_and_its_journal_lock_removed(
     assert holder.returncode == -9
     assert time.monotonic() - start < 1.0 + 1.0 + 2.0  # stop wait, lock check, slack
     assert not os.path.lexists(journal + ".lock")
+    assert f"Worker process {holder.pid} had not stopped 1 s after" in caplog.text
+    assert "held when it was killed" in caplog.text
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(journal))
     start = time.monotonic()
