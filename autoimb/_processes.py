@@ -15,9 +15,10 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   deadline); the fitting process waits for them, loads the out-of-fold scores
   of their trials (so that choosing the final model refits nothing it need
   not), then refits. Workers still running when only the refit's time is left
-  get SIGTERM (their trial is failed and queued again), and SIGKILL after
-  :data:`_STOP_SECONDS`; a journal lock a killed worker held is removed
-  (:func:`release_left_lock`), where Optuna would wait 30 s for it.
+  get SIGTERM (their trial is failed and queued again), and SIGKILL a few
+  seconds later (:data:`_STOP_SECONDS`); then the fitting process fails the
+  killed worker's trial itself, and removes a journal lock left by a process
+  that is gone (:func:`release_left_lock`), where Optuna would wait 30 s.
   Processes need a storage they can share: a journal file (the default) or a
   database. A study in memory, a storage object, or splits given as a
   splitter run their trials in threads.
@@ -75,15 +76,18 @@ AUTO_PARALLEL_FROM_SECONDS = 30.0
 _AUTO_MAX_JOBS = 4
 
 _SHAREABLE = ("journal", "database", "redis")
-#: Workers told to stop (SIGTERM) have this long, together, before SIGKILL. A
-#: worker fails its running trial and exits within about a second; one still
-#: running is inside a long C call (a model's fit), where a kill loses nothing.
-#: It was 30 s: the time left after the search is the refit's, and the budget
-#: allows only 10 % over (a 60 s fit once returned after 118 s).
+#: Workers told to stop (SIGTERM) have this long, together, before SIGKILL, and
+#: at most 5 % of the search's timeout (but 2 s). A worker fails its running
+#: trial and exits within about a second; one still running is inside a long C
+#: call (a model's fit) or waits for the journal's lock. The fitting process
+#: fails the trial of a killed worker and queues it again. It was 30 s: the
+#: time left after the search is the refit's, and the budget allows only 10 %
+#: over (a 60 s fit once returned after 118 s).
 _STOP_SECONDS = 5.0
-#: A journal write holds the file's lock for milliseconds: a lock that a killed
-#: worker may have held, unchanged this long after the kill, is left over.
-_LEFT_LOCK_SECONDS = 1.0
+#: A journal write holds the file's lock for milliseconds (autoimb's repair of a
+#: damaged journal, when a study is opened, longer): a lock still the same this
+#: long after a worker was killed is taken to be left by a process that is gone.
+_LEFT_LOCK_SECONDS = 2.0
 _JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
 
 
@@ -174,7 +178,8 @@ class WorkerProcesses:
     """
 
     def __init__(self, n_children: int = 0, threads: int = 1, *, storage=None,
-                 study_name=None, inputs=None, context=None, verbose=False):
+                 study_name=None, inputs=None, context=None, verbose=False,
+                 study=None):
         self.n_children = n_children
         self.threads = threads
         self.storage = storage
@@ -182,8 +187,10 @@ class WorkerProcesses:
         self.inputs = inputs
         self.context = context
         self.verbose = verbose
+        self.study = study
         self.folder = None
         self.children: list[tuple[subprocess.Popen, Path]] = []
+        self.killed: list[int] = []
 
     @classmethod
     def for_search(cls, model, study, context, inputs, n_jobs: int) -> WorkerProcesses:
@@ -198,7 +205,8 @@ class WorkerProcesses:
         text = os.path.abspath(location.text) if location.kind == "journal" \
             else location.text
         return cls(n_jobs - 1, 1, storage=text, study_name=study.study_name,
-                   inputs=inputs, context=context, verbose=model.show_progress_bar)
+                   inputs=inputs, context=context, verbose=model.show_progress_bar,
+                   study=study)
 
     # -- the block -----------------------------------------------------------
 
@@ -270,36 +278,48 @@ class WorkerProcesses:
 
     def _stop_all(self) -> None:
         """SIGTERM the workers still running (their running trial is failed and
-        queued again), then SIGKILL those that have not stopped after
-        ``_STOP_SECONDS``, and remove a journal lock that a killed worker left
-        (else every process waits 30 s for it, Optuna's grace period)."""
+        queued again), then SIGKILL those that have not stopped a few seconds
+        later, and clean up after them."""
         running = [p for p, _ in self.children if p.poll() is None]
         for process in running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
-        end = time.monotonic() + _STOP_SECONDS
-        lock = self._journal_lock()
+        seconds = self._stop_seconds()
+        end = time.monotonic() + seconds
         for process in running:
             try:
                 process.wait(timeout=max(end - time.monotonic(), 0.0))
             except subprocess.TimeoutExpired:
-                held = _lock_identity(lock)
                 process.kill()
                 process.wait()
-                logger.warning("Worker process %d had not stopped %.0f s after "
-                               "SIGTERM; killed it.", process.pid, _STOP_SECONDS)
-                if release_left_lock(lock, held):
-                    logger.warning("Removed the lock of journal file %s that worker "
-                                   "process %d held when it was killed.",
-                                   self.storage, process.pid)
+                if process.returncode == -signal.SIGKILL:
+                    self.killed.append(process.pid)
+        if self.killed:
+            logger.warning("Worker process %s had not stopped %.1f s after SIGTERM; "
+                           "killed.", ", ".join(map(str, self.killed)), seconds)
+            self._clean_up_after_kill()
 
-    def _journal_lock(self) -> str | None:
-        """The lock file of the study's journal file (None for a database)."""
-        from ._storage import StorageLocation
+    def _stop_seconds(self) -> float:
+        timeout = None if self.context is None else self.context.budget.timeout
+        if timeout is None:
+            return _STOP_SECONDS
+        return min(_STOP_SECONDS, max(2.0, 0.05 * timeout))
 
-        if StorageLocation.parse(self.storage).kind != "journal":
-            return None
-        return self.storage + ".lock"  # Optuna's lock classes both add ".lock"
+    def _clean_up_after_kill(self) -> None:
+        """Remove the journal lock a killed worker may have left (else every
+        process waits 30 s for it, Optuna's grace period), then fail the
+        killed workers' trials and queue them again."""
+        from ._storage import StorageLocation, fail_dead_workers_trials
+
+        if self.storage is not None and \
+                StorageLocation.parse(self.storage).kind == "journal":
+            lock = self.storage + ".lock"  # Optuna's lock classes both add ".lock"
+            if release_left_lock(lock, _lock_identity(lock)):
+                logger.warning("Removed the lock of journal file %s: unchanged %.0f s "
+                               "after worker process %s was killed.", self.storage,
+                               _LEFT_LOCK_SECONDS, ", ".join(map(str, self.killed)))
+        if self.study is not None:
+            fail_dead_workers_trials(self.study)
 
     def _collect_scores(self) -> None:
         """Out-of-fold scores of the workers' completed trials, into the cache
@@ -316,7 +336,8 @@ class WorkerProcesses:
 
     def _report(self) -> None:
         for process, log in self.children:
-            if process.returncode in (0, -signal.SIGTERM, 143):
+            if process.returncode in (0, -signal.SIGTERM, 143) \
+                    or process.pid in self.killed:  # logged by _stop_all
                 continue
             lines = log.read_text(errors="replace").strip().splitlines()
             warn(f"Worker process {process.pid} exited with status "
@@ -325,10 +346,11 @@ class WorkerProcesses:
 
 
 def release_left_lock(lock: str | None, held) -> bool:
-    """Remove the journal lock file ``lock`` if it is still the one seen when a
+    """Remove the journal lock file ``lock`` if it is still the one seen after a
     worker was killed (``held``, from ``_lock_identity``) ``_LEFT_LOCK_SECONDS``
     later: a journal write holds its lock for milliseconds, so the lock's
-    holder is gone. Say whether it was removed.
+    holder (the killed worker, or a process gone before it) is gone too. Say
+    whether it was removed.
 
     Examples
     --------
@@ -348,7 +370,14 @@ def release_left_lock(lock: str | None, held) -> bool:
         os.rename(lock, moved)
     except OSError:
         return False
-    os.unlink(moved)
+    if _lock_identity(moved) != held:  # taken again since the last look: put back
+        with contextlib.suppress(OSError):
+            os.link(moved, lock, follow_symlinks=False)
+        with contextlib.suppress(OSError):
+            os.unlink(moved)
+        return False
+    with contextlib.suppress(OSError):
+        os.unlink(moved)
     return True
 
 
