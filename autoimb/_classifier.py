@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 import warnings
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, ClassVar
@@ -211,6 +212,14 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         parameters.
     n_jobs_ : int
         Trials the search ran at once (``n_jobs`` resolved).
+    fit_times_ : dict of str to float
+        Seconds that each step of ``fit`` took: ``prepare`` (checks, the study,
+        the folds), ``search`` (this process's trials), ``wait_workers`` and
+        ``stop_workers`` (for worker processes to finish their trials, and to
+        stop them when the time left is the refit's), ``choice`` (choosing the
+        final model among the candidates), ``refit`` (fitting it on all rows),
+        ``finish`` (the summary and the results table), ``total``. Where the
+        time of a fit with a ``timeout`` went.
     study_ : optuna.Study
         The study (not kept in exported or pickled models).
     study_name_, storage_location_ : str
@@ -309,7 +318,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         """
         budget = Budget(self.timeout)
         self.n_jobs_ = self._trials_at_once()
+        self.fit_times_ = times = {}
         study, storage, context = self._prepare(X, y, budget)
+        times["prepare"] = time.perf_counter() - budget.start
         with self._dashboard_server(storage, context):
             threads = _threads_per_model(self.n_jobs_)
             context.model_threads = threads
@@ -320,6 +331,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 self._refit_best(study, context)
         self._describe_best(study, context)
         self.results_ = results_table(study, chosen=self.ensemble_)
+        total = time.perf_counter() - budget.start
+        times.update(finish=total - sum(times.values()), total=total)
         if interrupted:
             n_done = int((self.results_["state"] == "COMPLETE").sum())
             warn(f"The search was interrupted; the model holds the best of "
@@ -517,6 +530,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     def _search(self, study, context, *, inputs=None, callbacks=()) -> bool:
         helpers = WorkerProcesses.for_search(self, study, context, inputs,
                                              self._trials_at_once())
+        start = time.perf_counter()
         try:
             with helpers:
                 run_search(study, context, n_trials=self._n_trials(),
@@ -528,6 +542,12 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                     states=(optuna.trial.TrialState.COMPLETE,)):
                 raise
             return True
+        finally:
+            if hasattr(self, "fit_times_"):
+                waited, stopped = helpers.wait_seconds, helpers.stop_seconds
+                self.fit_times_.update(
+                    search=time.perf_counter() - start - waited - stopped,
+                    wait_workers=waited, stop_workers=stopped)
         return False
 
     def _refit_best(self, study, context):
@@ -543,6 +563,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         selection = bias_corrected_estimate(pool, y_scored, context.objective,
                                             random_state=context.model_seed)
         chosen = pool[selection.index]
+        start = time.perf_counter()
         if chosen.is_trivial:
             pipelines = [DummyClassifier(strategy="prior").fit(context.X, context.y)]
             side = "positive" if chosen.post.threshold <= 0 else "negative"
@@ -554,6 +575,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             pipelines = [strategy.make_pipeline(context.kinds, context.model_seed,
                                                 n_jobs=context.model_threads)
                          .fit(context.X, context.y) for strategy in chosen.strategies]
+        if hasattr(self, "fit_times_"):
+            refit = time.perf_counter() - start
+            self.fit_times_.update(
+                choice=start - context.budget.start - sum(self.fit_times_.values()),
+                refit=refit)
         post = chosen.post
         self.best_estimator_ = ThresholdedPipeline(pipelines, post.calibrator,
                                                    post.threshold, self.classes_,

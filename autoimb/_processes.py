@@ -191,6 +191,7 @@ class WorkerProcesses:
         self.folder = None
         self.children: list[tuple[subprocess.Popen, Path]] = []
         self.killed: list[int] = []
+        self.wait_seconds = self.stop_seconds = 0.0  # spent in __exit__
 
     @classmethod
     def for_search(cls, model, study, context, inputs, n_jobs: int) -> WorkerProcesses:
@@ -219,17 +220,20 @@ class WorkerProcesses:
         if not self.n_children:
             return False
         interrupted = False
+        start = time.perf_counter()
         try:
             if kind is None:
                 try:
                     self._wait(self.context.budget)
                 except KeyboardInterrupt:
                     interrupted = True
+            self.wait_seconds = time.perf_counter() - start
             self._stop_all()
             self._collect_scores()
             self._report()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+            self.stop_seconds = time.perf_counter() - start - self.wait_seconds
         if interrupted:
             raise KeyboardInterrupt
         return False

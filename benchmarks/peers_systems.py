@@ -163,6 +163,8 @@ class Fitted:
     reported_normalized_cost: float | None = None
     reported_raw_normalized_cost: float | None = None
     threshold_seconds: float | None = None  # threshold tuning after the search
+    # autoimb: seconds of each step of fit (fit_times_), e.g. "prepare 1.2, ..."
+    fit_steps: str = ""
     versions: str = ""
 
 
@@ -437,6 +439,8 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
         trials_proposed_completed=int((completed & ~queued).sum()),
         reported_normalized_cost=float(model.best_score_) / base,
         reported_raw_normalized_cost=None if raw is None else float(raw) / base,
+        fit_steps=", ".join(f"{step} {seconds:.1f}" for step, seconds
+                            in getattr(model, "fit_times_", {}).items()),
         versions=f"autoimb {autoimb.__version__} ({Path(autoimb.__file__).parent}), "
                  f"{_sklearn_versions()}")
 
@@ -505,7 +509,7 @@ def run_job(job: dict, record: dict) -> None:
                   reported_normalized_cost=fitted.reported_normalized_cost,
                   reported_raw_normalized_cost=fitted.reported_raw_normalized_cost,
                   threshold_seconds=fitted.threshold_seconds,
-                  versions=fitted.versions)
+                  fit_steps=fitted.fit_steps or None, versions=fitted.versions)
     if fitted.reported_normalized_cost is not None:
         record["optimism"] = (record["normalized_cost"]
                               - fitted.reported_normalized_cost)

@@ -1,5 +1,7 @@
 """AutoImbClassifier end to end through the public API."""
 
+import time
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -28,6 +30,23 @@ def test_fit_returns_calibrated_thresholded_model(small_data, fast_options):
     assert model.best_score_raw_ >= model.study_.best_value or len(model.ensemble_) > 1
     assert isinstance(model.results_, pd.DataFrame) and len(model.results_) >= 4
     assert {"strategy", "cost", "normalized_cost", "threshold"} <= set(model.results_)
+
+
+def test_fit_times_say_where_the_time_went(small_data, fast_options):
+    """Check that fit_times_ has every step of fit, none negative, adding up to
+    the total, which is the fit's wall time; no workers without processes."""
+    X, y = small_data
+    start = time.perf_counter()
+    model = autoimb.fit(X, y, n_trials=3, **fast_options)
+    wall = time.perf_counter() - start
+    times = model.fit_times_
+    assert list(times) == ["prepare", "search", "wait_workers", "stop_workers",
+                           "choice", "refit", "finish", "total"]
+    assert min(times.values()) >= 0
+    assert sum(times.values()) - times["total"] == pytest.approx(times["total"])
+    assert 0.8 * wall < times["total"] <= wall
+    assert times["search"] > times["refit"] > 0
+    assert times["wait_workers"] == times["stop_workers"] == 0
 
 
 def test_portfolio_comes_first(small_data, fast_options):

@@ -295,6 +295,8 @@ def test_by_default_a_timed_search_runs_one_trial_per_core(tmp_path, data_file):
     timed = autoimb.fit(X, y, n_trials=10, timeout=60, study_name="timed", **options)
     assert timed.n_jobs_ == min(joblib.cpu_count(), 4)
     assert len(_workers(timed.study_.get_trials(deepcopy=False))) >= 2
+    assert 0 <= timed.fit_times_["stop_workers"] < 10  # SIGTERM, SIGKILL at 3 s
+    assert timed.fit_times_["search"] > 0
     counted = autoimb.fit(X, y, n_trials=3, study_name="counted", **options)
     assert counted.n_jobs_ == 1
     assert len(_workers(counted.study_.get_trials(deepcopy=False))) == 1
