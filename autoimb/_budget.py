@@ -47,6 +47,9 @@ UNSTOPPABLE_MARGIN = 2.0
 # Time kept after the search for choosing, blending and bookkeeping, besides
 # the refit itself: a fixed part and a share of the budget.
 _FIXED_RESERVE, _SHARE_RESERVE = 1.0, 0.03
+# A trial past the time for trials is stopped in the middle of a fold this much
+# of the timeout later (Budget.hard_stop).
+_TRIAL_GRACE = 0.05
 # Resamplers whose cost is negligible next to a model's (no neighbour search).
 _CHEAP_RESAMPLERS = ("none", "random_over", "random_under")
 
@@ -211,6 +214,23 @@ class Budget:
                               for family, s, seconds in runs])
         # Another family's time is a rough guide: count on twice as much.
         return float(2.0 * per_unit * _RELATIVE_COST.get(model, 1.0) * size) + extra
+
+    def hard_stop(self) -> float | None:
+        """Seconds from now after which a running trial is stopped even in the
+        middle of a fold: the time for trials (the reserve kept), plus 5 % of
+        the timeout, the part of the contract's 10 % a trial may overrun into.
+        None without a timeout.
+
+        Examples
+        --------
+        >>> Budget(None).hard_stop() is None
+        True
+        >>> round(Budget(100.0).hard_stop())  # 100 - (1 + 3) + 5
+        101
+        """
+        if self.timeout is None:
+            return None
+        return self.remaining() - self.reserve + _TRIAL_GRACE * self.timeout
 
     def allows(self, seconds: float) -> bool:
         """Whether work of this many seconds ends before the deadline, reserve kept."""

@@ -29,7 +29,7 @@ from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
 from ._resampling import resampled_rows
-from ._shutdown import stop_cleanly
+from ._shutdown import OutOfTime, stop_at, stop_cleanly
 from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
 from .exceptions import NoCompletedTrialError
@@ -281,8 +281,13 @@ def make_objective(ctx: SearchContext):
                               "budget has less left"
                               + (" (a one-split trial cannot stop part way, so it "
                                  f"needs {margin:g} times that)" if margin > 1 else ""))
-            scores, _, seconds = out_of_fold_scores(
-                make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
+            try:
+                with stop_at(budget.hard_stop()):
+                    scores, _, seconds = out_of_fold_scores(
+                        make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
+            except OutOfTime:
+                stop_for_time(f"stopped in fold {len(fold_scores) + 1} of "
+                              f"{len(ctx.folds)}: the budget's time for trials ran out")
             post = ctx.postprocess(scores)
         except optuna.TrialPruned:
             raise

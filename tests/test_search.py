@@ -116,6 +116,44 @@ def _one_trial(context):
     study.optimize(make_objective(context), n_trials=1)
     return study.trials[0]
 
+SLOW_FOREST_SPACE = {
+    "models": {"random_forest": {"n_estimators": 500, "max_depth": 30,
+                                 "min_samples_leaf": 1, "max_features": 1.0,
+                                 "class_weight": ["none"]}},
+    "resampling": {"methods": ["none"]},
+    "calibration": {"methods": ["none"]},
+}
+
+
+def test_a_fold_that_runs_past_the_time_for_trials_is_stopped_part_way():
+    """Check that a trial whose first fold alone takes far longer than the
+    budget (500 deep trees; nothing ran before, so nothing predicted it) is
+    stopped in the middle of that fold, soon after the time for trials plus the
+    5 % grace (Budget.hard_stop), and pruned saying so; and that the SIGALRM
+    handler and timer are as they were."""
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(20_000, 10)), columns=list("abcdefghij"))
+    y = (X["a"] + rng.normal(size=len(X)) > 2.5).astype(int).to_numpy()
+    budget = Budget(3.0)
+    context = SearchContext(
+        X=X, y=y, kinds=ColumnKinds((), tuple(X.columns)),
+        folds=make_folds(Validation("kfold", 3, 0.2), y, seed=0),
+        objective=Objective("cost", 1.0, 9.0),
+        space=load_search_space(SLOW_FOREST_SPACE), model_seed=0, budget=budget)
+    start = time.perf_counter()
+    trial = _one_trial(context)
+    elapsed = time.perf_counter() - start
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["pruned_reason"] == (
+        "stopped in fold 1 of 3: the budget's time for trials ran out")
+    assert elapsed < 3.0 + 2.0  # the hard stop is at about 2 s; a fold, 20 s or more
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 
 def test_an_untried_resampler_is_timed_on_a_sample_before_a_large_trial():
     """Check that before the first trial of SMOTE + ENN on large folds its time
