@@ -89,9 +89,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         allows, or 50 without a timeout.
     timeout : float, default=None
         Seconds for the whole fit, the refit of the final model included: the
-        search starts no trial that would not finish in time, and keeps time
-        for the refit. ``fit`` returns within about this (a single model fit
-        that runs far longer than the ones before it can still overrun).
+        search starts no trial that would not finish in time, stops a trial
+        part way through a fold that runs past the time for trials (in the
+        main thread, with SIGALRM, unless the caller uses it), and keeps time
+        for the refit. ``fit`` returns within about this; ``fit_times_`` says
+        where the time went.
     cv : None, int, cross-validation splitter or iterable, default=None
         ``None`` chooses by the data's size and the budget: 5 stratified folds
         for small data (repeated when a ``timeout`` leaves room and positives
