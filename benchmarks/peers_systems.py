@@ -413,9 +413,14 @@ def fit_autogluon(X, y, ctx: Context) -> Fitted:
 
 
 def fit_autoimb(X, y, ctx: Context) -> Fitted:
-    """autoimb with its defaults, the cost objective and the budget as timeout."""
+    """autoimb with its defaults, the cost objective and the budget as timeout.
+    Its warnings (a worker killed at the stop, a lock removed, a failed trial)
+    go to the fit's log."""
+    import logging
+
     import autoimb
 
+    logging.getLogger("autoimb").addHandler(logging.StreamHandler())
     model = autoimb.fit(X, y, objective="cost", fp_cost=ctx.fp_cost,
                         fn_cost=ctx.fn_cost, timeout=ctx.budget,
                         random_state=ctx.seed, show_progress_bar=False,
