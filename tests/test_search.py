@@ -125,6 +125,8 @@ SLOW_FOREST_SPACE = {
 }
 
 
+# pytest-timeout's default method uses SIGALRM, which stop_at then leaves alone.
+@pytest.mark.timeout(600, method="thread")
 def test_a_fold_that_runs_past_the_time_for_trials_is_stopped_part_way():
     """Check that a trial whose first fold alone takes far longer than the
     budget (500 deep trees; nothing ran before, so nothing predicted it) is
