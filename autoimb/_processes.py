@@ -349,7 +349,7 @@ class WorkerProcesses:
                  "The search went on without it.")
 
 
-def release_left_lock(lock: str | None, held) -> bool:
+def release_left_lock(lock: str, held) -> bool:
     """Remove the journal lock file ``lock`` if it is still the one seen after a
     worker was killed (``held``, from ``_lock_identity``) ``_LEFT_LOCK_SECONDS``
     later: a journal write holds its lock for milliseconds, so the lock's
@@ -361,7 +361,7 @@ def release_left_lock(lock: str | None, held) -> bool:
     >>> release_left_lock("study.journal.lock", None)  # there was no lock
     False
     """
-    if lock is None or held is None:
+    if held is None:
         return False
     end = time.monotonic() + _LEFT_LOCK_SECONDS
     while time.monotonic() < end:
@@ -385,10 +385,8 @@ def release_left_lock(lock: str | None, held) -> bool:
     return True
 
 
-def _lock_identity(lock: str | None):
+def _lock_identity(lock: str):
     """Which lock file is at ``lock`` now (inode and time), or None."""
-    if lock is None:
-        return None
     try:
         status = os.lstat(lock)
     except OSError:

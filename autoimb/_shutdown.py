@@ -142,11 +142,9 @@ def stop_at(seconds: float | None):
         return
 
     def on_alarm(signum, frame):
-        while frame is not None:
-            if any(code in frame.f_code.co_filename for code in _STORAGE_CODE):
-                signal.setitimer(signal.ITIMER_REAL, _RETRY_SECONDS)
-                return
-            frame = frame.f_back
+        if _running(_STORAGE_CODE, frame):
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_SECONDS)
+            return
         raise OutOfTime(f"the deadline of {seconds:.3g} s passed")
 
     signal.signal(signal.SIGALRM, on_alarm)
@@ -172,9 +170,17 @@ def exit_outside_journal_writes() -> None:
 def _sent_again_after_journal_write(signum, frame) -> bool:
     """If ``frame`` or one of its callers runs Optuna's journal storage (which
     may hold the file's lock), send ``signum`` again in a moment and say so."""
+    if not _running((_JOURNAL_CODE,), frame):
+        return False
+    threading.Timer(_RETRY_SECONDS, os.kill, (os.getpid(), signum)).start()
+    return True
+
+
+def _running(code: tuple[str, ...], frame) -> bool:
+    """Whether ``frame`` or one of its callers runs a file whose path holds one
+    of ``code``."""
     while frame is not None:
-        if _JOURNAL_CODE in frame.f_code.co_filename:
-            threading.Timer(_RETRY_SECONDS, os.kill, (os.getpid(), signum)).start()
+        if any(part in frame.f_code.co_filename for part in code):
             return True
         frame = frame.f_back
     return False
