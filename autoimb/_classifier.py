@@ -97,8 +97,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     cv : None, int, cross-validation splitter or iterable, default=None
         ``None`` chooses by the data's size and the budget: 5 stratified folds
         for small data (repeated when a ``timeout`` leaves room and positives
-        are few: up to 3 times in a minute, 3 more per further minute, at most
-        10; each row's score averaged), 3 for medium, a
+        are few: up to 3 times a core-minute, counting one core per trial run
+        at once, at most 10; each row's score averaged), 3 for medium, a
         stratified 20% holdout for large data (see ``validation_`` and
         :func:`autoimb._folds.choose_validation`). An int asks for that many
         stratified folds (lowered to the minority count if needed); a splitter
@@ -454,7 +454,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             return Validation("kfold", int(self.cv), 1.0 / int(self.cv))
         n_pos = int(np.sum(y01))
         return choose_validation(len(y01), X.shape[1], min(n_pos, len(y01) - n_pos),
-                                 self.timeout)
+                                 self.timeout, trials_at_once=self._trials_at_once())
 
     def _explainer(self, X, y01, study, *, describe=True) -> Explainer:
         n_pos = int(np.sum(y01))

@@ -22,7 +22,10 @@ lightweight AutoML library", MLSys 2021; ``rows x columns / 0.9`` against
   candidates to pick noise among: with a fixed cap of 3, doubling the budget to
   120 s ran 40 % more trials on six small sets and held out worse; with
   repeats that grow, 120 s holds out level with 60 s within noise
-  (``benchmarks/README.md``). Repeats need a time budget (``timeout``); a
+  (``benchmarks/README.md``). The cap counts core-minutes: a search that runs
+  k trials at once (one per core) runs about k times as many trials, so its
+  folds may repeat k times as often, within the same cost per trial (FLAML's
+  capacity, which is per core). Repeats need a time budget (``timeout``); a
   search bounded by a trial count alone keeps one partition. Data of 100,000
   rows or more is never repeated: on few columns its cells look small, but a
   tree's cost grows with the rows (kddcup_http, 212,000 rows and 3 columns,
@@ -95,8 +98,11 @@ class Validation:
 
 
 def choose_validation(n_rows: int, n_columns: int, n_minority: int,
-                      timeout: float | None) -> Validation:
+                      timeout: float | None, trials_at_once: int = 1) -> Validation:
     """The splits for data of this size and a budget of ``timeout`` seconds.
+
+    ``trials_at_once`` is how many trials the search runs at once (one per
+    core): it raises the cap on repeats, not the cost allowed for one trial.
 
     Examples
     --------
@@ -110,6 +116,10 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
     '5 stratified folds, repeated 3 times'
     >>> choose_validation(1_000, 8, 40, timeout=150).describe()
     '5 stratified folds, repeated 7 times'
+    >>> choose_validation(1_000, 8, 40, timeout=60, trials_at_once=2).describe()
+    '5 stratified folds, repeated 6 times'
+    >>> choose_validation(3_600, 11, 140, timeout=60, trials_at_once=2).describe()
+    '5 stratified folds, repeated 4 times'
     >>> choose_validation(1_000, 8, 40, timeout=None).describe()
     '5 stratified folds'
     """
@@ -122,8 +132,9 @@ def choose_validation(n_rows: int, n_columns: int, n_minority: int,
     n_repeats = 1
     if timeout is not None and n_splits == 5 and n_minority < _REPEAT_BELOW_MINORITY \
             and n_rows < _LARGE_ROWS:
+        minutes = timeout * max(1, trials_at_once) / 60
         most = min(_MAX_REPEATS, max(_REPEATS_PER_MINUTE,
-                                     int(_REPEATS_PER_MINUTE * timeout / 60)))
+                                     int(_REPEATS_PER_MINUTE * minutes)))
         n_repeats = int(min(most, max(1, capacity // max(cells, 1))))
     return Validation("kfold", n_splits, 1.0 / n_splits, n_repeats)
 

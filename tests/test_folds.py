@@ -42,6 +42,23 @@ def test_choose_validation(rows, columns, minority, timeout, expected):
     assert choose_validation(rows, columns, minority, timeout) == expected
 
 
+@pytest.mark.parametrize(("rows", "columns", "trials_at_once", "timeout", "n_repeats"), [
+    (1_000, 8, 1, 60, 3),
+    (1_000, 8, 2, 60, 6),  # one trial per core: the cap counts core-minutes
+    (1_000, 8, 4, 60, 10),  # at most 10
+    (1_000, 8, 2, 120, 10),
+    (3_600, 11, 2, 60, 4),  # the cost of one trial still caps it (FLAML's capacity)
+    (1_000, 100, 2, 60, 1),  # a repeat costs too much, whatever the cores
+])
+def test_repeats_count_core_minutes(rows, columns, trials_at_once, timeout, n_repeats):
+    """Check that a search running k trials at once may repeat its folds k times
+    as often (it runs about k times as many trials), within the same cost per
+    trial and the cap of 10."""
+    validation = choose_validation(rows, columns, 40, timeout,
+                                   trials_at_once=trials_at_once)
+    assert validation.n_repeats == n_repeats
+
+
 def test_holdout_scores_a_fifth_stratified():
     """Check that the holdout holds out 20% of the rows, stratified."""
     y = np.r_[np.zeros(9000, dtype=int), np.ones(1000, dtype=int)]
@@ -93,6 +110,19 @@ def test_a_small_timed_search_repeats_its_folds():
     assert len(model._context.folds) == 15
     assert sorted(np.unique(model._context.groups)) == [0, 1, 2, 3, 4]
     assert np.isfinite(model.oof_proba_).all() and len(model.oof_proba_) == 400
+
+
+def test_a_search_of_two_trials_at_once_repeats_its_folds_twice_as_often():
+    """Check end to end that the folds' repeats follow the trials the search
+    runs at once (``n_jobs_``): 3 in a minute one at a time, 6 two at a time."""
+    X, y = make_classification(n_samples=400, n_features=6, weights=[0.9],
+                               random_state=0)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=2, timeout=60, n_jobs=2,
+                        parallel="threads", storage="memory", random_state=0,
+                        show_progress_bar=False)
+    assert model.n_jobs_ == 2
+    assert model.validation_ == Validation("kfold", 5, 0.2, 6)
+    assert len(model._context.folds) == 30
 
 
 def test_check_folds_refuses_overlapping_test_parts():
