@@ -42,7 +42,8 @@ def test_choose_validation(rows, columns, minority, timeout, expected):
     assert choose_validation(rows, columns, minority, timeout) == expected
 
 
-@pytest.mark.parametrize(("rows", "columns", "trials_at_once", "timeout", "n_repeats"), [
+@pytest.mark.parametrize(
+        ("rows", "columns", "trials_at_once", "timeout", "n_repeats"), [
     (1_000, 8, 1, 60, 3),
     (1_000, 8, 2, 60, 6),  # one trial per core: the cap counts core-minutes
     (1_000, 8, 4, 60, 10),  # at most 10
