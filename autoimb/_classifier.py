@@ -509,8 +509,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 f"The class {smaller!r} has {n_min} row(s); honest "
                 "cross-validation needs at least 2 rows of each class. Collect more "
                 "positive examples.")
-        validation = Validation(**study.user_attrs.get(
-            "autoimb.validation", self._validation(X, y01).as_dict()))
+        recorded = study.user_attrs.get("autoimb.validation")
+        validation = (Validation(**recorded) if recorded is not None
+                      else self._validation(X, y01))
         if validation.kind == "kfold" and n_min < validation.n_splits:
             if self.cv is not None:
                 warn(f"cv={self.cv} needs {self.cv} rows of each class but class "
