@@ -30,6 +30,12 @@ Run from the repository root (one fit at a time, nothing else on the machine)::
     python benchmarks/scale.py                      # both data sets, 600 s each
     python benchmarks/scale.py --only kddcup_http --budget 120
     python benchmarks/scale.py --floor-only        # the floor's rows only
+    python benchmarks/scale.py --shares 0.25,1 --budget 120 --out scale_shares
+
+``--shares`` repeats every measurement on stratified shares of the training rows
+(the test rows unchanged): how the peak grows with the data's size, apart from
+the fixed cost that any fit pays. The Markdown then adds the growth per MB of
+data between the smallest and the largest share.
 
 Writes benchmarks/results/scale.{md,json}.
 """
@@ -120,16 +126,20 @@ class PeakMemory:
         self.peak = max(self.peak, _rss_mb())
 
 
-def _split(name, seed):
-    """The benchmark's stratified 75/25 split, and the training frame's MB."""
+def _split(name, seed, share=1.0):
+    """The benchmark's stratified 75/25 split, the training part cut to a
+    stratified ``share`` of its rows, and the training frame's MB."""
     X, y = load(name)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
                                               random_state=seed)
+    if share < 1.0:
+        X_tr, _, y_tr, _ = train_test_split(X_tr, y_tr, train_size=share,
+                                            stratify=y_tr, random_state=seed)
     return X_tr, X_te, y_tr, y_te, X_tr.memory_usage(deep=True).sum() / 2**20
 
 
-def run_one(name, budget, seed=0):
-    X_tr, X_te, y_tr, y_te, data_mb = _split(name, seed)
+def run_one(name, budget, share=1.0, seed=0):
+    X_tr, X_te, y_tr, y_te, data_mb = _split(name, seed, share)
     fp, fn = 1.0, float((y_tr == 0).sum() / (y_tr == 1).sum())
     storage = os.path.join(tempfile.mkdtemp(prefix="autoimb-scale-"), "autoimb.journal")
     with warnings.catch_warnings():
@@ -159,7 +169,8 @@ def run_one(name, budget, seed=0):
     fits = np.array([f for _, f in overhead])
     states = model.results_.state.value_counts().to_dict()
     return {
-        "dataset": name, "budget": budget, "rows": len(X_tr), "columns": X_tr.shape[1],
+        "dataset": name, "share": share, "budget": budget, "rows": len(X_tr),
+        "columns": X_tr.shape[1],
         "validation": model.validation_.describe(), "seconds": seconds,
         "complete": int(states.get("COMPLETE", 0)),
         "pruned": int(states.get("PRUNED", 0)), "failed": int(states.get("FAIL", 0)),
@@ -177,14 +188,14 @@ def run_one(name, budget, seed=0):
     }
 
 
-def run_floor(name, budget, seed=0):
+def run_floor(name, budget, share=1.0, seed=0):
     """Peak memory of plain scikit-learn gradient boosting on autoimb's
     validation of the same rows: the floor a search of that model stands on."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from autoimb._folds import choose_validation, make_folds
 
-    X_tr, _, y_tr, _, data_mb = _split(name, seed)
+    X_tr, _, y_tr, _, data_mb = _split(name, seed, share)
     y01 = y_tr.to_numpy().astype(int)
     validation = choose_validation(len(X_tr), X_tr.shape[1],
                                    int(min(y01.sum(), len(y01) - y01.sum())), budget)
@@ -205,7 +216,7 @@ def run_floor(name, budget, seed=0):
                 model.predict_proba(X_tr.iloc[test])
                 del model
         seconds = time.perf_counter() - start
-    return {"dataset": name, "floor_validation": validation.describe(),
+    return {"dataset": name, "share": share, "floor_validation": validation.describe(),
             "floor_seconds": seconds, "data_mb": data_mb,
             "floor_warm_up_peak_increase_mb": warm_up.peak - cold,
             "floor_net_peak_increase_mb": memory.peak - memory.before,
@@ -220,16 +231,52 @@ def report(rows, env):
     floors = [r for r in rows if "floor_net_peak_increase_mb" in r]
     if floors:
         lines += _floor_lines(floors)
+    if len({r.get("share", 1.0) for r in rows}) > 1:
+        lines += _growth_lines(rows)
     return "\n".join(lines) + "\n"
+
+
+def _growth(rows, key):
+    """(MB of data added, MB of peak added) from the smallest share to the
+    largest, or None when the rows lack ``key``."""
+    if not all(key in r for r in rows):
+        return None
+    small, large = min(rows, key=lambda r: r["share"]), max(rows, key=lambda r: r["share"])
+    return large["data_mb"] - small["data_mb"], large[key] - small[key]
+
+
+def _growth_lines(rows):
+    """How much the peak (after a warm-up) grows per MB of data, between the
+    smallest and the largest share: the part of the memory that scales with the
+    data, apart from the fixed cost a fit pays at any size."""
+    table_rows = []
+    for name in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == name]
+        shares = sorted(r["share"] for r in mine)
+        cells = [name, f"{shares[0]:g} to {shares[-1]:g}"]
+        for key in ("floor_net_peak_increase_mb", "net_peak_increase_mb"):
+            growth = _growth(mine, key)
+            cells += (["-", "-"] if growth is None else
+                      [f"{growth[1]:+.1f} MB for {growth[0]:+.1f} MB",
+                       f"{growth[1] / growth[0]:.2f}"])
+        table_rows.append(cells)
+    table = markdown_table(
+        ["data set", "shares of the rows", "floor: peak growth", "per MB of data",
+         "autoimb: peak growth", "per MB of data"], table_rows, "llrrrr")
+    return ["", "## Growth with the data's size", "",
+            "The peak after a warm-up at the largest share minus the same at the "
+            "smallest, against the data's growth between them (the fixed cost of a "
+            "fit cancels out):", "", table]
 
 
 def _search_lines(rows):
     table = markdown_table(
-        ["data set", "rows", "validation", "budget s", "wall s",
+        ["data set", "share", "rows", "validation", "budget s", "wall s",
          "trials (complete/pruned)", "data MB", "peak increase MB", "peak / data",
          "after a warm-up: MB", "/ data", "overhead / fit time (median, total)",
          "held-out norm. cost"],
-        [[r["dataset"], f"{r['rows']:,}", r["validation"], f"{r['budget']:.0f}",
+        [[r["dataset"], f"{r.get('share', 1.0):g}", f"{r['rows']:,}", r["validation"],
+          f"{r['budget']:.0f}",
           f"{r['seconds']:.1f}",
           f"{r['complete'] + r['pruned']} ({r['complete']}/{r['pruned']})",
           f"{r['data_mb']:.1f}", f"{r['peak_increase_mb']:.1f}",
@@ -237,15 +284,16 @@ def _search_lines(rows):
           f"{r['net_memory_ratio']:.2f}",
           f"{r['overhead_share_median']:.1%}, {r['overhead_share_total']:.1%}",
           f"{r['heldout_normalized_cost']:.4f}"] for r in rows],
-        "lrlrrrrrrrrrr")
+        "lrrlrrrrrrrrrr")
     warm_ups = ", ".join(f"{r['dataset']} {r['warm_up_peak_increase_mb']:.0f} MB"
-                         for r in rows)
+                         for r in rows if r.get("share", 1.0) == 1.0)
     return ["", table, "",
             "*peak increase*: from before a 2,000-row warm-up fit (all the memory "
             "the fit takes); *after a warm-up*: from after it, without the fixed cost "
             f"of the modules and plots a fit loads (the warm-up's own peak increase: "
             f"{warm_ups}).", "",
-            "Chosen: " + "; ".join(f"{r['dataset']}: {r['strategy']}" for r in rows)]
+            "Chosen: " + "; ".join(f"{r['dataset']} ({r.get('share', 1.0):g}): "
+                                   f"{r['strategy']}" for r in rows)]
 
 
 def _floor_lines(rows):
@@ -253,15 +301,17 @@ def _floor_lines(rows):
         return text(r) if "net_peak_increase_mb" in r else "-"
 
     table = markdown_table(
-        ["data set", "validation", "data MB", "floor after a warm-up: MB", "/ data",
+        ["data set", "share", "validation", "data MB", "floor after a warm-up: MB",
+         "/ data",
          "autoimb after a warm-up: MB", "autoimb / floor"],
-        [[r["dataset"], r["floor_validation"], f"{r['data_mb']:.1f}",
+        [[r["dataset"], f"{r.get('share', 1.0):g}", r["floor_validation"],
+          f"{r['data_mb']:.1f}",
           f"{r['floor_net_peak_increase_mb']:.1f}", f"{r['floor_net_memory_ratio']:.2f}",
           versus(r, lambda r: f"{r['net_peak_increase_mb']:.1f}"),
           versus(r, lambda r: "{:.2f}".format(
               r["net_peak_increase_mb"] / r["floor_net_peak_increase_mb"]))]
          for r in rows],
-        "llrrrrr")
+        "lrlrrrrr")
     return ["", "## The floor: one model, no search", "",
             'Plain scikit-learn `HistGradientBoostingClassifier(class_weight='
             '"balanced")` on the same training rows and the same validation, one '
@@ -274,26 +324,32 @@ def main():
     parser.add_argument("--budget", type=float, default=600.0)
     parser.add_argument("--only", default="")
     parser.add_argument("--out", default="scale")
+    parser.add_argument("--shares", default="1",
+                        help="shares of the training rows, e.g. 0.25,1 (default 1)")
     parser.add_argument("--floor-only", action="store_true",
                         help="measure only the floor (plain scikit-learn), no search")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process's set
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    shares = [float(share) for share in args.shares.split(",")]
     if args.one:  # a child process: the search's row, or the floor's
         run = run_floor if args.floor else run_one
-        print(ROW_MARK + json.dumps(run(args.one, args.budget)), flush=True)
+        print(ROW_MARK + json.dumps(run(args.one, args.budget, shares[0])), flush=True)
         return
     names = [n for n in DATASETS if not args.only or n in args.only.split(",")]
     env = environment()
     rows = []
-    for name in names:  # each in a fresh process, so that memory starts clean
-        row = {} if args.floor_only else row_from_fresh_process(
-            __file__, name, "--budget", args.budget)
-        rows.append({**row_from_fresh_process(
-            __file__, name, "--floor", "--budget", args.budget), **row})
-        print(pd.Series(rows[-1]).to_string(), flush=True)
-        write_json(RESULTS_DIR / f"{args.out}.json", {"environment": env, "rows": rows})
-        (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
+    for name in names:
+        for share in shares:  # each in a fresh process, so that memory starts clean
+            common = ("--budget", args.budget, "--shares", share)
+            row = {} if args.floor_only else row_from_fresh_process(
+                __file__, name, *common)
+            rows.append({**row_from_fresh_process(__file__, name, "--floor", *common),
+                         **row})
+            print(pd.Series(rows[-1]).to_string(), flush=True)
+            write_json(RESULTS_DIR / f"{args.out}.json",
+                       {"environment": env, "rows": rows})
+            (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
 
 
 if __name__ == "__main__":
