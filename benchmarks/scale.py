@@ -236,15 +236,6 @@ def report(rows, env):
     return "\n".join(lines) + "\n"
 
 
-def _growth(rows, key):
-    """(MB of data added, MB of peak added) from the smallest share to the
-    largest, or None when the rows lack ``key``."""
-    if not all(key in r for r in rows):
-        return None
-    small, large = min(rows, key=lambda r: r["share"]), max(rows, key=lambda r: r["share"])
-    return large["data_mb"] - small["data_mb"], large[key] - small[key]
-
-
 def _growth_lines(rows):
     """How much the peak (after a warm-up) grows per MB of data, between the
     smallest and the largest share: the part of the memory that scales with the
@@ -252,13 +243,14 @@ def _growth_lines(rows):
     table_rows = []
     for name in dict.fromkeys(r["dataset"] for r in rows):
         mine = [r for r in rows if r["dataset"] == name]
-        shares = sorted(r["share"] for r in mine)
-        cells = [name, f"{shares[0]:g} to {shares[-1]:g}"]
+        small = min(mine, key=lambda r: r["share"])
+        large = max(mine, key=lambda r: r["share"])
+        added = large["data_mb"] - small["data_mb"]
+        cells = [name, f"{small['share']:g} to {large['share']:g}"]
         for key in ("floor_net_peak_increase_mb", "net_peak_increase_mb"):
-            growth = _growth(mine, key)
-            cells += (["-", "-"] if growth is None else
-                      [f"{growth[1]:+.1f} MB for {growth[0]:+.1f} MB",
-                       f"{growth[1] / growth[0]:.2f}"])
+            grown = large[key] - small[key] if key in small and key in large else None
+            cells += (["-", "-"] if grown is None else
+                      [f"{grown:+.1f} MB for {added:+.1f} MB", f"{grown / added:.2f}"])
         table_rows.append(cells)
     table = markdown_table(
         ["data set", "shares of the rows", "floor: peak growth", "per MB of data",
@@ -285,8 +277,8 @@ def _search_lines(rows):
           f"{r['overhead_share_median']:.1%}, {r['overhead_share_total']:.1%}",
           f"{r['heldout_normalized_cost']:.4f}"] for r in rows],
         "lrrlrrrrrrrrrr")
-    warm_ups = ", ".join(f"{r['dataset']} {r['warm_up_peak_increase_mb']:.0f} MB"
-                         for r in rows if r.get("share", 1.0) == 1.0)
+    warm_ups = ", ".join(f"{r['dataset']} ({r.get('share', 1.0):g}) "
+                         f"{r['warm_up_peak_increase_mb']:.0f} MB" for r in rows)
     return ["", table, "",
             "*peak increase*: from before a 2,000-row warm-up fit (all the memory "
             "the fit takes); *after a warm-up*: from after it, without the fixed cost "
