@@ -42,7 +42,8 @@ def _rows(X, index):
 
 
 def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
-                       on_fold: Callable | None = None):
+                       on_fold: Callable | None = None,
+                       call: Callable | None = None):
     """Score every row with a pipeline that never saw it.
 
     Parameters
@@ -58,6 +59,11 @@ def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
     on_fold : callable, default=None
         Called as ``on_fold(k, test, latest)`` after fold ``k``, where
         ``latest[test]`` are fold k's scores; may raise (to prune).
+    call : callable, default=None
+        Runs each fold's fit and prediction, given as a function of no
+        arguments, and returns its result: the search passes
+        :func:`~autoimb._shutdown.call_stoppably`, so that its deadline stops a
+        fold in the middle of a native call. ``None`` calls it directly.
 
     Returns
     -------
@@ -87,9 +93,12 @@ def out_of_fold_scores(make_pipeline: Callable, X, y, folds, *,
     fold_ids = np.full(n, -1)
     start = time.perf_counter()
     for k, (train, test) in enumerate(folds):
-        pipeline = make_pipeline()
-        pipeline.fit(_rows(X, train), y[train])
-        latest[test] = pipeline.predict_proba(_rows(X, test))[:, 1]
+        def fit_and_score(train=train, test=test):
+            pipeline = make_pipeline()
+            pipeline.fit(_rows(X, train), y[train])
+            return pipeline.predict_proba(_rows(X, test))[:, 1]
+
+        latest[test] = fit_and_score() if call is None else call(fit_and_score)
         total[test] += latest[test]
         count[test] += 1
         fold_ids[test] = np.where(fold_ids[test] < 0, k, fold_ids[test])

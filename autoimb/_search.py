@@ -29,7 +29,7 @@ from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
 from ._resampling import resampled_rows
-from ._shutdown import OutOfTime, stop_at, stop_cleanly
+from ._shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
 from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
 from .exceptions import NoCompletedTrialError
@@ -284,7 +284,8 @@ def make_objective(ctx: SearchContext):
             try:
                 with stop_at(budget.hard_stop()):
                     scores, _, seconds = out_of_fold_scores(
-                        make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report)
+                        make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report,
+                        call=call_stoppably)
             except OutOfTime:
                 stop_for_time(f"stopped in fold {len(fold_scores) + 1} of "
                               f"{len(ctx.folds)}: the budget's time for trials ran out")

@@ -157,6 +157,39 @@ def test_a_fold_that_runs_past_the_time_for_trials_is_stopped_part_way():
 
 
 
+# pytest-timeout's default method uses SIGALRM, which stop_at then leaves alone.
+@pytest.mark.timeout(600, method="thread")
+def test_a_fold_in_one_long_native_call_is_stopped_part_way():
+    """Check that a fold whose neighbour search is one native call of several
+    seconds (SMOTE + ENN on rows of 4 distinct values, as on kddcup_http), which
+    the budget wrongly predicted cheap, is stopped at the hard stop rather than
+    when the call returns, and pruned saying so."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.integers(0, 2, size=(50_000, 2)).astype(float),
+                     columns=["a", "b"])
+    y = (rng.random(len(X)) < 0.05).astype(int)
+    budget = Budget(2.0)  # the hard stop: about 1 s from the start
+    budget.record_resampling("smote_enn", [(100_000, 0.01)])  # "cheap"
+    context = SearchContext(
+        X=X, y=y, kinds=ColumnKinds((), ("a", "b")),
+        folds=make_folds(Validation("kfold", 5, 0.2), y, seed=0),
+        objective=Objective("cost", 1.0, 19.0),
+        space=load_search_space(SMOTE_ENN_SPACE), model_seed=0, budget=budget)
+    start = time.perf_counter()
+    trial = _one_trial(context)
+    stopped = time.perf_counter() - start
+    for helper in [t for t in threading.enumerate() if t.name == "autoimb-fold"]:
+        helper.join()
+    finished = time.perf_counter() - start
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["pruned_reason"] == (
+        "stopped in fold 1 of 5: the budget's time for trials ran out")
+    assert stopped < 2.0
+    assert finished > stopped + 2.0  # the fold's own call: several seconds more
+
 def test_an_untried_resampler_is_timed_on_a_sample_before_a_large_trial():
     """Check that before the first trial of SMOTE + ENN on large folds its time
     is measured on an eighth of a fold, and that the trial is not started when

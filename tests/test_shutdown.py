@@ -4,13 +4,14 @@ import os
 import signal
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 import autoimb
 from autoimb import _search
-from autoimb._shutdown import stop_cleanly
+from autoimb._shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
 from autoimb._storage import resolve_storage
 from autoimb.exceptions import SearchTerminated, StorageUnavailableError
 
@@ -173,3 +174,50 @@ def test_lost_storage_is_reported_under_optuna_errors():
         except StorageUnavailableError:
             raise UnboundLocalError("local variable 'updated_state'")  # noqa: B904
     assert caught.value.__cause__ is lost
+
+
+def _slow_neighbour_search(rows=60_000):
+    """One native call of about 3 s (2 cores, 2026): the 4 nearest neighbours of
+    every row among rows that take only 4 distinct values, where a k-d tree
+    visits every duplicate (the case of SMOTE + ENN on kddcup_http)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    X = np.random.default_rng(0).integers(0, 2, size=(rows, 2)).astype(float)
+    return NearestNeighbors(n_neighbors=4).fit(X).kneighbors(X)
+
+
+# pytest-timeout's default method uses SIGALRM, which stop_at then leaves alone.
+@pytest.mark.timeout(120, method="thread")
+def test_call_stoppably_lets_the_deadline_stop_a_long_native_call():
+    """Check that stop_at's alarm stops the wait for a call that is one long
+    native call (which the alarm alone only interrupts once the call has
+    returned), at once, and that the call, left to its helper thread, went on
+    far past that; a result and an error of a call come back as they are."""
+    import threading
+    import time
+
+    assert call_stoppably(lambda: 6 * 7) == 42
+    with pytest.raises(ZeroDivisionError):
+        call_stoppably(lambda: 1 / 0)
+
+    start = time.perf_counter()
+    with pytest.raises(OutOfTime), stop_at(0.3):
+        call_stoppably(_slow_neighbour_search)
+    stopped = time.perf_counter() - start
+    [helper] = [t for t in threading.enumerate() if t.name == "autoimb-fold"]
+    helper.join()
+    finished = time.perf_counter() - start
+    assert stopped < 0.8
+    assert finished > stopped + 1.0  # the native call itself ran on
+
+
+@pytest.mark.timeout(120, method="thread")
+def test_call_stoppably_keeps_the_callers_sklearn_configuration():
+    """Check that scikit-learn's configuration, which holds per thread, is the
+    caller's in the helper thread."""
+    import sklearn
+
+    with sklearn.config_context(assume_finite=True, transform_output="pandas"):
+        seen = call_stoppably(sklearn.get_config)
+    assert seen["assume_finite"] is True
+    assert seen["transform_output"] == "pandas"
