@@ -37,7 +37,9 @@ Run from the repository root (one fit at a time, nothing else on the machine)::
 the fixed cost that any fit pays. The Markdown then adds the growth per MB of
 data between the smallest and the largest share.
 
-Writes benchmarks/results/scale.{md,json}.
+Writes benchmarks/results/scale.{md,json} (``--out`` names them), after every
+row: a run cut short and started again with the same command runs only the rows
+not yet written.
 """
 
 from __future__ import annotations
@@ -245,6 +247,8 @@ def _growth_lines(rows):
         mine = [r for r in rows if r["dataset"] == name]
         small = min(mine, key=lambda r: r["share"])
         large = max(mine, key=lambda r: r["share"])
+        if small["share"] == large["share"]:  # one share so far: nothing to compare
+            continue
         added = large["data_mb"] - small["data_mb"]
         cells = [name, f"{small['share']:g} to {large['share']:g}"]
         for key in ("floor_net_peak_increase_mb", "net_peak_increase_mb"):
@@ -330,9 +334,11 @@ def main():
         return
     names = [n for n in DATASETS if not args.only or n in args.only.split(",")]
     env = environment()
-    rows = []
+    rows = _rows_done(RESULTS_DIR / f"{args.out}.json", args)
     for name in names:
         for share in shares:  # each in a fresh process, so that memory starts clean
+            if any(r["dataset"] == name and r["share"] == share for r in rows):
+                continue
             common = ("--budget", args.budget, "--shares", share)
             row = {} if args.floor_only else row_from_fresh_process(
                 __file__, name, *common)
@@ -342,6 +348,19 @@ def main():
             write_json(RESULTS_DIR / f"{args.out}.json",
                        {"environment": env, "rows": rows})
             (RESULTS_DIR / f"{args.out}.md").write_text(report(rows, env))
+
+
+def _rows_done(path, args) -> list:
+    """The rows an earlier run of the same command wrote to ``path`` (same
+    budget, same kind of run), so that a run cut short goes on where it stopped."""
+    if not path.exists():
+        return []
+    rows = json.loads(path.read_text())["rows"]
+    kept = [r for r in rows if r.get("budget", args.budget) == args.budget
+            and ("seconds" in r) != args.floor_only]
+    if kept:
+        print(f"{len(kept)} row(s) already in {path}; running the others", flush=True)
+    return kept
 
 
 if __name__ == "__main__":
