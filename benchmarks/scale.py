@@ -108,11 +108,15 @@ def _process_tree(pid: int) -> list[int]:
 
 
 class PeakMemory:
-    """The highest resident memory seen while the block runs, sampled."""
+    """The highest resident memory seen while the block runs, sampled every
+    0.1 s, with the samples kept: ``(seconds since the start, MB of the process
+    tree, MB of this process alone)``."""
 
     def __enter__(self):
         self.before = _rss_mb()
         self.peak = self.before
+        self.samples = []
+        self._start = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -120,12 +124,31 @@ class PeakMemory:
 
     def _sample(self):
         while not self._stop.wait(0.1):
-            self.peak = max(self.peak, _rss_mb())
+            tree, own = _rss_mb(), _own_rss_mb(os.getpid())
+            self.samples.append((time.perf_counter() - self._start, tree, own))
+            self.peak = max(self.peak, tree)
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, _rss_mb())
+
+    def peaks_by_step(self, steps: dict) -> dict:
+        """The peak above ``before`` within each step of a fit, given as
+        ``model.fit_times_`` (seconds of each step, in order, and ``total``):
+        ``{step: [process tree MB, this process MB]}``, for steps long enough
+        to hold a sample."""
+        peaks, start = {}, 0.0
+        for step, seconds in steps.items():
+            if step == "total":
+                continue
+            inside = [(tree, own) for t, tree, own in self.samples
+                      if start <= t < start + seconds]
+            if inside:
+                peaks[step] = [max(tree for tree, _ in inside) - self.before,
+                               max(own for _, own in inside) - self.before]
+            start += seconds
+        return peaks
 
 
 def _split(name, seed, share=1.0):
@@ -187,6 +210,7 @@ def run_one(name, budget, share=1.0, seed=0):
         "overhead_share_total": float(extra.sum() / fits.sum()) if len(extra) else None,
         "heldout_normalized_cost": held["normalized_cost"],
         "strategy": model.strategy_,
+        "peaks_by_step_mb": memory.peaks_by_step(getattr(model, "fit_times_", {})),
     }
 
 
@@ -235,7 +259,29 @@ def report(rows, env):
         lines += _floor_lines(floors)
     if len({r.get("share", 1.0) for r in rows}) > 1:
         lines += _growth_lines(rows)
+    if any(r.get("peaks_by_step_mb") for r in rows):
+        lines += _step_lines(rows)
     return "\n".join(lines) + "\n"
+
+
+def _step_lines(rows):
+    """Where in the fit the peak is reached: the peak above the memory before
+    the fit (after the warm-up) within each step of ``fit_times_``, for the
+    process tree and for the fitting process alone."""
+    with_steps = [r for r in rows if r.get("peaks_by_step_mb")]
+    steps = list(dict.fromkeys(step for r in with_steps for step in r["peaks_by_step_mb"]))
+    table = markdown_table(
+        ["data set", "share", *steps],
+        [[r["dataset"], f"{r['share']:g}",
+          *(("{:.0f} / {:.0f}".format(*r["peaks_by_step_mb"][step])
+             if step in r["peaks_by_step_mb"] else "-") for step in steps)]
+         for r in with_steps],
+        "lr" + "r" * len(steps))
+    return ["", "## Where the peak is reached", "",
+            "The peak above the memory before the fit (after the warm-up), MB, "
+            "within each step of `model.fit_times_`: all processes / the fitting "
+            "process alone (its worker processes run during the search and stop "
+            "before the choice):", "", table]
 
 
 def _growth_lines(rows):
