@@ -74,7 +74,13 @@ def _rss_mb() -> float:
     """Resident memory of this process and its descendants (autoimb's worker
     processes, when the search runs one trial per core), summed: pages they
     share count once per process, so this is an upper bound."""
-    return sum(_own_rss_mb(pid) for pid in _process_tree(os.getpid()))
+    return _rss_tree_and_own_mb()[0]
+
+
+def _rss_tree_and_own_mb() -> tuple[float, float]:
+    """``(MB of the process tree, MB of this process alone)``, each read once."""
+    own = _own_rss_mb(os.getpid())
+    return own + sum(_own_rss_mb(pid) for pid in _process_tree(os.getpid())[1:]), own
 
 
 def _own_rss_mb(pid: int) -> float:
@@ -124,7 +130,7 @@ class PeakMemory:
 
     def _sample(self):
         while not self._stop.wait(0.1):
-            tree, own = _rss_mb(), _own_rss_mb(os.getpid())
+            tree, own = _rss_tree_and_own_mb()
             self.samples.append((time.perf_counter() - self._start, tree, own))
             self.peak = max(self.peak, tree)
 

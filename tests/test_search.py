@@ -104,11 +104,17 @@ def _duplicated_rows_context(budget):
     X = pd.DataFrame(rng.integers(0, 4, size=(24_000, 3)).astype(float),
                      columns=["a", "b", "c"])
     y = (rng.random(len(X)) < 0.02).astype(int)
+    return _frame_context(X, y, SMOTE_ENN_SPACE, budget, folds=5, fn_cost=49.0)
+
+
+def _frame_context(X, y, space, budget, *, folds, fn_cost):
+    """A search over a numeric frame: ``folds`` stratified folds, the cost
+    objective with fp_cost 1."""
     return SearchContext(
-        X=X, y=y, kinds=ColumnKinds((), ("a", "b", "c")),
-        folds=make_folds(Validation("kfold", 5, 0.2), y, seed=0),
-        objective=Objective("cost", 1.0, 49.0),
-        space=load_search_space(SMOTE_ENN_SPACE), model_seed=0, budget=budget)
+        X=X, y=y, kinds=ColumnKinds((), tuple(X.columns)),
+        folds=make_folds(Validation("kfold", folds, 0.2), y, seed=0),
+        objective=Objective("cost", 1.0, fn_cost),
+        space=load_search_space(space), model_seed=0, budget=budget)
 
 
 def _one_trial(context):
@@ -140,11 +146,7 @@ def test_a_fold_that_runs_past_the_time_for_trials_is_stopped_part_way():
     X = pd.DataFrame(rng.normal(size=(20_000, 10)), columns=list("abcdefghij"))
     y = (X["a"] + rng.normal(size=len(X)) > 2.5).astype(int).to_numpy()
     budget = Budget(3.0)
-    context = SearchContext(
-        X=X, y=y, kinds=ColumnKinds((), tuple(X.columns)),
-        folds=make_folds(Validation("kfold", 3, 0.2), y, seed=0),
-        objective=Objective("cost", 1.0, 9.0),
-        space=load_search_space(SLOW_FOREST_SPACE), model_seed=0, budget=budget)
+    context = _frame_context(X, y, SLOW_FOREST_SPACE, budget, folds=3, fn_cost=9.0)
     start = time.perf_counter()
     trial = _one_trial(context)
     elapsed = time.perf_counter() - start
@@ -173,11 +175,7 @@ def test_a_fold_in_one_long_native_call_is_stopped_part_way():
     y = (rng.random(len(X)) < 0.05).astype(int)
     budget = Budget(2.0)  # the hard stop: about 1 s from the start
     budget.record_resampling("smote_enn", [(100_000, 0.01)])  # "cheap"
-    context = SearchContext(
-        X=X, y=y, kinds=ColumnKinds((), ("a", "b")),
-        folds=make_folds(Validation("kfold", 5, 0.2), y, seed=0),
-        objective=Objective("cost", 1.0, 19.0),
-        space=load_search_space(SMOTE_ENN_SPACE), model_seed=0, budget=budget)
+    context = _frame_context(X, y, SMOTE_ENN_SPACE, budget, folds=5, fn_cost=19.0)
     start = time.perf_counter()
     trial = _one_trial(context)
     stopped = time.perf_counter() - start
