@@ -221,3 +221,19 @@ def test_call_stoppably_keeps_the_callers_sklearn_configuration():
         seen = call_stoppably(sklearn.get_config)
     assert seen["assume_finite"] is True
     assert seen["transform_output"] == "pandas"
+
+
+def test_call_stoppably_keeps_the_callers_limit_on_openmp_threads():
+    """Check that the limit on OpenMP's threads, which holds per thread, is the
+    caller's in the helper thread (one per model in a search of a trial per
+    core), so that HistGradientBoosting in a fold does not use every core."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def openmp_threads():
+        return {lib["num_threads"] for lib in threadpool_info()
+                if lib["user_api"] == "openmp"}
+
+    with threadpool_limits(limits=1):
+        assert call_stoppably(openmp_threads) == {1}
+    with threadpool_limits(limits=2, user_api="openmp"):
+        assert call_stoppably(openmp_threads) == {2}
