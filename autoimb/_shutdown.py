@@ -47,6 +47,7 @@ bookkeeping, which can replace it with an error of its own while handling it;
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import signal
@@ -182,10 +183,11 @@ def call_stoppably(func: Callable[[], T]) -> T:
     exception is then raised here, and the helper thread (a daemon) is left to
     finish its call on its own, using a core and its rows' memory till then;
     its result is dropped. An exception of ``func`` is raised here as it is.
-    scikit-learn's configuration (``sklearn.config_context``) and the limits
-    on OpenMP's threads (``threadpoolctl.threadpool_limits``), which both hold
-    per thread, are the caller's in the helper thread. Outside the main thread,
-    where no signal arrives, ``func`` is called directly.
+    What holds per thread is the caller's in the helper thread:
+    scikit-learn's configuration (``sklearn.config_context``), the limits on
+    OpenMP's threads (``threadpoolctl.threadpool_limits``) and context
+    variables (NumPy's ``errstate``). Outside the main thread, where no signal
+    arrives, ``func`` is called directly.
 
     Examples
     --------
@@ -198,13 +200,14 @@ def call_stoppably(func: Callable[[], T]) -> T:
     openmp = _openmp_libraries()
     limits = [{"filepath": lib["filepath"], "prefix": lib["prefix"],
                "num_threads": lib["num_threads"]} for lib in openmp.info()]
+    context = contextvars.copy_context()
     outcome: dict = {}
     done = threading.Event()
 
     def run():
         try:
             with sklearn.config_context(**config), openmp.limit(limits=limits):
-                outcome["value"] = func()
+                outcome["value"] = context.run(func)
         except BaseException as exc:  # raised in the waiting thread
             outcome["error"] = exc
         finally:

@@ -237,3 +237,11 @@ def test_call_stoppably_keeps_the_callers_limit_on_openmp_threads():
         assert call_stoppably(openmp_threads) == {1}
     with threadpool_limits(limits=2, user_api="openmp"):
         assert call_stoppably(openmp_threads) == {2}
+
+
+def test_call_stoppably_keeps_the_callers_context_variables():
+    """Check that context variables, which a new thread does not inherit, are
+    the caller's in the helper thread: NumPy's error state among them."""
+    with np.errstate(divide="raise"):
+        seen = call_stoppably(np.geterr)
+    assert seen["divide"] == "raise"
