@@ -198,8 +198,7 @@ def call_stoppably(func: Callable[[], T]) -> T:
         return func()
     config = sklearn.get_config()
     openmp = _openmp_libraries()
-    limits = [{"filepath": lib["filepath"], "prefix": lib["prefix"],
-               "num_threads": lib["num_threads"]} for lib in openmp.info()]
+    limits = openmp.info()  # threadpoolctl takes its own report as limits
     context = contextvars.copy_context()
     outcome: dict = {}
     done = threading.Event()

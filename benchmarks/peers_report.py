@@ -72,6 +72,12 @@ def score_matrix(table: pd.DataFrame, systems, by=("dataset",)) -> pd.DataFrame:
                              aggfunc="mean").reindex(columns=systems)
 
 
+def ranks_per_dataset_seed(common: pd.DataFrame, systems) -> pd.DataFrame:
+    """Each system's rank (ties averaged) per (data set, seed) pair."""
+    return score_matrix(common, systems, by=("dataset", "seed")).rank(
+        axis=1, method="average")
+
+
 def overall(table: pd.DataFrame, systems: list[str]) -> tuple[list, int]:
     """The overall table's rows, and the number of data sets it covers.
 
@@ -83,8 +89,7 @@ def overall(table: pd.DataFrame, systems: list[str]) -> tuple[list, int]:
     ranks = scores.rank(axis=1, method="average")
     # Two ways to rank over several seeds, which can disagree: on each data
     # set's mean over the seeds, and per (data set, seed), as the plot of ranks.
-    split_ranks = score_matrix(common, systems, by=("dataset", "seed")).rank(
-        axis=1, method="average")
+    split_ranks = ranks_per_dataset_seed(common, systems)
     best = scores.min(axis=1)
     rows = []
     for system in systems:
@@ -238,9 +243,7 @@ def plot_costs(table, systems, path: Path, title: str) -> bool:
 
 def rank_intervals(table, systems, seed=0) -> pd.DataFrame:
     """Mean rank per system and a 95 % bootstrap interval over (data set, seed)."""
-    scores = score_matrix(complete_units(table, systems), systems,
-                          by=("dataset", "seed"))
-    ranks = scores.rank(axis=1, method="average").to_numpy()
+    ranks = ranks_per_dataset_seed(complete_units(table, systems), systems).to_numpy()
     if len(ranks) == 0:
         return pd.DataFrame()
     rng = np.random.default_rng(seed)
