@@ -86,10 +86,11 @@ def overall(table: pd.DataFrame, systems: list[str]) -> tuple[list, int]:
     """
     common = complete_units(table, systems)
     scores = score_matrix(common, systems)
-    ranks = scores.rank(axis=1, method="average")
-    # Two ways to rank over several seeds, which can disagree: on each data
-    # set's mean over the seeds, and per (data set, seed), as the plot of ranks.
-    split_ranks = ranks_per_dataset_seed(common, systems)
+    # Two ways to rank over several seeds, which can disagree. *The* mean rank
+    # (the plot's, and issue 9's criterion) ranks per (data set, seed), so that
+    # it has an interval over the seeds; the other ranks each data set's mean.
+    intervals = rank_intervals(table, systems)
+    ranks_of_means = scores.rank(axis=1, method="average")
     best = scores.min(axis=1)
     rows = []
     for system in systems:
@@ -105,8 +106,9 @@ def overall(table: pd.DataFrame, systems: list[str]) -> tuple[list, int]:
         rows.append([
             system, len(mine), int((~mine["ok"]).sum()),
             fmt(scores[system].mean(), ".4f") if len(scores) else "-",
-            fmt(ranks[system].mean(), ".2f") if len(ranks) else "-",
-            fmt(split_ranks[system].mean(), ".2f") if len(split_ranks) else "-",
+            (f"{intervals.at[system, 'mean']:.2f} [{intervals.at[system, 'low']:.2f}, "
+             f"{intervals.at[system, 'high']:.2f}]") if len(intervals) else "-",
+            fmt(ranks_of_means[system].mean(), ".2f") if len(ranks_of_means) else "-",
             int((scores[system] <= best + 1e-12).sum()) if len(scores) else 0,
             fmt(reported["optimism"].mean(), "+.4f") if len(reported) else "-",
             fmt(rel.median(), "+.2f") if len(rel) else "-",
@@ -338,7 +340,12 @@ def write_report(run_dir: Path) -> None:
         "is its optimism. Failed fits count as 1.0 in the overall table and the "
         "ranks. Systems without a budget (" + ", ".join(
             s for s in SYSTEMS if not SYSTEMS[s].uses_budget) +
-        ") were fitted once per (data set, seed) and appear at every budget.", "",
+        ") were fitted once per (data set, seed) and appear at every budget. "
+        "*Mean rank*: each system's rank among all systems on one (data set, seed), "
+        "averaged over every such pair, with a 95 % bootstrap interval over the "
+        "pairs (the plot's ranks); *rank of each data set's mean*: ranks of the "
+        "mean cost over the seeds, averaged over the data sets, which can "
+        "disagree with it.", "",
     ]
     for budget in budgets:
         here = expanded if budget is None else expanded[expanded["at_budget"] == budget]
@@ -353,7 +360,7 @@ def write_report(run_dir: Path) -> None:
                       "row; the per-data-set tables below show every row.", ""]
         lines += [markdown_table(
             ["system", "fits", "errors", "mean normalized cost",
-             "mean rank (of the mean per data set)", "mean rank per (data set, seed)",
+             "mean rank [95 % interval]", "rank of each data set's mean",
              "wins",
              "mean optimism", "median (held-out - reported) / held-out", "mean fit s",
              "over budget x1.1", "mean peak MB"], rows, "lrrrrrrrrrrr"), ""]
