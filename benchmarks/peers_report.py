@@ -78,18 +78,19 @@ def ranks_per_dataset_seed(common: pd.DataFrame, systems) -> pd.DataFrame:
         axis=1, method="average")
 
 
-def overall(table: pd.DataFrame, systems: list[str]) -> tuple[list, int]:
+def overall(table: pd.DataFrame, systems: list[str],
+            intervals: pd.DataFrame) -> tuple[list, int]:
     """The overall table's rows, and the number of data sets it covers.
 
     Every column uses the same rows: those of the (data set, seed) pairs where
-    every system has one.
+    every system has one. ``intervals`` is ``rank_intervals(table, systems)``,
+    which the plot of ranks shows too.
     """
     common = complete_units(table, systems)
     scores = score_matrix(common, systems)
     # Two ways to rank over several seeds, which can disagree. *The* mean rank
     # (the plot's, and issue 9's criterion) ranks per (data set, seed), so that
     # it has an interval over the seeds; the other ranks each data set's mean.
-    intervals = rank_intervals(table, systems)
     ranks_of_means = scores.rank(axis=1, method="average")
     best = scores.min(axis=1)
     rows = []
@@ -352,7 +353,8 @@ def write_report(run_dir: Path) -> None:
         systems = system_order(here["system"].unique())
         tag = "" if budget is None else f"_b{budget:g}"
         title = "" if budget is None else f" — budget {budget:g} s"
-        rows, n_sets = overall(here, systems)
+        intervals = rank_intervals(here, systems)
+        rows, n_sets = overall(here, systems, intervals)
         n_all = here["dataset"].nunique()
         lines += [f"## Overall{title}", ""]
         if n_sets < n_all:
@@ -365,7 +367,6 @@ def write_report(run_dir: Path) -> None:
              "mean optimism", "median (held-out - reported) / held-out", "mean fit s",
              "over budget x1.1", "mean peak MB"], rows, "lrrrrrrrrrrr"), ""]
         lines += [*best_peer_lines(here, systems), ""]
-        intervals = rank_intervals(here, systems)
         if plot_costs(here, systems, plots / f"normalized_cost{tag}.png",
                       f"Held-out normalized cost{title}"):
             lines += [f"![normalized cost](plots/normalized_cost{tag}.png)", ""]
