@@ -17,6 +17,10 @@ standard normal draws, i.e. how far the best of k equal candidates looks ahead
 by chance). Blends: of up to 3 of the best strategies (``blends_first``,
 autoimb's order until the eleventh session, ``ensemble_size=3``) or up to 5
 (``blends5_first``, the order of ``ensemble_size=5``, the default since).
+``library`` is the order of the pool autoimb made, whatever its version;
+``brf_first`` puts the portfolio's balanced random forest (the prior default)
+right after the trivial rule, then ``library``'s order (autoimb's order since
+the eighteenth session).
 
 The search runs as ``autoimb.fit`` runs by default: a journal file (here in a
 temporary folder), so with ``timeout`` of 30 s or more one trial per core in
@@ -25,6 +29,9 @@ worker processes; ``--storage memory`` runs one trial at a time.
 Run from the repository root::
 
     python benchmarks/selection_rules.py --small --seeds 0,1,2,3 --budget 60
+    python benchmarks/selection_rules.py --small --no-bag \
+        --rules library/1.5,brf_first/1,brf_first/1.5,brf_first/2 \
+        --out selection_rules_prior
 
 Writes benchmarks/results/selection_rules.{md,json} (after every fit).
 """
@@ -46,14 +53,17 @@ from sklearn.model_selection import train_test_split
 
 import autoimb
 from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
-from autoimb._ensemble import blends
+from autoimb._ensemble import Candidate, blends
+from autoimb._evaluation import out_of_fold_scores
+from autoimb._search import strategy_of
 from autoimb._selection import bias_corrected_estimate
 from threshold_rules import datasets, load
 
 SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TOLERANCES = (0.0, 0.5, 1.0)
-ORDERS = ("simple_first", "blends_first", "portfolio_first")
+ORDERS = ("simple_first", "blends_first", "portfolio_first", "library", "brf_first")
+PRIOR_RECIPE = "balanced random forest"
 # (order, tolerance) pairs judged by default: autoimb's rule before the
 # eleventh session (blends_first/1) against wider tolerances and larger blends
 # (blends5_first/1.5 is autoimb's rule since). --rules all gives ORDERS x
@@ -63,7 +73,7 @@ DEFAULT_RULES = ("simple_first/0", "blends_first/1", "blends_first/1.5",
                  "blends5_first/1.5", "blends5_first/2", "blends5_first/auto")
 
 
-def ordered(pool, order, portfolio=frozenset()):
+def ordered(pool, order, portfolio=frozenset(), prior=None, n_library=None):
     """The pool's indices in a preference order (the first within tolerance of
     the best is chosen):
 
@@ -71,7 +81,13 @@ def ordered(pool, order, portfolio=frozenset()):
     - ``blends_first``: trivial, blends (largest first), singles (autoimb's
       order); ``blends5_first`` the same with blends of 4 and 5;
     - ``portfolio_first``: trivial, blends of portfolio entries, portfolio
-      entries, other blends, other singles.
+      entries, other blends, other singles;
+    - ``library``: the order of the pool autoimb's search made (its first
+      ``n_library`` candidates: trivial, blends largest first, singles
+      cheapest first);
+    - ``brf_first``: trivial, the balanced random forest recipe (trial
+      ``prior``: a strong default for small imbalanced data, chosen a priori),
+      then ``library``'s order.
 
     Blends have at most 3 members except in ``blends5_first``.
     """
@@ -88,6 +104,12 @@ def ordered(pool, order, portfolio=frozenset()):
     singles = of(lambda c: not c.is_trivial and not c.is_blend)
     if order in ("blends_first", "blends5_first"):
         return trivial + blends + singles
+    library = list(range(n_library or len(pool)))
+    if order == "library":
+        return library
+    if order == "brf_first":
+        first = of(lambda c: c.trial_numbers == (prior,))
+        return trivial + first + [i for i in library if i not in trivial + first]
     if order == "simple_first":
         return trivial + singles + blends
     first = [i for i in blends if in_portfolio(pool[i])] + [
@@ -157,6 +179,22 @@ def _run_one(name, seed, budget, rules, storage, bag):
     portfolio = frozenset(t.number for t in model.study_.trials
                           if "recipe" in t.user_attrs)
     singles = [c for c in model._pool if not c.is_trivial and not c.is_blend]
+    prior = next((t.number for t in model.study_.trials
+                  if t.user_attrs.get("recipe") == PRIOR_RECIPE
+                  and t.state.name == "COMPLETE"), None)
+    prior_added = prior is not None and all(c.trial_numbers != (prior,) for c in singles)
+    # The recipe is missing from the pool when a tuned trial of the same strategy
+    # (same description) hid it (autoimb before the eighteenth session): score
+    # its folds again (same folds and seed, so the same scores).
+    if prior_added:
+        strategy = strategy_of(context.space, model.study_.trials[prior].params,
+                               context.kinds)
+        scores, _, _ = out_of_fold_scores(
+            lambda: strategy.make_pipeline(context.kinds, context.model_seed),
+            context.X, context.y, context.folds)
+        singles.append(Candidate((prior,), (strategy,),
+                                 np.asarray(scores[context.scored], dtype=float),
+                                 context.postprocess(scores)))
     # Blends of portfolio entries only, for the portfolio_first order.
     y_scored = context.y[context.scored]
     extra = blends([c for c in singles if set(c.trial_numbers) <= portfolio],
@@ -166,7 +204,7 @@ def _run_one(name, seed, budget, rules, storage, bag):
     extra += [c for c in blends(singles, y_scored, context.groups, model.objective_, 5,
                                 context.space.calibrations)
               if len(c.trial_numbers) > 3]
-    pool = list(model._pool)
+    pool = list(model._pool) + ([singles[-1]] if prior_added else [])
     for c in extra:
         if not any(sorted(c.trial_numbers) == sorted(d.trial_numbers) for d in pool):
             pool.append(c)
@@ -177,7 +215,8 @@ def _run_one(name, seed, budget, rules, storage, bag):
     row = {"dataset": name, "seed": seed, "seconds": seconds,
            "trials": int((model.results_.state == "COMPLETE").sum()),
            "n_jobs": int(model.n_jobs_), "pool": len(pool), "oracle": float(held.min()),
-           "default_choice": model.strategy_}
+           "default_choice": model.strategy_, "prior_added": prior_added,
+           "prior_in_pool": prior is not None}
     row["candidates"] = [
         {"trials": list(c.trial_numbers), "kind": "trivial" if c.is_trivial else
          "blend" if c.is_blend else "single", "portfolio":
@@ -186,11 +225,12 @@ def _run_one(name, seed, budget, rules, storage, bag):
         for c, h, b in zip(pool, held, bagged, strict=True)]
     for key in rules:
         order, text = key.split("/")
-        indices = ordered(pool, order, portfolio)
+        indices = ordered(pool, order, portfolio, prior, len(model._pool))
         candidates = [pool[i] for i in indices]
         selection = bias_corrected_estimate(
             candidates, y_scored, model.objective_,
-            tolerance=tolerance_of(text, len(candidates)), random_state=seed)
+            tolerance=tolerance_of(text, len(candidates)),
+            random_state=context.model_seed)
         chosen = indices[selection.index]
         row[f"{key} heldout"] = float(held[chosen])
         row[f"{key} bagged"] = float(bagged[chosen])
