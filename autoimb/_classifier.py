@@ -29,7 +29,7 @@ from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_re
 from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._optuna_compat import speed_up_tpe
-from ._portfolio import enqueue_portfolio
+from ._portfolio import enqueue_portfolio, prior_trials
 from ._processes import WorkerProcesses, resolve_n_jobs
 from ._search import SearchContext, best_trial_or_raise, run_search
 from ._selection import affordable, bias_corrected_estimate, candidate_pool
@@ -191,7 +191,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         Cross-validated metrics of the returned model at its threshold (raw, not
         bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,
         ``brier`` and ``ece`` (expected calibration error) of its probabilities,
-        ``n_candidates`` it was chosen among, and for the cost objective
+        ``n_candidates`` it was chosen among, ``chosen_as`` (``"trivial rule"``,
+        ``"prior default"``, ``"blend"`` or ``"single strategy"``: its place in
+        the order of preference) and ``best_candidate_value`` (the best raw
+        cross-validated value among the candidates: the chosen one's, or one
+        it was preferred to within noise), and for the cost objective
         ``normalized_cost_corrected`` (``best_score_`` over the cost of the best
         trivial rule).
     oof_proba_ : ndarray of float32
@@ -364,7 +368,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                 model_seed=study.user_attrs["autoimb.seeds"]["models"],
                                 explainer=self._explainer(X_checked, y01, study,
                                                           describe=not join),
-                                budget=budget)
+                                budget=budget, kept=prior_trials(study))
         return study, storage, context
 
     def _check_X(self, X, *, reset):
@@ -603,7 +607,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.cv_metrics_ = dict(post.metrics, threshold=self.threshold_,
                                 calibration=post.calibration,
                                 threshold_rule=post.rule,
-                                n_candidates=selection.n_candidates)
+                                n_candidates=selection.n_candidates,
+                                chosen_as=_chosen_as(chosen, context.kept),
+                                best_candidate_value=float(selection.best_raw
+                                                           * scale))
         if context.objective.kind == "cost":
             trivial = trivial_cost(y_scored, context.objective.fp_cost,
                                    context.objective.fn_cost) * scale
@@ -668,6 +675,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             f"Threshold: {self.threshold_:.4g} on the calibrated probability of "
             f"{self.pos_label_!r}",
         ]
+        best = m.get("best_candidate_value")
+        if best is not None and best != self.best_score_raw_:
+            lines.insert(2, f"Chosen as the {m['chosen_as']}: within noise of the "
+                            f"best candidate's cross-validated {metric} {best:.6g} "
+                            "(see autoimb._selection)")
         location = getattr(self, "storage_location_", None)
         if location:
             lines.append(f"Study {self.study_name_!r} in {location}; open it with: "
@@ -882,3 +894,12 @@ def _tell(message, enabled):
     logger.info(message)
     if enabled:
         print(message, file=sys.stderr)
+
+
+def _chosen_as(candidate, kept) -> str:
+    """The candidate's place in the order of preference, in words."""
+    if candidate.is_trivial:
+        return "trivial rule"
+    if set(candidate.trial_numbers) & kept and not candidate.is_blend:
+        return "prior default"
+    return "blend" if candidate.is_blend else "single strategy"

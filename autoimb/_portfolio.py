@@ -15,6 +15,16 @@ it does not offer), the entry is left out; where a value lies outside the
 space's range, it is moved to the nearest bound. On large data (a holdout
 validation), only the entries cheap enough to leave time for the search are
 queued.
+
+One entry is also the **prior default**, :data:`PRIOR_RECIPE`: the balanced
+random forest. When the final model is chosen among candidates whose
+cross-validated values lie within noise of each other, it is preferred to
+anything the search found (see :mod:`autoimb._selection`): on a few dozen
+positives, cross-validation cannot tell a better strategy from a luckier one,
+and a strategy known in advance to do well on imbalanced data beats the pick of
+many noisy values. A balanced random forest bags trees grown on balanced
+bootstrap samples (Chen, Liaw and Breiman, 2004): it needs neither a sampling
+ratio nor a tuned depth, and its averaged scores vary little between fits.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ import math
 from ._preprocessing import ColumnKinds
 from ._spaces import Param, SearchSpace
 
-__all__ = ["PORTFOLIO", "enqueue_portfolio", "portfolio_params"]
+__all__ = ["PORTFOLIO", "PRIOR_RECIPE", "enqueue_portfolio", "portfolio_params",
+           "prior_trials"]
 
 # (name, strategy, cheap enough for large data), the article's baseline first,
 # then roughly cheapest first (a logistic regression is cheap on few columns but
@@ -58,6 +69,7 @@ PORTFOLIO = [
       "n_estimators": 100, "max_depth": 40, "min_samples_leaf": 1,
       "max_features": "sqrt"}, False),
 ]
+PRIOR_RECIPE = "balanced random forest"
 _STRATEGY_KEYS = ("model", "class_weight", "resampler", "sampling_ratio", "k_neighbors")
 
 
@@ -128,3 +140,10 @@ def enqueue_portfolio(study, space: SearchSpace, kinds: ColumnKinds, *,
                                 skip_if_exists=True)
             queued.append(name)
     return queued
+
+
+def prior_trials(study) -> set[int]:
+    """Numbers of the study's trials that run :data:`PRIOR_RECIPE` (queued,
+    running or finished): their scores are kept for the final choice."""
+    return {t.number for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("recipe") == PRIOR_RECIPE}

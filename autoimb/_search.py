@@ -77,6 +77,7 @@ class SearchContext:
     space: SearchSpace
     model_seed: int
     oof_cache: dict = field(default_factory=dict)  # see keep_scores
+    kept: set = field(default_factory=set)  # trials never trimmed from the cache
     explainer: object = None
     budget: Budget = field(default_factory=lambda: Budget(None))
     model_threads: int = 1
@@ -134,11 +135,15 @@ class SearchContext:
         self.trim_cache()
 
     def trim_cache(self) -> None:
-        """Drop the worst cached trials beyond ``cached_trials``."""
+        """Drop the worst cached trials beyond ``cached_trials``, except those
+        in ``kept`` (the prior default's, which the final choice may prefer)."""
         cache = self.oof_cache
         sign = 1.0 if self.objective.direction == "minimize" else -1.0
         while len(cache) > self.cached_trials:
-            items = list(cache.items())  # other threads may add trials meanwhile
+            items = [item for item in list(cache.items())  # other threads add
+                     if item[0] not in self.kept]
+            if not items:
+                break
             worst = max(items, key=lambda item: sign * item[1][1].value)[0]
             cache.pop(worst, None)
 

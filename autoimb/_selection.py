@@ -6,12 +6,15 @@ candidates and the fewer positives. Two things follow.
 
 **The choice tolerates noise.** Candidates are put in an order of preference: the
 trivial rule (no model: every row negative, or every row positive, whichever
-costs less), then blends of the best strategies (averaging lowers the variance
-that picking one of them keeps), then single strategies from the cheapest to
-fit. The first candidate whose value is within ``tolerance`` standard errors of
-the best value is chosen (1.5 by default); the standard error is that of its
-paired difference with the best, over bootstrap resamples of the rows. Where
-nothing beats the trivial rule beyond noise, the trivial rule is returned.
+costs less), then the prior default (the portfolio's balanced random forest,
+:data:`~autoimb._portfolio.PRIOR_RECIPE`: a strategy chosen before seeing the
+data, so its value is not the best of many noisy ones), then blends of the best
+strategies (averaging lowers the variance that picking one of them keeps), then
+single strategies from the cheapest to fit. The first candidate whose value is
+within ``tolerance`` standard errors of the best value is chosen (1.5 by
+default); the standard error is that of its paired difference with the best,
+over bootstrap resamples of the rows. Where nothing beats the trivial rule
+beyond noise, the trivial rule is returned.
 
 The tolerance and the size of the blends (up to 5 strategies, the estimator's
 ``ensemble_size``) were measured on held-out rows with one trial per core,
@@ -285,14 +288,18 @@ def trivial_candidate(y, objective):
 
 def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
     """The candidates of a finished search, in order of preference: the trivial
-    rule, blends of the best ``ensemble_size .. 2`` distinct strategies (the
-    largest first), then the distinct strategies from the cheapest to fit.
+    rule, the prior default (the trials in ``context.kept``: the portfolio's
+    balanced random forest), blends of the best ``ensemble_size .. 2`` distinct
+    strategies (the largest first), then the distinct strategies from the
+    cheapest to fit.
 
     Among candidates within noise of the best, the first is chosen: the trivial
-    rule when nothing beats it, else an average of the best strategies rather
-    than one of them (which lowers the variance of the choice), else the
-    cheapest. ``benchmarks/selection_rules.py`` measured this order against
-    "singles before blends" on held-out cost.
+    rule when nothing beats it, else the strategy chosen before seeing the data
+    rather than one the search picked among many noisy values, else an average
+    of the best strategies rather than one of them (which lowers the variance
+    of the choice), else the cheapest. ``benchmarks/selection_rules.py``
+    measured these orders against "singles before blends" and "blends before
+    the prior default" on held-out cost.
 
     Trials scored by this process come from ``context.oof_cache``; the best few
     of the others (a resumed study, another worker's trials) are scored again,
@@ -341,10 +348,23 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
         add(trial, cached)
         if len(singles) == limit:
             break
+    # The prior default, even where a tuned trial of the same strategy (told
+    # apart by its description, not its hyperparameters) is in already: that
+    # one was picked among many noisy values, the prior was not.
+    # It takes no part in blends (of distinct strategies) then.
     if not singles and ranked:  # overrunning by one trial beats the trivial rule
         add(ranked[0], None)
+    distinct = len(singles)
+    inside = {number for c in singles for number in c.trial_numbers}
+    for trial in completed:
+        if (trial.number in context.kept and trial.number not in inside
+                and trial.number in context.oof_cache):
+            add(trial, context.oof_cache[trial.number])
     y = context.y[context.scored]
-    made = blends(singles, y, context.groups, context.objective, ensemble_size,
-                  context.space.calibrations) if ensemble_size > 1 else []
+    made = (blends(singles[:distinct], y, context.groups, context.objective,
+                   ensemble_size, context.space.calibrations)
+            if ensemble_size > 1 else [])
     by_cost = [singles[i] for i in np.argsort(seconds, kind="stable")]
-    return [trivial_candidate(y, context.objective), *made[::-1], *by_cost]
+    prior = [c for c in by_cost if set(c.trial_numbers) & context.kept]
+    rest = [c for c in by_cost if not set(c.trial_numbers) & context.kept]
+    return [trivial_candidate(y, context.objective), *prior, *made[::-1], *rest]

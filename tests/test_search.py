@@ -272,3 +272,21 @@ def test_a_trial_holds_one_fitted_pipeline_at_a_time(monkeypatch):
 
     assert trial.state == optuna.trial.TrialState.COMPLETE
     assert alive_at_fit == [0] * 5
+
+
+def test_the_cache_never_drops_the_prior_default():
+    """Check that the trials in ``kept`` (the portfolio's balanced random forest,
+    which the final choice prefers within noise) stay cached even when they are
+    the worst, and that the cache still holds ``CACHED_TRIALS`` in all."""
+    objective = Objective("cost", 1.0, 9.0)
+    context = _context(objective)
+    context.kept = {0}
+    n_scored = int(context.scored.sum())
+    for number in range(CACHED_TRIALS + 20):  # trial 0 is the worst by far
+        value = 1e6 if number == 0 else float(number)
+        context.keep_scores(number, np.full(len(context.y), 0.5),
+                            _post(value, n_scored))
+    assert 0 in context.oof_cache
+    assert len(context.oof_cache) == CACHED_TRIALS
+    assert CACHED_TRIALS - 1 in context.oof_cache
+    assert CACHED_TRIALS not in context.oof_cache

@@ -150,3 +150,97 @@ def test_a_resumed_search_scores_earlier_trials_again_only_within_its_budget(tmp
     assert len(singles_after_resume(Budget(None))) == min(3, len(completed))
     best = int(completed.sort_values("value")["number"].iloc[0])
     assert singles_after_resume(Budget(1e-6)) == {best}
+
+
+def test_the_prior_default_is_preferred_right_after_the_trivial_rule():
+    """Check that the portfolio's balanced random forest is kept for the choice
+    and placed second in the order of preference (before blends and the
+    search's own strategies), so that it is chosen whenever it is within noise
+    of the best; and that a space without it changes nothing."""
+    X, y = make_classification(n_samples=400, weights=[0.9], random_state=0)
+    model = AutoImbClassifier(n_trials=5, cv=3, random_state=0,
+                              show_progress_bar=False).fit(X, y)
+    recipes = model.results_.set_index("number")["recipe"]
+    prior = int(recipes[recipes == "balanced random forest"].index[0])
+    assert model._context.kept == {prior}
+    assert model._pool[0].is_trivial
+    assert model._pool[1].trial_numbers == (prior,)
+    assert all(c.trial_numbers != (prior,) for c in model._pool[2:])
+    places = {(): "trivial rule", (prior,): "prior default"}
+    expected = places.get(tuple(model.ensemble_), "blend" if len(model.ensemble_) > 1
+                          else "single strategy")
+    assert model.cv_metrics_["chosen_as"] == expected
+    preferred = model.cv_metrics_["best_candidate_value"] != model.best_score_raw_
+    assert ("Chosen as the" in model.summary()) == preferred
+
+    fast = AutoImbClassifier(search_space="fast", n_trials=3, cv=3, random_state=0,
+                             show_progress_bar=False).fit(X, y)
+    assert fast._context.kept == set()
+    assert fast._pool[1].is_blend
+
+
+def test_a_model_says_when_it_was_preferred_to_a_better_looking_candidate():
+    """Check that cv_metrics_ and summary() name the place of a choice made
+    within noise (the prior default here) and the best value it was preferred to."""
+    from autoimb._classifier import _chosen_as
+    from autoimb._ensemble import Candidate
+
+    def candidate(*numbers):
+        return Candidate(numbers, (), np.zeros(1), None)
+
+    assert _chosen_as(candidate(), {3}) == "trivial rule"
+    assert _chosen_as(candidate(3), {3}) == "prior default"
+    assert _chosen_as(candidate(3, 4), {3}) == "blend"
+    assert _chosen_as(candidate(4), {3}) == "single strategy"
+
+
+def test_the_prior_default_is_chosen_when_nothing_beats_it_beyond_noise():
+    """Check the rule the order makes: the prior (second) is chosen over a
+    candidate that is better by one false negative and two false positives
+    (less than their noise), and not over one that makes no error."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.1).astype(int)
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    prior = y.astype(bool)
+    prior[negatives[:60]] = True  # 60 false positives
+    prior[positives[:10]] = False  # 10 false negatives
+    close = prior.copy()
+    close[negatives[:2]] = False
+    close[positives[:1]] = True
+    trivial = np.zeros(len(y), dtype=bool)
+    chosen = bias_corrected_estimate(_pool(y, [trivial, prior, close]), y, COST)
+    assert chosen.index == 1 and chosen.best_raw < chosen.raw
+    perfect = y.astype(bool)
+    chosen = bias_corrected_estimate(_pool(y, [trivial, prior, perfect]), y, COST)
+    assert chosen.index == 2
+
+
+def test_the_prior_default_stays_a_candidate_beside_a_tuned_trial_of_its_strategy():
+    """Check that a better trial of the same strategy (same description, other
+    hyperparameters), which hides the prior among the distinct strategies, does
+    not hide it from the choice: the prior comes second, the tuned one later,
+    and blends are made of distinct strategies only."""
+    import optuna
+    from optuna.trial import create_trial
+
+    X, y = make_classification(n_samples=400, weights=[0.9], random_state=0)
+    model = AutoImbClassifier(n_trials=4, cv=3, random_state=0,
+                              show_progress_bar=False).fit(X, y)
+    context = model._context
+    (prior,) = context.kept
+    forest = model.study_.trials[prior]
+    candidate = model._pool[1]  # the cache is emptied once fit returns
+    assert candidate.trial_numbers == (prior,)
+    scores = (candidate.scores.astype(np.float32), candidate.post)
+    study = optuna.create_study(direction=model.study_.direction)
+    for value, attrs in [
+            (forest.value, forest.user_attrs),  # the prior
+            (forest.value / 2, {k: v for k, v in forest.user_attrs.items()
+                                if k != "recipe"})]:  # "tuned", better
+        study.add_trial(create_trial(params=forest.params,
+                                     distributions=forest.distributions,
+                                     value=value, user_attrs=attrs))
+    context.oof_cache = {0: scores, 1: scores}
+    context.kept = {0}
+    pool = candidate_pool(study, context, ensemble_size=3)
+    assert [c.trial_numbers for c in pool] == [(), (0,), (1,)]
