@@ -32,7 +32,12 @@ from ._optuna_compat import speed_up_tpe
 from ._portfolio import enqueue_portfolio, prior_trials
 from ._processes import WorkerProcesses, resolve_n_jobs
 from ._search import SearchContext, best_trial_or_raise, run_search
-from ._selection import affordable, bias_corrected_estimate, candidate_pool
+from ._selection import (
+    affordable,
+    bias_corrected_estimate,
+    candidate_pool,
+    is_prior_default,
+)
 from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
 from ._spaces import load_search_space
 from ._storage import FINGERPRINT_KEY, check_study_matches, open_study, resolve_storage
@@ -900,6 +905,6 @@ def _chosen_as(candidate, kept) -> str:
     """The candidate's place in the order of preference, in words."""
     if candidate.is_trivial:
         return "trivial rule"
-    if set(candidate.trial_numbers) & kept and not candidate.is_blend:
+    if is_prior_default(candidate, kept):
         return "prior default"
     return "blend" if candidate.is_blend else "single strategy"

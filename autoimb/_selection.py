@@ -59,7 +59,7 @@ from ._metrics import (
 )
 
 __all__ = ["Selection", "affordable", "bias_corrected_estimate", "candidate_pool",
-           "select", "trivial_candidate"]
+           "is_prior_default", "select", "trivial_candidate"]
 
 _MAX_CELLS = 1_000_000  # bootstrap weights held at once (rows x resamples): 8 MB
 DEFAULT_TOLERANCE = 1.5
@@ -289,6 +289,12 @@ def trivial_candidate(y, objective):
     return Candidate(trial_numbers=(), strategies=(), scores=proba, post=post)
 
 
+def is_prior_default(candidate, kept) -> bool:
+    """Whether ``candidate`` is the prior default alone: a single trial in
+    ``kept`` (``SearchContext.kept``)."""
+    return len(candidate.trial_numbers) == 1 and candidate.trial_numbers[0] in kept
+
+
 def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
     """The candidates of a finished search, in order of preference: the trivial
     rule, the prior default (the trials in ``context.kept``: the portfolio's
@@ -351,14 +357,14 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
         add(trial, cached)
         if len(singles) == limit:
             break
-    # The prior default, even where a tuned trial of the same strategy (told
-    # apart by its description, not its hyperparameters) is in already: that
-    # one was picked among many noisy values, the prior was not.
-    # It takes no part in blends (of distinct strategies) then.
     if not singles and ranked:  # overrunning by one trial beats the trivial rule
         add(ranked[0], None)
+    # The prior default, even where a tuned trial of the same strategy (told
+    # apart by its description, not its hyperparameters) is in already: that
+    # one was picked among many noisy values, the prior was not. It takes no
+    # part in blends (of distinct strategies) then.
     distinct = len(singles)
-    inside = {number for c in singles for number in c.trial_numbers}
+    inside = {c.trial_numbers[0] for c in singles}
     for trial in completed:
         if (trial.number in context.kept and trial.number not in inside
                 and trial.number in context.oof_cache):
@@ -368,6 +374,6 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
                    ensemble_size, context.space.calibrations)
             if ensemble_size > 1 else [])
     by_cost = [singles[i] for i in np.argsort(seconds, kind="stable")]
-    prior = [c for c in by_cost if set(c.trial_numbers) & context.kept]
-    rest = [c for c in by_cost if not set(c.trial_numbers) & context.kept]
+    prior = [c for c in by_cost if is_prior_default(c, context.kept)]
+    rest = [c for c in by_cost if not is_prior_default(c, context.kept)]
     return [trivial_candidate(y, context.objective), *prior, *made[::-1], *rest]
