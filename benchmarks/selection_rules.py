@@ -155,15 +155,26 @@ def tolerance_of(text, k):
     return math.sqrt(2 * math.log(max(k, 2))) if text == "auto" else float(text)
 
 
-def run_one(name, seed, budget, rules, *, storage="journal", bag=True):
+def run_one(name, seed, budget, rules, *, storage="journal", bag=True, pools=None):
     """One search, every candidate scored on the test part, every rule's choice."""
     with tempfile.TemporaryDirectory() as folder:  # the study is read till the end
         location = ("memory" if storage == "memory"
                     else str(Path(folder) / "search.journal"))
-        return _run_one(name, seed, budget, rules, location, bag)
+        return _run_one(name, seed, budget, rules, location, bag, pools)
 
 
-def _run_one(name, seed, budget, rules, storage, bag):
+def save_pool(path, pool, y_scored, held, objective, prior, n_library):
+    """What any rule needs to choose again without searching: every candidate's
+    out-of-fold decisions on the scored rows, its held-out cost, its kind."""
+    np.savez_compressed(
+        path, pred=np.column_stack([c.post.pred for c in pool]).astype(bool),
+        y=np.asarray(y_scored, dtype=np.int8), heldout=held,
+        trivial=[c.is_trivial for c in pool], blend=[c.is_blend for c in pool],
+        prior=[c.trial_numbers == (prior,) for c in pool], n_library=n_library,
+        fp_cost=objective.fp_cost, fn_cost=objective.fn_cost)
+
+
+def _run_one(name, seed, budget, rules, storage, bag, pools):
     X, y = load(name)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
                                               random_state=seed)
@@ -212,6 +223,9 @@ def _run_one(name, seed, budget, rules, storage, bag):
     bagged = (heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, bag=True)
               if bag else np.full(len(pool), np.nan))
     trivial_train = min(y_scored.sum() * fn, (1 - y_scored).sum() * fp)
+    if pools is not None:
+        save_pool(Path(pools) / f"{name}_{seed}.npz", pool, y_scored, held,
+                  model.objective_, prior, len(model._pool))
     row = {"dataset": name, "seed": seed, "seconds": seconds,
            "trials": int((model.results_.state == "COMPLETE").sum()),
            "n_jobs": int(model.n_jobs_), "pool": len(pool), "oracle": float(held.min()),
@@ -290,17 +304,23 @@ def main():
     parser.add_argument("--storage", choices=("journal", "memory"), default="journal")
     parser.add_argument("--no-bag", action="store_true",
                         help="skip the held-out cost of the fold models averaged")
+    parser.add_argument("--save-pools", default=None, metavar="DIR",
+                        help="also write each fit's pool (out-of-fold decisions, "
+                        "held-out costs) to DIR/<data set>_<seed>.npz, to judge "
+                        "further rules without searching again")
     args = parser.parse_args()
     rules = ([f"{o}/{t:g}" for o in ORDERS for t in TOLERANCES] if args.rules == "all"
              else args.rules.split(","))
     only = set(filter(None, args.only.split(","))) or (set(SMALL) if args.small else None)
     env = environment()
+    if args.save_pools:
+        Path(args.save_pools).mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{args.out}.json"
     rows = []
     for name in datasets(only):
         for seed in (int(s) for s in args.seeds.split(",")):
             rows.append(run_one(name, seed, args.budget, rules, storage=args.storage,
-                                bag=not args.no_bag))
+                                bag=not args.no_bag, pools=args.save_pools))
             r = rows[-1]
             print(f"{name} seed {seed}: {r['trials']} trials, pool {r['pool']}, "
                   + ", ".join(f"{k} {r[k + ' heldout']:.3f}" for k in rules)
