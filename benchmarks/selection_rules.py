@@ -174,6 +174,45 @@ def save_pool(path, pool, y_scored, held, objective, prior, n_library):
         fp_cost=objective.fp_cost, fn_cost=objective.fn_cost)
 
 
+def rules_on_pools(folder, rules):
+    """Every rule's choice on the pools ``--save-pools`` wrote, without searching:
+    rows of held-out (normalized) cost per rule, plus ``prior`` (the prior
+    default alone, whatever its value) and ``oracle``. Orders ``library`` and
+    ``brf_first`` only (the others need the study's trials)."""
+    from types import SimpleNamespace
+
+    from autoimb._classifier import _spawn_seeds
+    from autoimb._objective import Objective
+
+    rows = []
+    for path in sorted(Path(folder).glob("*_*.npz")):
+        data = np.load(path)
+        name, seed = path.stem.rsplit("_", 1)
+        pred, y, held = data["pred"], data["y"], data["heldout"]
+        objective = Objective("cost", float(data["fp_cost"]), float(data["fn_cost"]))
+        pool = [SimpleNamespace(post=SimpleNamespace(pred=pred[:, j]))
+                for j in range(pred.shape[1])]
+        trivial = list(np.flatnonzero(data["trivial"]))
+        prior = list(np.flatnonzero(data["prior"]))
+        library = list(range(int(data["n_library"])))
+        # The live run's bootstrap draws, so the same choices as its rules'.
+        random_state = _spawn_seeds(int(seed), 3)[2]
+        row = {"dataset": name, "seed": int(seed), "positives": int(y.sum()),
+               "pool": len(pool), "oracle": float(held.min()),
+               "prior": float(held[prior[0]]) if prior else np.nan}
+        for key in rules:
+            order, text = key.split("/")
+            indices = (library if order == "library" else
+                       trivial + prior + [i for i in library if i not in trivial + prior])
+            selection = bias_corrected_estimate(
+                [pool[i] for i in indices], y, objective,
+                tolerance=tolerance_of(text, len(indices)),
+                random_state=random_state)
+            row[f"{key} heldout"] = float(held[indices[selection.index]])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _run_one(name, seed, budget, rules, storage, bag, pools):
     X, y = load(name)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
@@ -308,7 +347,16 @@ def main():
                         help="also write each fit's pool (out-of-fold decisions, "
                         "held-out costs) to DIR/<data set>_<seed>.npz, to judge "
                         "further rules without searching again")
+    parser.add_argument("--from-pools", default=None, metavar="DIR",
+                        help="judge --rules on the pools in DIR (no search) and "
+                        "print the held-out costs per data set")
     args = parser.parse_args()
+    if args.from_pools:
+        table = rules_on_pools(args.from_pools, args.rules.split(","))
+        print(table.groupby("dataset").mean(numeric_only=True).round(4)
+              .drop(columns="seed").to_string())
+        print(table.mean(numeric_only=True).round(4).drop("seed").to_string())
+        return
     rules = ([f"{o}/{t:g}" for o in ORDERS for t in TOLERANCES] if args.rules == "all"
              else args.rules.split(","))
     only = set(filter(None, args.only.split(","))) or (set(SMALL) if args.small else None)
