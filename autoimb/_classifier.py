@@ -196,7 +196,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         Cross-validated metrics of the returned model at its threshold (raw, not
         bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,
         ``brier`` and ``ece`` (expected calibration error) of its probabilities,
-        ``n_candidates`` it was chosen among, ``chosen_as`` (``"trivial rule"``,
+        ``n_candidates`` it was chosen among and the ``tolerance`` of that
+        choice (in standard errors, see :mod:`autoimb._selection`),
+        ``chosen_as`` (``"trivial rule"``,
         ``"prior default"``, ``"blend"`` or ``"single strategy"``: its place in
         the order of preference) and ``best_candidate_value`` (the best raw
         cross-validated value among the candidates: the chosen one's, or one
@@ -613,6 +615,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                                 calibration=post.calibration,
                                 threshold_rule=post.rule,
                                 n_candidates=selection.n_candidates,
+                                tolerance=selection.tolerance,
                                 chosen_as=_chosen_as(chosen, context.kept),
                                 best_candidate_value=float(selection.best_raw
                                                            * scale))
@@ -682,9 +685,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         ]
         best = m.get("best_candidate_value")
         if best is not None and best != self.best_score_raw_:
-            lines.insert(2, f"Chosen as the {m['chosen_as']}: within noise of the "
-                            f"best candidate's cross-validated {metric} {best:.6g} "
-                            "(see autoimb._selection)")
+            within = (f"{m['tolerance']:.2g} standard errors" if "tolerance" in m
+                      else "noise")  # a model saved before the tolerance was kept
+            lines.insert(2, f"Chosen as the {m['chosen_as']}: within {within} of "
+                            f"the best candidate's cross-validated {metric} "
+                            f"{best:.6g} (see autoimb._selection)")
         location = getattr(self, "storage_location_", None)
         if location:
             lines.append(f"Study {self.study_name_!r} in {location}; open it with: "

@@ -84,6 +84,8 @@ class Selection:
         simpler candidate within noise of it was preferred).
     n_candidates : int
         Size of the pool the choice was made in.
+    tolerance : float
+        The tolerance the choice was made with, in standard errors.
     """
 
     index: int
@@ -91,6 +93,7 @@ class Selection:
     estimate: float
     best_raw: float
     n_candidates: int
+    tolerance: float
 
 
 class _Values:
@@ -219,7 +222,7 @@ def bias_corrected_estimate(candidates, y, objective, *,
     return Selection(index=index, raw=sign * scale * float(full[0, index]),
                      estimate=sign * scale * estimate,
                      best_raw=sign * scale * float(full[0, best]),
-                     n_candidates=len(candidates))
+                     n_candidates=len(candidates), tolerance=float(tolerance))
 
 
 def affordable(pool: list, seconds_left: float, *, grace: float = 0.0) -> list:

@@ -170,8 +170,16 @@ def test_the_prior_default_is_preferred_right_after_the_trivial_rule():
     expected = places.get(tuple(model.ensemble_), "blend" if len(model.ensemble_) > 1
                           else "single strategy")
     assert model.cv_metrics_["chosen_as"] == expected
+    assert model.cv_metrics_["tolerance"] == 1.5
     preferred = model.cv_metrics_["best_candidate_value"] != model.best_score_raw_
     assert ("Chosen as the" in model.summary()) == preferred
+    # The line that says so, as if a better candidate had been passed over, and
+    # as a model saved before the tolerance was kept in cv_metrics_ says it.
+    model.cv_metrics_["best_candidate_value"] = model.best_score_raw_ - 1.0
+    assert (f"Chosen as the {model.cv_metrics_['chosen_as']}: within 1.5 standard "
+            "errors of the best" in model.summary())
+    del model.cv_metrics_["tolerance"]
+    assert "within noise of the best" in model.summary()
 
     fast = AutoImbClassifier(search_space="fast", n_trials=3, cv=3, random_state=0,
                              show_progress_bar=False).fit(X, y)
@@ -210,6 +218,7 @@ def test_the_prior_default_is_chosen_when_nothing_beats_it_beyond_noise():
     trivial = np.zeros(len(y), dtype=bool)
     chosen = bias_corrected_estimate(_pool(y, [trivial, prior, close]), y, COST)
     assert chosen.index == 1 and chosen.best_raw < chosen.raw
+    assert chosen.tolerance == 1.5
     perfect = y.astype(bool)
     chosen = bias_corrected_estimate(_pool(y, [trivial, prior, perfect]), y, COST)
     assert chosen.index == 2
