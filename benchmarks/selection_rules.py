@@ -15,7 +15,8 @@ raw value is chosen (``tolerance=0``: the best raw value; ``auto``:
 sqrt(2 ln k) for a pool of k candidates, the expected best of k independent
 standard normal draws, i.e. how far the best of k equal candidates looks ahead
 by chance; ``bbc``: the choice of 1.5 or of ``auto`` whose bias-corrected
-estimate is better, autoimb's rule since the nineteenth session). Blends: of up to 3 of the best strategies (``blends_first``,
+estimate is better: judged on fresh splits in the nineteenth session and
+not adopted). Blends: of up to 3 of the best strategies (``blends_first``,
 autoimb's order until the eleventh session, ``ensemble_size=3``) or up to 5
 (``blends5_first``, the order of ``ensemble_size=5``, the default since).
 ``library`` is the order of the pool autoimb made, whatever its version;
