@@ -13,7 +13,9 @@ Run from the repository root, after those runs::
         --peers-run small_fresh
 
 Prints the table (mean normalized cost per set and overall; paired difference
-autoimb - balanced forest with its standard error over the fits).
+autoimb - balanced forest with its standard error over the fits) and, where the
+peers run also holds autoimb (``--systems autoimb``), how another search of
+the same split, through ``peers.py``, compares.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ def autoimb_rows(runs):
 def peer_rows(run):
     fits = pd.read_csv(RESULTS_DIR / "peers" / run / "fits.csv")
     fits = fits[fits.status == "ok"]
-    return fits.pivot_table(index=["dataset", "seed"], columns="system",
-                            values="normalized_cost").reset_index()
+    return (fits.pivot_table(index=["dataset", "seed"], columns="system",
+                             values="normalized_cost").reset_index()
+            .rename(columns={"autoimb": "autoimb_peers"}))
 
 
 def main():
@@ -64,6 +67,15 @@ def main():
           f"{difference.std(ddof=1) / np.sqrt(len(difference)):.4f} (lower on "
           f"{int((difference < 0).sum())}, higher on {int((difference > 0).sum())} "
           f"of {len(difference)})")
+    if "autoimb_peers" in table:  # autoimb also run by peers.py on some splits
+        both = table.dropna(subset=["autoimb_peers"])
+        again = both.autoimb_peers - both.autoimb
+        print(f"autoimb through peers.py on {len(both)} of these fits (seeds "
+              f"{sorted(both.seed.unique().tolist())}): {both.autoimb_peers.mean():.4f} "
+              f"against {both.autoimb.mean():.4f} in selection_rules.py (another "
+              f"search of the same split: {again.mean():+.4f} ± "
+              f"{again.std(ddof=1) / np.sqrt(len(again)):.4f}); balanced forest "
+              f"{both.brf_tuned.mean():.4f}")
 
 
 if __name__ == "__main__":
