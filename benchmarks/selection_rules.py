@@ -65,6 +65,7 @@ import autoimb
 from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
 from autoimb._ensemble import Candidate, blends
 from autoimb._evaluation import out_of_fold_scores
+from autoimb._portfolio import PRIOR_RECIPE
 from autoimb._search import strategy_of
 from autoimb._selection import bias_corrected_estimate
 from threshold_rules import datasets, load
@@ -73,7 +74,6 @@ SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TOLERANCES = (0.0, 0.5, 1.0)
 ORDERS = ("simple_first", "blends_first", "portfolio_first", "library", "brf_first")
-PRIOR_RECIPE = "balanced random forest"
 # (order, tolerance) pairs judged by default: autoimb's rule before the
 # eleventh session (blends_first/1) against wider tolerances and larger blends
 # (blends5_first/1.5 is autoimb's rule since). --rules all gives ORDERS x
@@ -118,13 +118,17 @@ def ordered(pool, order, portfolio=frozenset(), prior=None, n_library=None):
     if order == "library":
         return library
     if order == "brf_first":
-        first = of(lambda c: c.trial_numbers == (prior,))
-        return trivial + first + [i for i in library if i not in trivial + first]
+        return prior_first(trivial, of(lambda c: c.trial_numbers == (prior,)), library)
     if order == "simple_first":
         return trivial + singles + blends
     first = [i for i in blends if in_portfolio(pool[i])] + [
         i for i in singles if in_portfolio(pool[i])]
     return trivial + first + [i for i in blends + singles if i not in first]
+
+
+def prior_first(trivial, prior, library):
+    """``brf_first``'s order: the trivial rule, the prior, then ``library``'s."""
+    return trivial + prior + [i for i in library if i not in trivial + prior]
 
 
 def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, *, bag=False):
@@ -188,15 +192,16 @@ def run_one(name, seed, budget, rules, *, storage="journal", bag=True, pools=Non
         return _run_one(name, seed, budget, rules, location, bag, pools)
 
 
-def save_pool(path, pool, y_scored, held, objective, prior, n_library):
+def save_pool(path, pool, y_scored, held, objective, prior, n_library, model_seed):
     """What any rule needs to choose again without searching: every candidate's
-    out-of-fold decisions on the scored rows, its held-out cost, its kind."""
+    out-of-fold decisions on the scored rows, its held-out cost, its kind, and
+    the seed of the live run's bootstrap draws."""
     np.savez_compressed(
         path, pred=np.column_stack([c.post.pred for c in pool]).astype(bool),
         y=np.asarray(y_scored, dtype=np.int8), heldout=held,
         trivial=[c.is_trivial for c in pool], blend=[c.is_blend for c in pool],
         prior=[c.trial_numbers == (prior,) for c in pool], n_library=n_library,
-        fp_cost=objective.fp_cost, fn_cost=objective.fn_cost)
+        fp_cost=objective.fp_cost, fn_cost=objective.fn_cost, model_seed=model_seed)
 
 
 def rules_on_pools(folder, rules):
@@ -206,7 +211,6 @@ def rules_on_pools(folder, rules):
     ``brf_first`` only (the others need the study's trials)."""
     from types import SimpleNamespace
 
-    from autoimb._classifier import _spawn_seeds
     from autoimb._objective import Objective
 
     rows = []
@@ -220,15 +224,14 @@ def rules_on_pools(folder, rules):
         trivial = list(np.flatnonzero(data["trivial"]))
         prior = list(np.flatnonzero(data["prior"]))
         library = list(range(int(data["n_library"])))
-        # The live run's bootstrap draws, so the same choices as its rules'.
-        random_state = _spawn_seeds(int(seed), 3)[2]
+        random_state = int(data["model_seed"])  # the live run's bootstrap draws
         row = {"dataset": name, "seed": int(seed), "positives": int(y.sum()),
                "pool": len(pool), "oracle": float(held.min()),
                "prior": float(held[prior[0]]) if prior else np.nan}
         for key in rules:
             order, text = key.split("/")
-            indices = (library if order == "library" else
-                       trivial + prior + [i for i in library if i not in trivial + prior])
+            indices = (library if order == "library"
+                       else prior_first(trivial, prior, library))
             selection = choose([pool[i] for i in indices], y, objective, text,
                                random_state)
             row[f"{key} heldout"] = float(held[indices[selection.index]])
@@ -287,7 +290,7 @@ def _run_one(name, seed, budget, rules, storage, bag, pools):
     trivial_train = min(y_scored.sum() * fn, (1 - y_scored).sum() * fp)
     if pools is not None:
         save_pool(Path(pools) / f"{name}_{seed}.npz", pool, y_scored, held,
-                  model.objective_, prior, len(model._pool))
+                  model.objective_, prior, len(model._pool), context.model_seed)
     row = {"dataset": name, "seed": seed, "seconds": seconds,
            "trials": int((model.results_.state == "COMPLETE").sum()),
            "n_jobs": int(model.n_jobs_), "pool": len(pool), "oracle": float(held.min()),
