@@ -26,6 +26,7 @@ from ._budget import Budget
 from ._fitted import ThresholdedPipeline
 from ._folds import Validation, choose_validation, make_folds, user_folds
 from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_record
+from ._memory import data_mb
 from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._optuna_compat import speed_up_tpe
@@ -128,6 +129,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         processes when ``timeout`` is at least 30 s and the storage can be
         shared (the default journal file or a database), else 1 (see
         :func:`autoimb._processes.resolve_n_jobs`); ``n_jobs_`` tells which.
+        The default runs fewer, with a warning, where the available memory
+        (the system's, or a container's limit) would not hold one copy of the
+        data and its trial's models per process (:mod:`autoimb._memory`); a
+        number given that looks too large for it is warned about and kept.
         Results with more than one trial at once are not reproducible: the
         order trials finish in changes what the sampler learns; pass
         ``n_jobs=1`` for a reproducible search.
@@ -330,7 +335,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self : AutoImbClassifier
         """
         budget = Budget(self.timeout)
-        self.n_jobs_ = self._trials_at_once()
+        self.n_jobs_ = resolve_n_jobs(self.n_jobs, timeout=self.timeout,
+                                      parallel=self.parallel, storage=self.storage,
+                                      cv=self.cv, data_mb=data_mb(X))
         self.fit_times_ = times = {}
         study, storage, context = self._prepare(X, y, budget)
         times["prepare"] = time.perf_counter() - budget.start
@@ -533,7 +540,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         return make_folds(validation, y01, study.user_attrs["autoimb.seeds"]["folds"])
 
     def _trials_at_once(self) -> int:
-        """``n_jobs`` resolved: how many trials the search runs at once."""
+        """``n_jobs`` resolved: how many trials the search runs at once (within
+        ``fit``, the number it resolved at its start)."""
+        if hasattr(self, "n_jobs_"):
+            return self.n_jobs_
         return resolve_n_jobs(self.n_jobs, timeout=self.timeout, parallel=self.parallel,
                               storage=self.storage, cv=self.cv)
 

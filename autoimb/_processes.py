@@ -28,7 +28,8 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
 ``timeout`` of 30 s or more that can use them, and one at a time otherwise (on
 the 20 benchmark sets at 60 s, 2 cores: 19.4 completed trials a set against
 10.6, held-out cost level within noise; ``benchmarks/README.md``, tenth
-session).
+session), fewer where the available memory would not hold them
+(:mod:`autoimb._memory`).
 
 :data:`DEFAULT_PARALLEL` is what ``parallel=None`` means: the one line to change
 to switch the default (see ``benchmarks/results/parallel.md`` and
@@ -127,7 +128,7 @@ def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None, *,
 
 
 def resolve_n_jobs(n_jobs: int | None, *, timeout=None, parallel=None, storage=None,
-                   cv=None) -> int:
+                   cv=None, data_mb: float | None = None) -> int:
     """Trials a search runs at once, for its ``n_jobs`` setting.
 
     ``-1`` means one per core; ``None`` (the default) one per core (at most 4)
@@ -135,7 +136,10 @@ def resolve_n_jobs(n_jobs: int | None, *, timeout=None, parallel=None, storage=N
     :data:`AUTO_PARALLEL_FROM_SECONDS` and can run its trials in worker
     processes (see :func:`choose_parallel`), else 1: threads alone gain little
     (Python's interpreter lock), and a search bounded by a trial count stays
-    reproducible.
+    reproducible. Given the data's size, ``data_mb``, the default runs no more
+    trials at once than the available memory holds
+    (:func:`autoimb._memory.trials_that_fit`), with a warning that says so; a
+    number given that looks too large for it is warned about and kept.
 
     Examples
     --------
@@ -147,15 +151,55 @@ def resolve_n_jobs(n_jobs: int | None, *, timeout=None, parallel=None, storage=N
     1
     """
     cores = _cores()
-    if n_jobs == -1:
-        return cores
     if n_jobs is not None:
-        return n_jobs
+        jobs = cores if n_jobs == -1 else n_jobs
+        if jobs > 1 and data_mb is not None:
+            processes = choose_parallel(parallel, jobs, storage, cv,
+                                        warn_user=False) == "processes"
+            _warn_if_too_many(n_jobs, jobs, data_mb, processes)
+        return jobs
     if timeout is None or timeout < AUTO_PARALLEL_FROM_SECONDS:
         return 1
     jobs = min(cores, _AUTO_MAX_JOBS)  # one core, or parallel="threads": threads
     mode = choose_parallel(parallel, jobs, storage, cv, warn_user=False)
-    return jobs if mode == "processes" else 1
+    if mode != "processes":
+        return 1
+    return jobs if data_mb is None else _within_memory(jobs, data_mb)
+
+
+def _within_memory(jobs: int, data: float) -> int:
+    """The default's ``jobs`` lowered to what the available memory holds."""
+    from ._memory import available_mb, needed_mb, trials_that_fit
+
+    available = available_mb()
+    if available is None:
+        return jobs
+    fits = trials_that_fit(jobs, data, available)
+    if fits < jobs:
+        trials = f"{fits} trial{'s' if fits > 1 else ''}"
+        warn(f"n_jobs=None runs {trials} at a time here instead of {jobs}: {jobs} "
+             f"at once, each worker process with its own copy of the {data:,.0f} MB "
+             f"of data, would take about {needed_mb(jobs, data):,.0f} MB, and "
+             f"{available:,.0f} MB of memory is available. Pass n_jobs={jobs} to "
+             f"run them anyway, or n_jobs={fits} to silence this warning.")
+    return fits
+
+
+def _warn_if_too_many(n_jobs: int, jobs: int, data: float, processes: bool) -> None:
+    """Warn if ``jobs`` trials at once look too large for the available memory."""
+    from ._memory import available_mb, needed_mb, trials_that_fit
+
+    available = available_mb()
+    if available is None:
+        return
+    needed = needed_mb(jobs, data, processes=processes)
+    if needed > available:
+        fits = trials_that_fit(jobs, data, available, processes=processes)
+        copies = " (each worker process holds its own copy)" if processes else ""
+        warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {data:,.0f} MB "
+             f"of data would take about {needed:,.0f} MB{copies}, more than the "
+             f"{available:,.0f} MB of memory available: the system may kill the "
+             f"search. Pass n_jobs={fits} or fewer.")
 
 
 def _cores() -> int:

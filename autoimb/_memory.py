@@ -1,0 +1,186 @@
+"""Memory: how much this process may still take, and what trials at once need.
+
+Every trial in flight holds its folds, a resampled copy and a model, and every
+worker process its own interpreter, modules and copy of the data. On a machine
+(or in a container) with little memory to spare, the default of one trial per
+core in worker processes can then take more than there is, and the system kills
+the search. :func:`trials_that_fit` gives the number of trials at once that the
+available memory holds, which :func:`autoimb._processes.resolve_n_jobs` uses to
+lower its default; an explicit ``n_jobs`` that looks too large is only warned
+about.
+
+The estimate is from measurements, not a bound (``benchmarks/README.md``,
+fifteenth session, ``results/scale_shares.md``): the peak memory of a search
+grew by 8.3 and 11.5 MB per MB of data and per trial in flight on the two
+largest shared data sets (narrow numeric tables, where the boosters' per-row
+arrays outweigh the data; on wide tables it grows less), and a fresh worker
+process starts at about 234 MB. :data:`GROWTH_PER_DATA_MB` and
+:data:`WORKER_FIXED_MB` round them up.
+
+The available memory is the smaller of the system's (``MemAvailable`` in
+``/proc/meminfo``) and the room left under the memory limit of this process's
+control group and of each group above it (cgroup v2 ``memory.max``, v1
+``memory.limit_in_bytes``), which is what a container's limit is; its usage
+leaves out the page cache it would drop first (``inactive_file``), as
+``docker stats`` does. Where neither
+can be read (not Linux), nothing is capped.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path, PurePosixPath
+
+__all__ = ["GROWTH_PER_DATA_MB", "MEMORY_SHARE", "WORKER_FIXED_MB", "available_mb",
+           "data_mb", "needed_mb", "trials_that_fit"]
+
+#: MB a search's peak memory grows per MB of the data given to ``fit``, per
+#: trial in flight (measured 8.3 and 11.5).
+GROWTH_PER_DATA_MB = 12.0
+#: MB a worker process holds before its first trial (measured 234).
+WORKER_FIXED_MB = 250.0
+#: The share of the available memory that trials at once may plan to take: the
+#: estimate is rough, and the refit and the rest of the machine need room too.
+MEMORY_SHARE = 0.8
+
+_NO_LIMIT = 2 ** 60  # cgroup v1 writes "no limit" as a number near 2**63
+_MB = 2 ** 20
+
+
+def data_mb(X) -> float | None:
+    """The in-memory size of ``X`` in MB (a DataFrame's, strings included), or
+    None if it cannot tell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data_mb(np.zeros((1024, 128)))
+    1.0
+    """
+    if hasattr(X, "memory_usage"):
+        try:
+            return float(X.memory_usage(index=False, deep=True).sum()) / _MB
+        except TypeError:  # a Series
+            return float(X.memory_usage(index=False, deep=True)) / _MB
+    nbytes = getattr(X, "nbytes", None)
+    return None if nbytes is None else float(nbytes) / _MB
+
+
+def needed_mb(trials: int, data: float, *, processes: bool = True) -> float:
+    """Memory, in MB, that ``trials`` trials at once add on ``data`` MB of data:
+    each trial its share of :data:`GROWTH_PER_DATA_MB`, and each worker process
+    (all but the fitting one, with ``processes``) :data:`WORKER_FIXED_MB`.
+
+    Examples
+    --------
+    >>> needed_mb(2, 100.0)
+    2650.0
+    >>> needed_mb(2, 100.0, processes=False)
+    2400.0
+    """
+    workers = trials - 1 if processes else 0
+    return trials * GROWTH_PER_DATA_MB * data + workers * WORKER_FIXED_MB
+
+
+def trials_that_fit(trials: int, data: float, available: float, *,
+                    processes: bool = True) -> int:
+    """The most trials at once, at most ``trials`` and at least 1, whose
+    :func:`needed_mb` stays within :data:`MEMORY_SHARE` of ``available`` MB.
+
+    Examples
+    --------
+    >>> trials_that_fit(4, 100.0, 24_000.0)
+    4
+    >>> trials_that_fit(4, 100.0, 4_000.0)
+    2
+    >>> trials_that_fit(4, 1_000.0, 4_000.0)
+    1
+    """
+    while trials > 1 and needed_mb(trials, data, processes=processes) > (
+            MEMORY_SHARE * available):
+        trials -= 1
+    return trials
+
+
+def available_mb(*, meminfo: str = "/proc/meminfo", cgroup: str = "/proc/self/cgroup",
+                 root: str = "/sys/fs/cgroup") -> float | None:
+    """Memory this process may still take, in MB: the smaller of the system's
+    available memory and the room under its control groups' limits; None where
+    neither can be read.
+
+    The paths are parameters only so that tests can give files of their own.
+
+    Examples
+    --------
+    >>> room = available_mb()
+    >>> room is None or room > 0
+    True
+    """
+    rooms = [room for room in (_system_available(meminfo), _cgroup_room(cgroup, root))
+             if room is not None]
+    return min(rooms) / _MB if rooms else None
+
+
+def _system_available(meminfo: str) -> float | None:
+    """``MemAvailable`` in bytes."""
+    try:
+        for line in Path(meminfo).read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _cgroup_room(cgroup: str, root: str) -> float | None:
+    """The least room, in bytes, under the memory limit of this process's
+    control group and of each group above it (cgroup v1 or v2)."""
+    try:
+        lines = Path(cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    rooms = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # the unified hierarchy (v2)
+            base, files = Path(root), ("memory.max", "memory.current")
+        elif "memory" in controllers.split(","):  # v1
+            base = Path(root) / "memory"
+            files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        parts = PurePosixPath(path).parts[1:]
+        for depth in range(len(parts), -1, -1):
+            folder = base.joinpath(*parts[:depth])
+            limit, usage = (_read_number(folder / name) for name in files)
+            if limit is not None and usage is not None and limit < _NO_LIMIT:
+                working = usage - _inactive_files(folder / "memory.stat")
+                rooms.append(max(limit - working, 0.0))
+    return min(rooms) if rooms else None
+
+
+def _inactive_files(stat: Path) -> float:
+    """Bytes of the group's page cache that it would drop first (what
+    ``docker stats`` and Kubernetes leave out of a container's usage)."""
+    try:
+        lines = stat.read_text().splitlines()
+    except OSError:
+        return 0.0
+    values = dict(line.split(maxsplit=1) for line in lines if " " in line)
+    for key in ("total_inactive_file", "inactive_file"):  # v1 counts its subgroups
+        if key in values:
+            return float(values[key])
+    return 0.0
+
+
+def _read_number(path: Path) -> float | None:
+    """The number in a control group's file; None if absent, unreadable or "max"."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    try:
+        value = float(text)
+    except ValueError:  # "max": no limit
+        return None
+    return value if math.isfinite(value) else None
