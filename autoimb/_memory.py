@@ -10,11 +10,12 @@ lower its default; an explicit ``n_jobs`` that looks too large is only warned
 about.
 
 The estimate is from measurements, not a bound (``benchmarks/README.md``,
-fifteenth session, ``results/scale_shares.md``): the peak memory of a search
-grew by 8.3 and 11.5 MB per MB of data and per trial in flight on the two
-largest shared data sets (narrow numeric tables, where the boosters' per-row
-arrays outweigh the data; on wide tables it grows less), and a fresh worker
-process starts at about 234 MB. :data:`GROWTH_PER_DATA_MB` and
+twentieth session, ``results/memory_unlimited.md``): in a memory control group,
+which charges each page once as a container's limit does, a 60 s search of the
+two largest shared data sets grew by 6.6 and 10.4 MB per MB of data with one
+trial at a time (narrow numeric tables, where the boosters' per-row arrays
+outweigh the data; wide tables grow less), and a worker process added about
+180-190 MB beside its own trial. :data:`GROWTH_PER_DATA_MB` and
 :data:`WORKER_FIXED_MB` round them up.
 
 The available memory is the smaller of the system's (``MemAvailable`` in
@@ -35,10 +36,11 @@ __all__ = ["GROWTH_PER_DATA_MB", "MEMORY_SHARE", "WORKER_FIXED_MB", "available_m
            "data_mb", "needed_mb", "trials_that_fit"]
 
 #: MB a search's peak memory grows per MB of the data given to ``fit``, per
-#: trial in flight (measured 8.3 and 11.5).
-GROWTH_PER_DATA_MB = 12.0
-#: MB a worker process holds before its first trial (measured 234).
-WORKER_FIXED_MB = 250.0
+#: trial in flight (measured 6.6 and 10.4).
+GROWTH_PER_DATA_MB = 11.0
+#: MB a worker process adds beside its trial: its interpreter, modules and
+#: copy of the data (measured 180-190).
+WORKER_FIXED_MB = 200.0
 #: The share of the available memory that trials at once may plan to take: the
 #: estimate is rough, and the refit and the rest of the machine need room too.
 MEMORY_SHARE = 0.8
@@ -74,9 +76,9 @@ def needed_mb(trials: int, data: float, *, processes: bool = True) -> float:
     Examples
     --------
     >>> needed_mb(2, 100.0)
-    2650.0
-    >>> needed_mb(2, 100.0, processes=False)
     2400.0
+    >>> needed_mb(2, 100.0, processes=False)
+    2200.0
     """
     workers = trials - 1 if processes else 0
     return trials * GROWTH_PER_DATA_MB * data + workers * WORKER_FIXED_MB

@@ -168,7 +168,7 @@ def test_data_size():
 
 @pytest.mark.parametrize(("data", "available", "expected"), [
     (10.0, 100_000.0, 4),
-    (10.0, 1_000.0, 2),   # 4 at once need 1,230 MB, 2 need 490; 80 % of 1,000: 800
+    (10.0, 1_000.0, 3),   # 4 at once need 1,040 MB, 3 need 730; 80 % of 1,000: 800
     (100.0, 1_000.0, 1),
 ])
 def test_trials_that_fit(data, available, expected):
@@ -183,11 +183,11 @@ def test_default_n_jobs_stays_within_memory(monkeypatch):
     monkeypatch.setattr(autoimb._processes, "_cores", lambda: 8)
     monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 1_000.0)
     with pytest.warns(autoimb.AutoImbWarning, match=(
-            r"n_jobs=None runs 2 trials at a time here instead of 4: 4 at once, each "
+            r"n_jobs=None runs 3 trials at a time here instead of 4: 4 at once, each "
             r"worker process with its own copy of the 10 MB of data, would take about "
-            r"1,230 MB, and 1,000 MB of memory is available. Pass n_jobs=4 to run "
-            r"them anyway, or n_jobs=2 to silence this warning.")):
-        assert resolve_n_jobs(None, timeout=60, data_mb=10.0) == 2
+            r"1,040 MB, and 1,000 MB of memory is available. Pass n_jobs=4 to run "
+            r"them anyway, or n_jobs=3 to silence this warning.")):
+        assert resolve_n_jobs(None, timeout=60, data_mb=10.0) == 3
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert resolve_n_jobs(None, timeout=60, data_mb=0.1) == 4
@@ -202,8 +202,8 @@ def test_n_jobs_given_is_kept_and_warned_about(monkeypatch):
     monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 1_000.0)
     with pytest.warns(autoimb.AutoImbWarning, match=(
             r"n_jobs=4 runs 4 trials at once, which on 10 MB of data would take about "
-            r"1,230 MB \(each worker process holds its own copy\), more than the 1,000 "
-            r"MB of memory available: the system may kill the search. Pass n_jobs=2 "
+            r"1,040 MB \(each worker process holds its own copy\), more than the 1,000 "
+            r"MB of memory available: the system may kill the search. Pass n_jobs=3 "
             r"or fewer.")):
         assert resolve_n_jobs(4, timeout=60, data_mb=10.0) == 4
     with pytest.warns(autoimb.AutoImbWarning, match=r"n_jobs=-1 runs 8 trials at once"):
