@@ -18,7 +18,9 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   get SIGTERM (their trial is failed and queued again), and SIGKILL a few
   seconds later (:data:`_STOP_SECONDS`); then the fitting process fails the
   killed worker's trial itself, and removes a journal lock left by a process
-  that is gone (:func:`release_left_lock`), where Optuna would wait 30 s.
+  that is gone (:func:`release_left_lock`), where Optuna would wait 30 s. It
+  does the same for a worker that something else killed during the search
+  (the system's out-of-memory killer), and warns that it did.
   Processes need a storage they can share: a journal file (the default) or a
   database. A study in memory, a storage object, or splits given as a
   splitter run their trials in threads.
@@ -345,7 +347,11 @@ class WorkerProcesses:
         if self.killed:
             logger.warning("Worker process %s had not stopped %.1f s after SIGTERM; "
                            "killed.", ", ".join(map(str, self.killed)), seconds)
-            self._clean_up_after_kill()
+        # Killed by someone else: the system's out-of-memory killer, most likely.
+        died = [p.pid for p, _ in self.children
+                if p.returncode == -signal.SIGKILL and p.pid not in self.killed]
+        if self.killed or died:
+            self._clean_up_after_kill(self.killed + died)
 
     def _stop_seconds(self) -> float:
         timeout = None if self.context is None else self.context.budget.timeout
@@ -353,7 +359,7 @@ class WorkerProcesses:
             return _STOP_SECONDS
         return min(_STOP_SECONDS, max(2.0, 0.05 * timeout))
 
-    def _clean_up_after_kill(self) -> None:
+    def _clean_up_after_kill(self, pids: list[int]) -> None:
         """Remove the journal lock a killed worker may have left (else every
         process waits 30 s for it, Optuna's grace period), then fail the
         killed workers' trials and queue them again."""
@@ -365,7 +371,7 @@ class WorkerProcesses:
             if release_left_lock(lock, _lock_identity(lock)):
                 logger.warning("Removed the lock of journal file %s: unchanged %.0f s "
                                "after worker process %s was killed.", self.storage,
-                               _LEFT_LOCK_SECONDS, ", ".join(map(str, self.killed)))
+                               _LEFT_LOCK_SECONDS, ", ".join(map(str, pids)))
         if self.study is not None:
             fail_dead_workers_trials(self.study)
 
@@ -386,6 +392,14 @@ class WorkerProcesses:
         for process, log in self.children:
             if process.returncode in (0, -signal.SIGTERM, 143) \
                     or process.pid in self.killed:  # logged by _stop_all
+                continue
+            if process.returncode == -signal.SIGKILL:
+                trials = "1" if self.n_children == 1 else f"{self.n_children} or fewer"
+                warn(f"Worker process {process.pid} was killed (SIGKILL) during the "
+                     "search, most likely by the system for want of memory: each "
+                     "worker process holds its own copy of the data. Its running "
+                     "trial was failed and queued again, and the search went on "
+                     f"without it. Pass n_jobs={trials} to run fewer trials at once.")
                 continue
             lines = log.read_text(errors="replace").strip().splitlines()
             warn(f"Worker process {process.pid} exited with status "

@@ -10,11 +10,14 @@ which trial does not depend on how busy the machine is.
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -496,3 +499,82 @@ def test_two_workers_and_an_export_make_a_model(server, tmp_path, data_file,  # 
     assert set(model.ensemble_) <= {t.number for t in trials
                                     if t.state == TrialState.COMPLETE}
     assert model.storage_location_ == server.url
+
+
+# A random forest of 100 deep trees on 6,000 rows: trials of a few seconds, so
+# that a worker killed a few seconds into its work dies in the middle of one.
+LONG_TRIALS_SPACE = """
+description = "long random-forest trials, for the killed-worker test"
+
+[models.random_forest]
+n_estimators = 100
+max_depth = 40
+min_samples_leaf = 1
+max_features = 0.5
+class_weight = ["none"]
+
+[resampling]
+methods = ["none"]
+
+[calibration]
+methods = ["none"]
+"""
+
+
+def _child_workers():
+    """Process ids of this process's worker processes (``autoimb._processes``)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"autoimb._processes" in cmdline:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_a_worker_killed_by_the_system_is_reported_and_its_trial_failed(tmp_path):
+    """Check that a worker process killed with SIGKILL during the search (as the
+    out-of-memory killer does) leaves no trial running: its trial is failed and
+    queued again, the search finishes in this process, and a warning names the
+    likely cause and the n_jobs to pass."""
+    if not Path("/proc").is_dir():
+        pytest.skip("finding the worker process reads /proc")
+    X, y = make_classification(n_samples=6000, n_features=20, n_informative=8,
+                               weights=[0.9], random_state=0)
+    space = tmp_path / "long.toml"
+    space.write_text(LONG_TRIALS_SPACE)
+    killed = []
+
+    def kill_the_worker():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not killed:
+            pids = _child_workers()
+            if pids:
+                time.sleep(5)  # its imports (2-3 s), then into a trial
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_worker, daemon=True)
+    killer.start()
+    with pytest.warns(autoimb.AutoImbWarning) as caught:
+        model = autoimb.fit(X, y, search_space=str(space), timeout=20, n_jobs=2,
+                            cv=3, storage=str(tmp_path / "study.journal"),
+                            study_name="killed", random_state=0,
+                            show_progress_bar=False)
+    killer.join()
+    assert killed
+    messages = [str(w.message) for w in caught]
+    assert any(f"Worker process {killed[0]} was killed (SIGKILL) during the search, "
+               "most likely by the system for want of memory" in m
+               and m.endswith("Pass n_jobs=1 to run fewer trials at once.")
+               for m in messages), messages
+    trials = model.study_.get_trials(deepcopy=False)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    died = [t for t in trials if t.state == TrialState.FAIL and "died while running"
+            in t.user_attrs.get("error", "")]
+    assert [t.user_attrs["worker"].rsplit(":", 1)[1] for t in died] == [str(killed[0])]
+    assert model.predict(X[:5]).shape == (5,)
