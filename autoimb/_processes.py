@@ -180,11 +180,16 @@ def _within_memory(jobs: int, data: float) -> int:
     if fits < jobs:
         trials = f"{fits} trial{'s' if fits > 1 else ''}"
         warn(f"n_jobs=None runs {trials} at a time here instead of {jobs}: {jobs} "
-             f"at once, each worker process with its own copy of the {data:,.0f} MB "
+             f"at once, each worker process with its own copy of the {_mb(data)} MB "
              f"of data, would take about {needed_mb(jobs, data):,.0f} MB, and "
              f"{available:,.0f} MB of memory is available. Pass n_jobs={jobs} to "
              f"run them anyway, or n_jobs={fits} to silence this warning.")
     return fits
+
+
+def _mb(value: float) -> str:
+    """MB as a warning shows them: 0.3, 8.5, 1,024."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _warn_if_too_many(n_jobs: int, jobs: int, data: float, processes: bool) -> None:
@@ -198,7 +203,7 @@ def _warn_if_too_many(n_jobs: int, jobs: int, data: float, processes: bool) -> N
     if needed > available:
         fits = trials_that_fit(jobs, data, available, processes=processes)
         copies = " (each worker process holds its own copy)" if processes else ""
-        warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {data:,.0f} MB "
+        warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {_mb(data)} MB "
              f"of data would take about {needed:,.0f} MB{copies}, more than the "
              f"{available:,.0f} MB of memory available: the system may kill the "
              f"search. Pass n_jobs={fits} or fewer.")

@@ -188,6 +188,11 @@ def test_default_n_jobs_stays_within_memory(monkeypatch):
             r"1,040 MB, and 1,000 MB of memory is available. Pass n_jobs=4 to run "
             r"them anyway, or n_jobs=3 to silence this warning.")):
         assert resolve_n_jobs(None, timeout=60, data_mb=10.0) == 3
+    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 100.0)
+    with pytest.warns(autoimb.AutoImbWarning, match=r"runs 1 trial at a time here "
+                      r"instead of 4: .* copy of the 0.3 MB of data"):
+        assert resolve_n_jobs(None, timeout=60, data_mb=0.31) == 1
+    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 1_000.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert resolve_n_jobs(None, timeout=60, data_mb=0.1) == 4
