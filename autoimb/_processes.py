@@ -20,7 +20,8 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   killed worker's trial itself, and removes a journal lock left by a process
   that is gone (:func:`release_left_lock`), where Optuna would wait 30 s. It
   does the same for a worker that something else killed during the search
-  (the system's out-of-memory killer), and warns that it did.
+  (the system's out-of-memory killer, which on Linux takes a worker before
+  the fitting process), and warns that it did.
   Processes need a storage they can share: a journal file (the default) or a
   database. A study in memory, a storage object, or splits given as a
   splitter run their trials in threads.
@@ -92,6 +93,9 @@ _STOP_SECONDS = 5.0
 #: long after a worker was killed is taken to be left by a process that is gone.
 _LEFT_LOCK_SECONDS = 2.0
 _JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
+#: A search's worker processes are the first the out-of-memory killer takes
+#: (1000: the most; the fitting process keeps the default, 0).
+_WORKER_OOM_SCORE_ADJ = 1000
 
 
 def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None, *,
@@ -489,6 +493,15 @@ class StopWithParent:
             study.stop()
 
 
+def _first_to_go_when_memory_runs_out() -> None:
+    """Ask Linux's out-of-memory killer to pick this worker before the fitting
+    process: the search then goes on without it (its trial failed and queued
+    again) instead of losing the whole fit. Any process may raise its own
+    ``oom_score_adj``; elsewhere this does nothing."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text(str(_WORKER_OOM_SCORE_ADJ))
+
+
 def _child(spec_path: str) -> int:
     """A worker process of a search (``python -m autoimb._processes SPEC``)."""
     import joblib
@@ -501,6 +514,7 @@ def _child(spec_path: str) -> int:
     # worker while it holds the journal file's lock.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_outside_journal_writes()
+    _first_to_go_when_memory_runs_out()
     spec = json.loads(Path(spec_path).read_text())
     data = joblib.load(spec["data"])
     run_worker(spec["storage"], spec["study"], data=(data["X"], data["y"]),

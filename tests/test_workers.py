@@ -537,16 +537,16 @@ def _child_workers():
 
 def test_a_worker_killed_by_the_system_is_reported_and_its_trial_failed(tmp_path):
     """Check that a worker process killed with SIGKILL during the search (as the
-    out-of-memory killer does) leaves no trial running: its trial is failed and
-    queued again, the search finishes in this process, and a warning names the
-    likely cause and the n_jobs to pass."""
+    out-of-memory killer does, which the worker asks to take it first) leaves no
+    trial running: its trial is failed and queued again, the search finishes in
+    this process, and a warning names the likely cause and the n_jobs to pass."""
     if not Path("/proc").is_dir():
         pytest.skip("finding the worker process reads /proc")
     X, y = make_classification(n_samples=6000, n_features=20, n_informative=8,
                                weights=[0.9], random_state=0)
     space = tmp_path / "long.toml"
     space.write_text(LONG_TRIALS_SPACE)
-    killed = []
+    killed, adjusted = [], []
 
     def kill_the_worker():
         deadline = time.monotonic() + 20
@@ -554,6 +554,7 @@ def test_a_worker_killed_by_the_system_is_reported_and_its_trial_failed(tmp_path
             pids = _child_workers()
             if pids:
                 time.sleep(5)  # its imports (2-3 s), then into a trial
+                adjusted.append(Path(f"/proc/{pids[0]}/oom_score_adj").read_text())
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append(pids[0])
             time.sleep(0.1)
@@ -567,6 +568,8 @@ def test_a_worker_killed_by_the_system_is_reported_and_its_trial_failed(tmp_path
                             show_progress_bar=False)
     killer.join()
     assert killed
+    # The out-of-memory killer would take the worker first, not this process.
+    assert [int(a) for a in adjusted] == [1000]
     messages = [str(w.message) for w in caught]
     assert any(f"Worker process {killed[0]} was killed (SIGKILL) during the search, "
                "most likely by the system for want of memory" in m
