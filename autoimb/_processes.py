@@ -210,7 +210,7 @@ def _warn_if_too_many(n_jobs: int, jobs: int, data: float, processes: bool) -> N
         warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {_mb(data)} MB "
              f"of data would take about {needed:,.0f} MB{copies}, more than the "
              f"{available:,.0f} MB of memory available: the system may kill the "
-             f"search. Pass n_jobs={fits} or fewer.")
+             f"search. Pass n_jobs={fits}{' or fewer' if fits > 1 else ''}.")
 
 
 def _cores() -> int:

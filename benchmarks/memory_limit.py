@@ -180,7 +180,7 @@ def _markdown(rows, env) -> str:
         trials = (f"{r['complete'] + r['pruned'] + r['failed']} "
                   f"({r['complete']}/{r['pruned']}/{r['failed']})"
                   if "complete" in r else "-")
-        table.append([r["dataset"], cell(r, "data_mb", ".1f"),
+        table.append([r["dataset"], r.get("commit", "-"), cell(r, "data_mb", ".1f"),
                       "none" if r["limit_mb"] is None else f"{r['limit_mb']:.0f}",
                       r["n_jobs"], ended, str(r.get("n_jobs_", "-")), trials,
                       cell(r, "available_mb", ",.0f"),
@@ -191,7 +191,7 @@ def _markdown(rows, env) -> str:
     return "\n".join([
         "# A search in a container short of memory", "",
         f"Run: {environment_line(env)}.", "",
-        markdown_table(["data set", "data MB", "limit MB", "n_jobs", "ended",
+        markdown_table(["data set", "autoimb", "data MB", "limit MB", "n_jobs", "ended",
                         "n_jobs_", "trials (complete/pruned/failed)",
                         "available MB at fit", "fit s",
                         "group peak MB", "limit hits", "OOM kills", "held-out"],
@@ -200,7 +200,9 @@ def _markdown(rows, env) -> str:
         "*limit hits*: times the group's usage reached its limit (the kernel then "
         "reclaims page cache, or kills a process); *group peak*: the most the "
         "group held, page cache included; *available MB at fit*: what "
-        "`autoimb._memory.available_mb()` saw just before `fit` (the data loaded).",
+        "`autoimb._memory.available_mb()` saw just before `fit` (the data loaded); "
+        "*data MB*: the training frame with its index, as in `scale.py` (autoimb's "
+        "warnings count its columns alone); *autoimb*: the commit of each row.",
         "",
         "Warnings autoimb gave:", "", *[f"- {w}" for w in warned], ""])
 
@@ -237,7 +239,8 @@ def main(argv=None):
         for n_jobs, limit in cases:
             if (name, n_jobs, limit) in done:
                 continue
-            row = run_in_group(name, n_jobs, args.budget, limit)
+            row = {**run_in_group(name, n_jobs, args.budget, limit),
+                   "commit": env["git_commit"]}
             print(json.dumps(row), flush=True)
             rows.append(row)
             out.with_suffix(".json").write_text(json.dumps(
