@@ -614,27 +614,50 @@ def fail_dead_workers_trials(study) -> list[int]:
     A killed worker leaves its trial RUNNING. Database storages fail such trials
     through heartbeats; a journal file has none, so a rerun on the same machine
     checks the process id each trial recorded. The failed trial's parameters are
-    queued again, so the search retries them. Returns the trial numbers failed.
+    queued again, so the search retries them, once: a retry whose process died
+    too is not queued again (parameters that take more memory than the machine
+    has would otherwise kill every rerun). Returns the trial numbers failed.
     """
     host = socket.gethostname()
     storage = storage_of(study)
     failed = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    trials = study.get_trials(deepcopy=False)
+    for trial in trials:
+        if trial.state != TrialState.RUNNING:
+            continue
         worker = trial.user_attrs.get("worker", "")
         worker_host, _, pid = worker.rpartition(":")
         if worker_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
+        first = _died_before(trial, trials)
+        error = f"worker {worker} died while running this trial"
+        if first is not None:
+            error += (f", as one did running the same parameters in trial {first}: "
+                      "not queued again (they may need more memory than this "
+                      "machine has)")
         try:
-            storage.set_trial_user_attr(
-                trial_id_of(trial), "error",
-                f"worker {worker} died while running this trial")
+            storage.set_trial_user_attr(trial_id_of(trial), "error", error)
             storage.set_trial_state_values(trial_id_of(trial), state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker failed it first (its heartbeat went stale)
-        if trial.params:
+        if first is not None:
+            logger.warning("Trial %d of study %r: %s.", trial.number, study.study_name,
+                           error)
+        elif trial.params:
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
         failed.append(trial.number)
     return failed
+
+
+def _died_before(trial, trials) -> int | None:
+    """The number of the trial that ``trial`` retries, if its process died too."""
+    number = trial.user_attrs.get("retry_of")
+    if not isinstance(number, int) or not 0 <= number < len(trials):
+        return None
+    first = trials[number]
+    died = first.state == TrialState.FAIL and "died while running" in str(
+        first.user_attrs.get("error", ""))
+    return number if died else None
 
 
 def _alive(pid: int) -> bool:

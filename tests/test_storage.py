@@ -435,3 +435,39 @@ def test_a_study_with_foreign_trials_is_refused_at_once(tmp_path):
     with pytest.raises(StudyMismatchError, match="1 trials that autoimb did not"):
         check_study_matches(study, fingerprint="abc", config={}, created=created)
     assert time.monotonic() - start < 1
+
+
+def _dead_worker() -> str:
+    """``host:pid`` of a process of this machine that has exited."""
+    import socket
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return f"{socket.gethostname()}:{process.pid}"
+
+
+def test_a_trial_whose_process_died_is_retried_once(tmp_path):
+    """Check that a trial left running by a process that died is failed and its
+    parameters queued again, but a retry whose process died too is failed
+    without being queued again (else parameters that need more memory than
+    the machine has would kill every rerun), saying so."""
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "s.journal")))
+    study = optuna.create_study(storage=storage, study_name="dies")
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    first = study.ask(space)
+    first.set_user_attr("worker", _dead_worker())
+    assert _storage.fail_dead_workers_trials(study) == [0]
+    queued = [t for t in study.get_trials() if t.state == TrialState.WAITING]
+    assert [t.user_attrs["retry_of"] for t in queued] == [0]
+
+    retry = study.ask(space)  # the queued retry, by a process that dies too
+    assert retry.number == 1 and retry.params == first.params
+    retry.set_user_attr("worker", _dead_worker())
+    assert _storage.fail_dead_workers_trials(study) == [1]
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert trials[1].user_attrs["error"].endswith(
+        "died while running this trial, as one did running the same parameters in "
+        "trial 0: not queued again (they may need more memory than this machine has)")
