@@ -337,7 +337,8 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         budget = Budget(self.timeout)
         self.n_jobs_ = resolve_n_jobs(self.n_jobs, timeout=self.timeout,
                                       parallel=self.parallel, storage=self.storage,
-                                      cv=self.cv, data_mb=data_mb(X))
+                                      cv=self.cv,
+                                      data_mb=None if self.n_jobs == 1 else data_mb(X))
         self.fit_times_ = times = {}
         study, storage, context = self._prepare(X, y, budget)
         times["prepare"] = time.perf_counter() - budget.start
@@ -560,7 +561,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                 run_search(study, context, n_trials=self._n_trials(),
                            timeout=self.timeout, n_jobs=helpers.threads,
                            show_progress_bar=self.show_progress_bar,
-                           callbacks=callbacks)
+                           callbacks=[*callbacks, *helpers.callbacks])
         except KeyboardInterrupt:
             if not study.get_trials(deepcopy=False,
                                     states=(optuna.trial.TrialState.COMPLETE,)):

@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 __all__ = ["GROWTH_PER_DATA_MB", "MEMORY_SHARE", "WORKER_FIXED_MB", "available_mb",
            "data_mb", "needed_mb", "trials_that_fit"]
 
@@ -59,13 +61,13 @@ def data_mb(X) -> float | None:
     >>> data_mb(np.zeros((1024, 128)))
     1.0
     """
-    if hasattr(X, "memory_usage"):
-        try:
-            return float(X.memory_usage(index=False, deep=True).sum()) / _MB
-        except TypeError:  # a Series
-            return float(X.memory_usage(index=False, deep=True)) / _MB
-    nbytes = getattr(X, "nbytes", None)
-    return None if nbytes is None else float(nbytes) / _MB
+    try:
+        if hasattr(X, "memory_usage"):  # a DataFrame (a Series gives one number)
+            return float(np.sum(X.memory_usage(index=False, deep=True))) / _MB
+        nbytes = getattr(X, "nbytes", None)
+        return None if nbytes is None else float(nbytes) / _MB
+    except Exception:  # a guess for n_jobs only: never the reason a fit fails
+        return None
 
 
 def needed_mb(trials: int, data: float, *, processes: bool = True) -> float:
@@ -143,7 +145,10 @@ def _cgroup_room(cgroup: str, root: str) -> float | None:
         return None
     rooms = []
     for line in lines:
-        _, controllers, path = line.split(":", 2)
+        fields = line.split(":", 2)
+        if len(fields) != 3:  # not a control group line: nothing to learn
+            continue
+        _, controllers, path = fields
         if controllers == "":  # the unified hierarchy (v2)
             base, files = Path(root), ("memory.max", "memory.current")
         elif "memory" in controllers.split(","):  # v1
@@ -151,7 +156,7 @@ def _cgroup_room(cgroup: str, root: str) -> float | None:
             files = ("memory.limit_in_bytes", "memory.usage_in_bytes")
         else:
             continue
-        parts = PurePosixPath(path).parts[1:]
+        parts = [part for part in PurePosixPath(path).parts[1:] if part != ".."]
         for depth in range(len(parts), -1, -1):
             folder = base.joinpath(*parts[:depth])
             limit, usage = (_read_number(folder / name) for name in files)

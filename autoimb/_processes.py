@@ -93,6 +93,7 @@ _STOP_SECONDS = 5.0
 #: long after a worker was killed is taken to be left by a process that is gone.
 _LEFT_LOCK_SECONDS = 2.0
 _JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
+_SIGKILL = getattr(signal, "SIGKILL", None)  # not on Windows
 #: A search's worker processes are the first the out-of-memory killer takes
 #: (1000: the most; the fitting process keeps the default, 0).
 _WORKER_OOM_SCORE_ADJ = 1000
@@ -185,32 +186,41 @@ def _within_memory(jobs: int, data: float) -> int:
         trials = f"{fits} trial{'s' if fits > 1 else ''}"
         warn(f"n_jobs=None runs {trials} at a time here instead of {jobs}: {jobs} "
              f"at once, each worker process with its own copy of the {_mb(data)} MB "
-             f"of data, would take about {needed_mb(jobs, data):,.0f} MB, and "
-             f"{available:,.0f} MB of memory is available. Pass n_jobs={jobs} to "
-             f"run them anyway, or n_jobs={fits} to silence this warning.")
+             f"of data, would take about {needed_mb(jobs, data):,.0f} MB, more than "
+             f"{_planned(available)}. Pass n_jobs={jobs} to run them anyway, or "
+             f"n_jobs={fits} to silence this warning.")
     return fits
 
 
-def _mb(value: float) -> str:
-    """MB as a warning shows them: 0.3, 8.5, 1,024."""
-    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
-
-
 def _warn_if_too_many(n_jobs: int, jobs: int, data: float, processes: bool) -> None:
-    """Warn if ``jobs`` trials at once look too large for the available memory."""
+    """Warn if ``jobs`` trials at once look too large for the available memory
+    (the same share of it that lowers the default)."""
     from ._memory import available_mb, needed_mb, trials_that_fit
 
     available = available_mb()
     if available is None:
         return
-    needed = needed_mb(jobs, data, processes=processes)
-    if needed > available:
-        fits = trials_that_fit(jobs, data, available, processes=processes)
+    fits = trials_that_fit(jobs, data, available, processes=processes)
+    if fits < jobs:
         copies = " (each worker process holds its own copy)" if processes else ""
+        needed = needed_mb(jobs, data, processes=processes)
         warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {_mb(data)} MB "
-             f"of data would take about {needed:,.0f} MB{copies}, more than the "
-             f"{available:,.0f} MB of memory available: the system may kill the "
-             f"search. Pass n_jobs={fits}{' or fewer' if fits > 1 else ''}.")
+             f"of data would take about {needed:,.0f} MB{copies}, more than "
+             f"{_planned(available)}: the system may kill "
+             f"the search. Pass n_jobs={fits}{' or fewer' if fits > 1 else ''}.")
+
+
+def _planned(available: float) -> str:
+    """The memory a search plans to use, in words."""
+    from ._memory import MEMORY_SHARE
+
+    return (f"the {MEMORY_SHARE * available:,.0f} MB ({MEMORY_SHARE:.0%} of the "
+            f"{available:,.0f} MB available) a search plans to use")
+
+
+def _mb(value: float) -> str:
+    """MB as a warning shows them: 0.3, 8.5, 1,024."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _cores() -> int:
@@ -245,7 +255,8 @@ class WorkerProcesses:
         self.study = study
         self.folder = None
         self.children: list[tuple[subprocess.Popen, Path]] = []
-        self.killed: list[int] = []
+        self.killed: list[int] = []  # by this process, at the end of the search
+        self.lost: list[int] = []  # killed by someone else (out of memory, mostly)
         self.wait_seconds = self.stop_seconds = 0.0  # spent in __exit__
 
     @classmethod
@@ -263,6 +274,19 @@ class WorkerProcesses:
         return cls(n_jobs - 1, 1, storage=text, study_name=study.study_name,
                    inputs=inputs, context=context, verbose=model.show_progress_bar,
                    study=study)
+
+    @property
+    def callbacks(self) -> list:
+        """Optuna callbacks for the fitting process's search: :meth:`watch`."""
+        return [self.watch] if self.n_children else []
+
+    def watch(self, study, trial) -> None:
+        """After each trial of the fitting process, fail at once the trial of a
+        worker that someone else killed (the out-of-memory killer, most likely)
+        and queue it again, so that this search can still run it."""
+        lost = self._newly_lost()
+        if lost:
+            self._clean_up_after_kill(lost)
 
     # -- the block -----------------------------------------------------------
 
@@ -351,16 +375,24 @@ class WorkerProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-                if process.returncode == -signal.SIGKILL:
+                if _SIGKILL is not None and process.returncode == -_SIGKILL:
                     self.killed.append(process.pid)
         if self.killed:
             logger.warning("Worker process %s had not stopped %.1f s after SIGTERM; "
                            "killed.", ", ".join(map(str, self.killed)), seconds)
-        # Killed by someone else: the system's out-of-memory killer, most likely.
-        died = [p.pid for p, _ in self.children
-                if p.returncode == -signal.SIGKILL and p.pid not in self.killed]
-        if self.killed or died:
-            self._clean_up_after_kill(self.killed + died)
+        lost = self._newly_lost()
+        if self.killed or lost:
+            self._clean_up_after_kill(self.killed + lost)
+
+    def _newly_lost(self) -> list[int]:
+        """Workers ended by a SIGKILL that this process did not send, not yet
+        cleaned up after (added to :attr:`lost`)."""
+        if _SIGKILL is None:  # Windows
+            return []
+        lost = [p.pid for p, _ in self.children
+                if p.poll() == -_SIGKILL and p.pid not in self.killed + self.lost]
+        self.lost += lost
+        return lost
 
     def _stop_seconds(self) -> float:
         timeout = None if self.context is None else self.context.budget.timeout
@@ -382,7 +414,7 @@ class WorkerProcesses:
                                "after worker process %s was killed.", self.storage,
                                _LEFT_LOCK_SECONDS, ", ".join(map(str, pids)))
         if self.study is not None:
-            fail_dead_workers_trials(self.study)
+            fail_dead_workers_trials(self.study, stopped=self.killed)
 
     def _collect_scores(self) -> None:
         """Out-of-fold scores of the workers' completed trials, into the cache
@@ -402,13 +434,14 @@ class WorkerProcesses:
             if process.returncode in (0, -signal.SIGTERM, 143) \
                     or process.pid in self.killed:  # logged by _stop_all
                 continue
-            if process.returncode == -signal.SIGKILL:
+            if process.pid in self.lost:
                 trials = "1" if self.n_children == 1 else f"{self.n_children} or fewer"
                 warn(f"Worker process {process.pid} was killed (SIGKILL) during the "
                      "search, most likely by the system for want of memory: each "
-                     "worker process holds its own copy of the data. Its running "
-                     "trial was failed and queued again, and the search went on "
-                     f"without it. Pass n_jobs={trials} to run fewer trials at once.")
+                     "worker process holds its own copy of the data. The trial it "
+                     "was running, if any, was failed and queued again, and the "
+                     f"search went on without it. Pass n_jobs={trials} to run fewer "
+                     "trials at once.")
                 continue
             lines = log.read_text(errors="replace").strip().splitlines()
             warn(f"Worker process {process.pid} exited with status "

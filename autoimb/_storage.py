@@ -608,35 +608,43 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def fail_dead_workers_trials(study) -> list[int]:
+def fail_dead_workers_trials(study, *, stopped=()) -> list[int]:
     """Mark failed the running trials of processes of this host that are gone.
 
     A killed worker leaves its trial RUNNING. Database storages fail such trials
     through heartbeats; a journal file has none, so a rerun on the same machine
     checks the process id each trial recorded. The failed trial's parameters are
     queued again, so the search retries them, once: a retry whose process died
-    too is not queued again (parameters that take more memory than the machine
-    has would otherwise kill every rerun). Returns the trial numbers failed.
+    too, as did the process of the trial it retries (or of one further back), is
+    not queued again (parameters that take more memory than the machine has
+    would otherwise kill every rerun). ``stopped`` are the process ids that the
+    caller killed itself at the end of its search: their trials are queued
+    again and do not count as deaths. Returns the trial numbers failed.
     """
     host = socket.gethostname()
     storage = storage_of(study)
     failed = []
-    trials = study.get_trials(deepcopy=False)
-    for trial in trials:
+    by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+    for trial in by_number.values():
         if trial.state != TrialState.RUNNING:
             continue
         worker = trial.user_attrs.get("worker", "")
         worker_host, _, pid = worker.rpartition(":")
         if worker_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
-        first = _died_before(trial, trials)
-        error = f"worker {worker} died while running this trial"
+        died = int(pid) not in stopped
+        first = _died_before(trial, by_number) if died else None
+        error = (f"worker {worker} died while running this trial" if died else
+                 f"worker {worker} was stopped at the end of the search while "
+                 "running this trial")
         if first is not None:
             error += (f", as one did running the same parameters in trial {first}: "
                       "not queued again (they may need more memory than this "
                       "machine has)")
         try:
             storage.set_trial_user_attr(trial_id_of(trial), "error", error)
+            if died:
+                storage.set_trial_user_attr(trial_id_of(trial), _DIED_KEY, True)
             storage.set_trial_state_values(trial_id_of(trial), state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker failed it first (its heartbeat went stale)
@@ -649,15 +657,24 @@ def fail_dead_workers_trials(study) -> list[int]:
     return failed
 
 
-def _died_before(trial, trials) -> int | None:
-    """The number of the trial that ``trial`` retries, if its process died too."""
+#: Marks a trial whose process died (was not stopped by the search itself).
+_DIED_KEY = "process_died"
+
+
+def _died_before(trial, by_number) -> int | None:
+    """The number of an earlier trial of ``trial``'s retries (``retry_of``,
+    followed back) whose process died too; None if there is none."""
+    seen = set()
     number = trial.user_attrs.get("retry_of")
-    if not isinstance(number, int) or not 0 <= number < len(trials):
-        return None
-    first = trials[number]
-    died = first.state == TrialState.FAIL and "died while running" in str(
-        first.user_attrs.get("error", ""))
-    return number if died else None
+    while isinstance(number, int) and number in by_number and number not in seen:
+        seen.add(number)
+        earlier = by_number[number]
+        if earlier.state == TrialState.FAIL and (
+                earlier.user_attrs.get(_DIED_KEY)
+                or "died while running" in str(earlier.user_attrs.get("error", ""))):
+            return number
+        number = earlier.user_attrs.get("retry_of")
+    return None
 
 
 def _alive(pid: int) -> bool:

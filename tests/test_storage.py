@@ -471,3 +471,32 @@ def test_a_trial_whose_process_died_is_retried_once(tmp_path):
     assert trials[1].user_attrs["error"].endswith(
         "died while running this trial, as one did running the same parameters in "
         "trial 0: not queued again (they may need more memory than this machine has)")
+
+
+def test_a_trial_stopped_by_the_search_itself_is_not_a_death(tmp_path):
+    """Check that a trial whose worker the search killed itself at its end
+    (``stopped``) says so and is queued again without counting as a death: its
+    retry's death is then the first, and the retry is queued again; a death
+    further back in the chain of retries still counts."""
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "s.journal")))
+    study = optuna.create_study(storage=storage, study_name="stopped")
+    space = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    stopped = study.ask(space)
+    worker = _dead_worker()
+    stopped.set_user_attr("worker", worker)
+    pid = int(worker.rsplit(":", 1)[1])
+    assert _storage.fail_dead_workers_trials(study, stopped=[pid]) == [0]
+    assert study.get_trials()[0].user_attrs["error"] == (
+        f"worker {worker} was stopped at the end of the search while running this "
+        "trial")
+    retry = study.ask(space)
+    retry.set_user_attr("worker", _dead_worker())
+    assert _storage.fail_dead_workers_trials(study) == [1]
+    assert [t.user_attrs.get("retry_of") for t in study.get_trials()
+            if t.state == TrialState.WAITING] == [1]
+    again = study.ask(space)  # retries trial 1, which died
+    again.set_user_attr("worker", _dead_worker())
+    assert _storage.fail_dead_workers_trials(study) == [2]
+    assert "as one did running the same parameters in trial 1" in \
+        study.get_trials()[2].user_attrs["error"]
+    assert not [t for t in study.get_trials() if t.state == TrialState.WAITING]

@@ -501,13 +501,14 @@ def test_two_workers_and_an_export_make_a_model(server, tmp_path, data_file,  # 
     assert model.storage_location_ == server.url
 
 
-# A random forest of 100 deep trees on 6,000 rows: trials of a few seconds, so
-# that a worker killed a few seconds into its work dies in the middle of one.
+# A random forest of 30 deep trees on 4,000 rows: trials of a second or two, long
+# enough to kill a worker in the middle of one, short enough for the search to
+# run the retry of its trial.
 LONG_TRIALS_SPACE = """
 description = "long random-forest trials, for the killed-worker test"
 
 [models.random_forest]
-n_estimators = 100
+n_estimators = 30
 max_depth = 40
 min_samples_leaf = 1
 max_features = 0.5
@@ -536,38 +537,48 @@ def _child_workers():
 
 
 def test_a_worker_killed_by_the_system_is_reported_and_its_trial_failed(tmp_path):
-    """Check that a worker process killed with SIGKILL during the search (as the
-    out-of-memory killer does, which the worker asks to take it first) leaves no
-    trial running: its trial is failed and queued again, the search finishes in
-    this process, and a warning names the likely cause and the n_jobs to pass."""
+    """Check that a worker process killed with SIGKILL in the middle of a trial
+    (as the out-of-memory killer does, which the worker asks to take it first)
+    leaves no trial running: the search fails its trial and queues it again
+    while it goes on, finishes in this process, and a warning names the likely
+    cause and the n_jobs to pass."""
     if not Path("/proc").is_dir():
         pytest.skip("finding the worker process reads /proc")
-    X, y = make_classification(n_samples=6000, n_features=20, n_informative=8,
+    if Path("/proc/self/oom_score_adj").read_text().strip() == "1000":
+        pytest.skip("this process already has the worker's oom_score_adj")
+    X, y = make_classification(n_samples=4000, n_features=20, n_informative=8,
                                weights=[0.9], random_state=0)
     space = tmp_path / "long.toml"
     space.write_text(LONG_TRIALS_SPACE)
+    journal = tmp_path / "study.journal"
     killed, adjusted = [], []
 
-    def kill_the_worker():
+    def kill_the_worker_in_a_trial():
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not killed:
+        while time.monotonic() < deadline:
             pids = _child_workers()
-            if pids:
-                time.sleep(5)  # its imports (2-3 s), then into a trial
-                adjusted.append(Path(f"/proc/{pids[0]}/oom_score_adj").read_text())
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
-            time.sleep(0.1)
+            try:
+                running = {t.user_attrs.get("worker", "").rsplit(":", 1)[-1]
+                           for t in _trials(journal, "killed")
+                           if t.state == TrialState.RUNNING}
+            except Exception:  # the study not made yet
+                running = set()
+            mine = [pid for pid in pids if str(pid) in running]
+            if mine:
+                adjusted.append(Path(f"/proc/{mine[0]}/oom_score_adj").read_text())
+                os.kill(mine[0], signal.SIGKILL)
+                killed.append(mine[0])
+                return
+            time.sleep(0.2)
 
-    killer = threading.Thread(target=kill_the_worker, daemon=True)
+    killer = threading.Thread(target=kill_the_worker_in_a_trial, daemon=True)
     killer.start()
     with pytest.warns(autoimb.AutoImbWarning) as caught:
         model = autoimb.fit(X, y, search_space=str(space), timeout=20, n_jobs=2,
-                            cv=3, storage=str(tmp_path / "study.journal"),
-                            study_name="killed", random_state=0,
-                            show_progress_bar=False)
+                            cv=3, storage=str(journal), study_name="killed",
+                            random_state=0, show_progress_bar=False)
     killer.join()
-    assert killed
+    assert killed, "the worker never ran a trial"
     # The out-of-memory killer would take the worker first, not this process.
     assert [int(a) for a in adjusted] == [1000]
     messages = [str(w.message) for w in caught]
@@ -580,4 +591,8 @@ def test_a_worker_killed_by_the_system_is_reported_and_its_trial_failed(tmp_path
     died = [t for t in trials if t.state == TrialState.FAIL and "died while running"
             in t.user_attrs.get("error", "")]
     assert [t.user_attrs["worker"].rsplit(":", 1)[1] for t in died] == [str(killed[0])]
+    retries = [t for t in trials if t.user_attrs.get("retry_of") == died[0].number]
+    assert [t.params for t in retries] == [died[0].params]
+    # Queued again during the search, which then ran it.
+    assert retries[0].state in FINISHED
     assert model.predict(X[:5]).shape == (5,)
