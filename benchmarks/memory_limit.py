@@ -25,8 +25,9 @@ at a time, nothing else on the machine.
     python benchmarks/memory_limit.py --cases 1:none,2:none --out memory_unlimited
 
 Writes benchmarks/results/memory_limit.{md,json} (``--out`` names them) after
-every fit; the same command again runs only the fits not yet written, so runs
-with other ``--only``/``--cases`` add rows to the same tables.
+every fit; the same command again, at the same commit, runs only the fits not
+yet written, so runs with other ``--only``/``--cases`` add rows to the same
+tables (and runs at another commit add theirs beside the older rows).
 """
 
 from __future__ import annotations
@@ -228,7 +229,8 @@ def main(argv=None):
     out = RESULTS_DIR / args.out
     rows = (json.loads(out.with_suffix(".json").read_text())["rows"]
             if out.with_suffix(".json").exists() else [])
-    done = {(r["dataset"], r["n_jobs"], r["limit_mb"]) for r in rows}
+    done = {(r["dataset"], r["n_jobs"], r["limit_mb"]) for r in rows
+            if r.get("commit") == env["git_commit"]}
     for name in [args.only] if args.only else DATASETS:
         cases = [("2", args.limit), ("default", args.limit)]
         if args.no_limit:
