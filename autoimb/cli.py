@@ -315,8 +315,9 @@ def fit(
         "--jobs", "--n-jobs", "-j", callback=_n_jobs, metavar="N",
         show_default=False,
         help="Trials run at once, -1 for one per core (results then vary) "
-        "[default: one per core, at most 4, in worker processes with a --timeout "
-        "of 30 s or more and a shared storage; else 1].")] = None,
+        "[default: one per core, at most 4 and no more than the available memory "
+        "holds, in worker processes with a --timeout of 30 s or more and a shared "
+        "storage; else 1].")] = None,
     parallel: Annotated[Parallel | None, typer.Option(
         show_default=False,
         help="Run --jobs trials in threads, or in worker processes beside this "
