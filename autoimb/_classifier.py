@@ -335,10 +335,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self : AutoImbClassifier
         """
         budget = Budget(self.timeout)
-        self.n_jobs_ = resolve_n_jobs(self.n_jobs, timeout=self.timeout,
-                                      parallel=self.parallel, storage=self.storage,
-                                      cv=self.cv,
-                                      data_mb=None if self.n_jobs == 1 else data_mb(X))
+        self.n_jobs_ = self._resolve_n_jobs(None if self.n_jobs == 1 else data_mb(X))
         self.fit_times_ = times = {}
         study, storage, context = self._prepare(X, y, budget)
         times["prepare"] = time.perf_counter() - budget.start
@@ -545,8 +542,13 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         ``fit``, the number it resolved at its start)."""
         if hasattr(self, "n_jobs_"):
             return self.n_jobs_
+        return self._resolve_n_jobs()
+
+    def _resolve_n_jobs(self, data_mb: float | None = None) -> int:
+        """:func:`resolve_n_jobs` for this model's settings (and the data's size
+        in MB, against the available memory)."""
         return resolve_n_jobs(self.n_jobs, timeout=self.timeout, parallel=self.parallel,
-                              storage=self.storage, cv=self.cv)
+                              storage=self.storage, cv=self.cv, data_mb=data_mb)
 
     def _n_trials(self):
         """Finished trials wanted in the study."""

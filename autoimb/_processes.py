@@ -176,38 +176,47 @@ def resolve_n_jobs(n_jobs: int | None, *, timeout=None, parallel=None, storage=N
 
 def _within_memory(jobs: int, data: float) -> int:
     """The default's ``jobs`` lowered to what the available memory holds."""
-    from ._memory import available_mb, needed_mb, trials_that_fit
-
-    available = available_mb()
-    if available is None:
+    short = _short_of_memory(jobs, data)
+    if short is None:
         return jobs
-    fits = trials_that_fit(jobs, data, available)
-    if fits < jobs:
-        trials = f"{fits} trial{'s' if fits > 1 else ''}"
-        warn(f"n_jobs=None runs {trials} at a time here instead of {jobs}: {jobs} "
-             f"at once, each worker process with its own copy of the {_mb(data)} MB "
-             f"of data, would take about {needed_mb(jobs, data):,.0f} MB, more than "
-             f"{_planned(available)}. Pass n_jobs={jobs} to run them anyway, or "
-             f"n_jobs={fits} to silence this warning.")
+    fits, needed, available = short
+    trials = f"{fits} trial{'s' if fits > 1 else ''}"
+    warn(f"n_jobs=None runs {trials} at a time here instead of {jobs}: {jobs} at "
+         f"once, each worker process with its own copy of the {_mb(data)} MB of "
+         f"data, would take about {needed:,.0f} MB, more than {_planned(available)}. "
+         f"Pass n_jobs={jobs} to run them anyway, or n_jobs={fits} to silence this "
+         "warning.")
     return fits
 
 
 def _warn_if_too_many(n_jobs: int, jobs: int, data: float, processes: bool) -> None:
     """Warn if ``jobs`` trials at once look too large for the available memory
     (the same share of it that lowers the default)."""
+    short = _short_of_memory(jobs, data, processes)
+    if short is None:
+        return
+    fits, needed, available = short
+    copies = " (each worker process holds its own copy)" if processes else ""
+    warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {_mb(data)} MB of "
+         f"data would take about {needed:,.0f} MB{copies}, more than "
+         f"{_planned(available)}: the system may kill the search. Pass "
+         f"n_jobs={fits}{' or fewer' if fits > 1 else ''}.")
+
+
+def _short_of_memory(jobs: int, data: float, processes: bool = True):
+    """``(trials that fit, MB that jobs trials need, MB available)`` if ``jobs``
+    trials at once on ``data`` MB would take more than a search plans to use
+    (:func:`autoimb._memory.trials_that_fit`); None if they fit or the
+    available memory is unknown."""
     from ._memory import available_mb, needed_mb, trials_that_fit
 
     available = available_mb()
     if available is None:
-        return
+        return None
     fits = trials_that_fit(jobs, data, available, processes=processes)
-    if fits < jobs:
-        copies = " (each worker process holds its own copy)" if processes else ""
-        needed = needed_mb(jobs, data, processes=processes)
-        warn(f"n_jobs={n_jobs} runs {jobs} trials at once, which on {_mb(data)} MB "
-             f"of data would take about {needed:,.0f} MB{copies}, more than "
-             f"{_planned(available)}: the system may kill "
-             f"the search. Pass n_jobs={fits}{' or fewer' if fits > 1 else ''}.")
+    if fits == jobs:
+        return None
+    return fits, needed_mb(jobs, data, processes=processes), available
 
 
 def _planned(available: float) -> str:

@@ -669,9 +669,7 @@ def _died_before(trial, by_number) -> int | None:
     while isinstance(number, int) and number in by_number and number not in seen:
         seen.add(number)
         earlier = by_number[number]
-        if earlier.state == TrialState.FAIL and (
-                earlier.user_attrs.get(_DIED_KEY)
-                or "died while running" in str(earlier.user_attrs.get("error", ""))):
+        if earlier.user_attrs.get(_DIED_KEY):
             return number
         number = earlier.user_attrs.get("retry_of")
     return None

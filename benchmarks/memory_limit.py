@@ -119,15 +119,11 @@ def run_one(name: str, n_jobs: str, budget: float, seed: int = 0) -> dict:
     import tempfile
     import warnings
 
-    from sklearn.model_selection import train_test_split
-
     import autoimb
     from autoimb._memory import available_mb
-    from threshold_rules import load
+    from scale import _split  # the benchmark's split, and the frame's MB as there
 
-    X, y = load(name)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
-                                              random_state=seed)
+    X_tr, X_te, y_tr, y_te, data_mb = _split(name, seed)
     fn = float((y_tr == 0).sum() / (y_tr == 1).sum())
     storage = os.path.join(tempfile.mkdtemp(prefix="autoimb-memory-"), "a.journal")
     room = available_mb()  # what fit's n_jobs=None sees
@@ -143,7 +139,7 @@ def run_one(name: str, n_jobs: str, budget: float, seed: int = 0) -> dict:
     return {"n_jobs_": model.n_jobs_, "seconds": seconds, "available_mb": room,
             "complete": int(states.get("COMPLETE", 0)),
             "pruned": int(states.get("PRUNED", 0)), "failed": int(states.get("FAIL", 0)),
-            "data_mb": float(X_tr.memory_usage(deep=True).sum()) / MB,
+            "data_mb": data_mb,
             "heldout_normalized_cost": held["normalized_cost"],
             "warnings": [str(w.message) for w in caught if "n_jobs" in str(w.message)]}
 

@@ -198,11 +198,19 @@ def test_trials_that_fit(data, available, expected):
     assert needed_mb(expected, data) <= 0.8 * available or expected == 1
 
 
-def test_default_n_jobs_stays_within_memory(monkeypatch):
+@pytest.fixture
+def machine(monkeypatch):
+    """Give this machine ``cores`` cores and ``available`` MB of free memory."""
+    def make(cores, available):
+        monkeypatch.setattr(autoimb._processes, "_cores", lambda: cores)
+        monkeypatch.setattr(autoimb._memory, "available_mb", lambda: available)
+    return make
+
+
+def test_default_n_jobs_stays_within_memory(machine):
     """Check that the default n_jobs on 8 cores runs fewer trials where the
     memory would not hold 4 processes, and says why and what to pass."""
-    monkeypatch.setattr(autoimb._processes, "_cores", lambda: 8)
-    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 1_000.0)
+    machine(8, 1_000.0)
     with pytest.warns(autoimb.AutoImbWarning, match=(
             r"n_jobs=None runs 3 trials at a time here instead of 4: 4 at once, each "
             r"worker process with its own copy of the 10 MB of data, would take about "
@@ -210,11 +218,11 @@ def test_default_n_jobs_stays_within_memory(monkeypatch):
             r"search plans to use. Pass n_jobs=4 to run them anyway, or n_jobs=3 to "
             r"silence this warning.")):
         assert resolve_n_jobs(None, timeout=60, data_mb=10.0) == 3
-    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 100.0)
+    machine(8, 100.0)
     with pytest.warns(autoimb.AutoImbWarning, match=r"runs 1 trial at a time here "
                       r"instead of 4: .* copy of the 0.3 MB of data"):
         assert resolve_n_jobs(None, timeout=60, data_mb=0.31) == 1
-    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 1_000.0)
+    machine(8, 1_000.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert resolve_n_jobs(None, timeout=60, data_mb=0.1) == 4
@@ -222,11 +230,10 @@ def test_default_n_jobs_stays_within_memory(monkeypatch):
         assert resolve_n_jobs(None, timeout=10, data_mb=100.0) == 1
 
 
-def test_n_jobs_given_is_kept_and_warned_about(monkeypatch):
+def test_n_jobs_given_is_kept_and_warned_about(machine):
     """Check that an n_jobs given that the memory would not hold is kept, with
     a warning that names the figures and a number that fits."""
-    monkeypatch.setattr(autoimb._processes, "_cores", lambda: 8)
-    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 1_000.0)
+    machine(8, 1_000.0)
     with pytest.warns(autoimb.AutoImbWarning, match=(
             r"n_jobs=4 runs 4 trials at once, which on 10 MB of data would take about "
             r"1,040 MB \(each worker process holds its own copy\), more than the "
@@ -242,11 +249,10 @@ def test_n_jobs_given_is_kept_and_warned_about(monkeypatch):
         assert resolve_n_jobs(2, timeout=60, data_mb=40.0) == 2  # 1,080 MB
 
 
-def test_fit_lowers_its_default_n_jobs_to_the_memory(monkeypatch, tmp_path):
+def test_fit_lowers_its_default_n_jobs_to_the_memory(machine, monkeypatch, tmp_path):
     """Check, through fit, that the default's number of trials at once is
     lowered where the memory is short, and that the search runs in one process."""
-    monkeypatch.setattr(autoimb._processes, "_cores", lambda: 2)
-    monkeypatch.setattr(autoimb._memory, "available_mb", lambda: 100.0)
+    machine(2, 100.0)
     monkeypatch.chdir(tmp_path)  # the default journal file
     X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
     with pytest.warns(autoimb.AutoImbWarning, match="n_jobs=None runs 1 trial at a "
