@@ -24,6 +24,7 @@ from ._evaluation import (
     out_of_fold_scores,
 )
 from ._folds import first_partition
+from ._memory import release_free_memory
 from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
@@ -425,11 +426,16 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
             study.optimize(make_objective(ctx), n_trials=None,
                            timeout=None if timeout is None else ctx.budget.remaining(),
                            n_jobs=n_jobs, catch=(Exception,),
-                           callbacks=[stopper, progress, *callbacks])
+                           callbacks=[stopper, progress, *callbacks, _release])
     finally:
         optuna.logging.set_verbosity(verbosity)
         progress.close()
     return study
+
+
+def _release(study, trial) -> None:
+    """After each trial: the memory it freed back to the system."""
+    release_free_memory()
 
 
 def best_trial_or_raise(study):
