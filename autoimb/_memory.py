@@ -141,10 +141,12 @@ def release_free_memory() -> bool:
     ends, but glibc keeps freed memory in the arena of the thread that used it
     (the fold's helper thread, the models' OpenMP threads) for later use there,
     so without it a process's footprint ratchets up to the largest pattern of
-    trials it ran. On covertype_4v2 at 60 s this lowered a search's peak in a
-    memory control group from 398 to 374 MB with one trial at a time and from
-    734 to 688 MB with two (``benchmarks/README.md``, twenty-first session). It
-    takes about a millisecond. Elsewhere (macOS, Windows, musl) it does nothing.
+    trials it ran. In a memory control group, 60 s searches of kddcup_http
+    peaked at 284-285 MB with one trial at a time (305-317 MB without it) and
+    at 544-547 MB with two (563-570 MB); on covertype_4v2 the peak is one heavy
+    trial's own (a resampled copy of the data and its model) and did not move
+    (``benchmarks/README.md``, twenty-first session). It takes well under a
+    millisecond. Elsewhere (macOS, Windows, musl) it does nothing.
 
     Examples
     --------
