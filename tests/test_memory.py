@@ -265,6 +265,8 @@ def test_fit_lowers_its_default_n_jobs_to_the_memory(machine, monkeypatch, tmp_p
     assert model.fit_times_["wait_workers"] == 0.0  # no worker processes
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(),
+                    reason="reads the resident memory from /proc (Linux)")
 def test_freed_memory_goes_back_to_the_system():
     # In a fresh process: 200 MB in 64 KB arrays, every other one freed. The
     # holes stay in the C allocator's heap until release_free_memory.
