@@ -7,7 +7,9 @@ core in worker processes can then take more than there is, and the system kills
 the search. :func:`trials_that_fit` gives the number of trials at once that the
 available memory holds, which :func:`autoimb._processes.resolve_n_jobs` uses to
 lower its default; an explicit ``n_jobs`` that looks too large is only warned
-about.
+about. Within a search, :class:`TrialMemory` learns what trials take per
+training row, so that a trial whose over-sampling would need more memory than
+is left is not started, as one that would need more time than is left is not.
 
 The estimate is from measurements, not a bound (``benchmarks/README.md``,
 twentieth session, ``results/memory_unlimited.md``): in a memory control group,
@@ -37,12 +39,15 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import os
+import threading
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-__all__ = ["GROWTH_PER_DATA_MB", "MEMORY_SHARE", "WORKER_FIXED_MB", "available_mb",
-           "data_mb", "needed_mb", "release_free_memory", "trials_that_fit"]
+__all__ = ["GROWTH_PER_DATA_MB", "MEMORY_SHARE", "WORKER_FIXED_MB", "TrialMemory",
+           "available_mb", "data_mb", "needed_mb", "release_free_memory",
+           "resident_mb", "trials_that_fit"]
 
 #: MB a search's peak memory grows per MB of the data given to ``fit``, per
 #: trial in flight (measured 6.6 and 10.4).
@@ -158,6 +163,131 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MB, or None where ``/proc`` has none.
+
+    Examples
+    --------
+    >>> mb = resident_mb()
+    >>> mb is None or mb > 10
+    True
+    """
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / _MB
+
+
+class TrialMemory:
+    """What the trials of one process took per training row, to tell whether
+    the next one fits in the memory left.
+
+    A trial's memory is mostly per row it trains on (the fold's copies, the
+    resampled rows, the boosters' gradients, a forest's nodes), so
+    over-sampling a 100:1 data set to ratio 0.9 nearly doubles it. Each
+    completed trial records the most its process's resident memory rose while
+    its folds ran (sampled every :attr:`INTERVAL` seconds), per row of a
+    training fold after resampling; a trial's model takes the most recorded for
+    that model, else the most for any. In a container limited to 370 MB, a
+    search of over-sampling trials on covertype_4v2 was killed by the system
+    without this check (``benchmarks/README.md``, twenty-second session).
+
+    Only a trial that adds rows is ever stopped: the number of trials at once
+    was chosen for the trials that add none (:func:`trials_that_fit`), and
+    stopping those would leave a search nothing to run. Nothing is predicted
+    before a trial has been recorded, nor where memory cannot be read.
+
+    Examples
+    --------
+    >>> memory = TrialMemory()
+    >>> memory.record("lightgbm", rows=100_000, mb=50.0)
+    >>> memory.predict("lightgbm", rows=190_000)
+    95.0
+    >>> memory.predict("random_forest", rows=190_000)  # not seen: the most of any
+    95.0
+    >>> print(memory.shortfall("lightgbm", 190_000, rows_factor=1.9, room=80.0))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    its over-sampling makes 1.9 times the training rows, which would take about
+    95 MB (as much per row as the trials so far), more than the 80 MB of memory
+    left
+    >>> print(memory.shortfall("lightgbm", 100_000, rows_factor=1.0, room=10.0))
+    None
+    """
+
+    #: Seconds between two readings of the resident memory while a trial runs.
+    INTERVAL = 0.05
+
+    def __init__(self):
+        self._per_row: dict[str, float] = {}
+
+    def record(self, model: str, rows: float, mb: float) -> None:
+        """Record that a trial of ``model`` on ``rows`` training rows took
+        ``mb`` MB at most."""
+        if rows > 0 and mb >= 0:
+            self._per_row[model] = max(self._per_row.get(model, 0.0), mb / rows)
+
+    def predict(self, model: str, rows: float) -> float | None:
+        """MB a trial of ``model`` on ``rows`` training rows is expected to take,
+        or None before any trial was recorded."""
+        per_row = self._per_row.get(model, max(self._per_row.values(), default=None))
+        return None if per_row is None else per_row * rows
+
+    def shortfall(self, model: str, rows: float, rows_factor: float, *,
+                  room: float | None = None) -> str | None:
+        """Why a trial of ``model`` whose resampling makes ``rows_factor`` times
+        the training rows (``rows`` of a fold) must not start: it would need more
+        than the memory left (``room`` MB, by default :func:`available_mb`);
+        None if it may."""
+        if rows_factor <= 1.0:
+            return None
+        needed = self.predict(model, rows)
+        if needed is None:
+            return None
+        room = available_mb() if room is None else room
+        if room is None or needed <= room:
+            return None
+        return (f"its over-sampling makes {rows_factor:.1f} times the training rows, "
+                f"which would take about {needed:,.0f} MB (as much per row as the "
+                f"trials so far), more than the {room:,.0f} MB of memory left")
+
+    def watch(self) -> _PeakResident:
+        """A ``with`` block whose ``increase`` is the most the resident memory
+        rose in it (MB; None where it cannot be read)."""
+        return _PeakResident(self.INTERVAL)
+
+
+class _PeakResident:
+    """Samples the resident memory in a helper thread while the block runs."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.increase = None
+
+    def __enter__(self) -> _PeakResident:
+        self._before = resident_mb()
+        if self._before is None:
+            return self
+        self._peak = self._before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True,
+                                        name="autoimb-memory")
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self._peak = max(self._peak, resident_mb() or 0.0)
+
+    def __exit__(self, *exc) -> None:
+        if self._before is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, resident_mb() or 0.0)
+        self.increase = self._peak - self._before
 
 
 @functools.cache

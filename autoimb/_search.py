@@ -24,7 +24,7 @@ from ._evaluation import (
     out_of_fold_scores,
 )
 from ._folds import first_partition
-from ._memory import release_free_memory
+from ._memory import TrialMemory, release_free_memory
 from ._metrics import TRIAL_ATTRS as _METRIC_ATTRS
 from ._objective import Objective
 from ._postprocessing import inner_groups
@@ -81,6 +81,7 @@ class SearchContext:
     kept: set = field(default_factory=set)  # trials never trimmed from the cache
     explainer: object = None
     budget: Budget = field(default_factory=lambda: Budget(None))
+    memory: TrialMemory = field(default_factory=TrialMemory)
     model_threads: int = 1
 
     @functools.cached_property
@@ -236,7 +237,7 @@ def make_objective(ctx: SearchContext):
         # forests of a deep random forest). Only its resampling summary stays.
         fitted, summaries, fold_scores = [], [], []
 
-        def stop_for_time(reason):
+        def stop_early(reason):
             trial.set_user_attr("pruned_reason", reason)
             if explainer is not None:
                 explainer.stopped(trial, strategy, "PRUNED", reason)
@@ -253,7 +254,7 @@ def make_objective(ctx: SearchContext):
                 summaries.append(steps["resample"].summary_)
             left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
             if left > 0 and not budget.allows(left):
-                stop_for_time(f"after fold {k + 1} of {len(ctx.folds)}, the other "
+                stop_early(f"after fold {k + 1} of {len(ctx.folds)}, the other "
                               f"folds (about {left:.0f} s) would overrun the budget")
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
@@ -276,6 +277,10 @@ def make_objective(ctx: SearchContext):
                 has_numeric=ctx.kinds.has_numeric)
             trial.set_user_attr("strategy", strategy.describe())
             size, fold_rows = trial_size(strategy, ctx)
+            short = ctx.memory.shortfall(strategy.model, fold_rows,
+                                         fold_rows / len(ctx.folds[0][0]))
+            if short is not None:  # one that over-samples less may still fit
+                stop_early(short)
             if budget.timeout is not None and fold_rows >= _MEASURE_FROM_ROWS \
                     and budget.needs_measuring(strategy.resampler):
                 budget.record_resampling(strategy.resampler,
@@ -283,17 +288,17 @@ def make_objective(ctx: SearchContext):
             predicted = budget.predict(strategy.model, size, strategy.resampler,
                                        rows=fold_rows, folds=len(ctx.folds))
             if not budget.allows(margin * predicted):  # a cheaper one may still fit
-                stop_for_time(f"it would take about {predicted:.0f} s and the "
+                stop_early(f"it would take about {predicted:.0f} s and the "
                               "budget has less left"
                               + (" (a one-split trial cannot stop part way, so it "
                                  f"needs {margin:g} times that)" if margin > 1 else ""))
             try:
-                with stop_at(budget.hard_stop()):
+                with stop_at(budget.hard_stop()), ctx.memory.watch() as memory:
                     scores, _, seconds = out_of_fold_scores(
                         make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report,
                         call=call_stoppably)
             except OutOfTime:
-                stop_for_time(f"stopped in fold {len(fold_scores) + 1} of "
+                stop_early(f"stopped in fold {len(fold_scores) + 1} of "
                               f"{len(ctx.folds)}: the budget's time for trials ran out")
             post = ctx.postprocess(scores)
         except optuna.TrialPruned:
@@ -323,6 +328,8 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("resample_time", round(resample_seconds, 3))
         post.proba = post.proba.astype(np.float32)
         ctx.keep_scores(trial.number, scores, post)
+        if memory.increase is not None:
+            ctx.memory.record(strategy.model, fold_rows, memory.increase)
         budget.record(strategy.model, size,
                       time.perf_counter() - started, seconds / len(ctx.folds),
                       is_best=_is_best(trial.study, post.value),
