@@ -37,7 +37,7 @@ from .exceptions import NoCompletedTrialError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SearchContext", "run_search", "strategy_of"]
+__all__ = ["SearchContext", "refit_memory_mb", "run_search", "strategy_of"]
 
 
 # Warnings that trials raise by design and that say nothing to the user: a
@@ -351,6 +351,20 @@ def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:
                           *ctx.class_counts)
     return (strategy_size(strategy) * rows / len(ctx.y),
             rows * len(ctx.folds[0][0]) / len(ctx.y))
+
+
+def refit_memory_mb(candidate, ctx: SearchContext) -> float | None:
+    """MB the refit of ``candidate`` on all rows is expected to take: the most
+    any of its strategies that over-sample takes (:class:`TrialMemory`, as a
+    trial of its model on that many rows); None if none over-samples or nothing
+    was measured."""
+    needs = []
+    for strategy in candidate.strategies:
+        rows = resampled_rows(strategy.resampler, strategy.sampling_ratio,
+                              *ctx.class_counts)
+        if rows > len(ctx.y):
+            needs.append(ctx.memory.predict(strategy.model, rows))
+    return max((need for need in needs if need is not None), default=None)
 
 
 def _time_resampler(strategy, ctx: SearchContext) -> list:

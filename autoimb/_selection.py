@@ -59,6 +59,7 @@ from ._metrics import (
 )
 
 __all__ = ["Selection", "affordable", "bias_corrected_estimate", "candidate_pool",
+           "fits_in_memory",
            "is_prior_default", "select", "trivial_candidate"]
 
 _MAX_CELLS = 1_000_000  # bootstrap weights held at once (rows x resamples): 8 MB
@@ -256,6 +257,38 @@ def affordable(pool: list, seconds_left: float, *, grace: float = 0.0) -> list:
     if not models_within(limit):
         limit = min((c.refit_seconds for c in pool if not c.is_trivial), default=0.0)
     return [c for c in pool if c.is_trivial or c.refit_seconds <= limit]
+
+
+def fits_in_memory(pool: list, needed_mb, room_mb: float | None) -> list:
+    """The candidates whose refit fits in ``room_mb`` MB of memory.
+
+    ``needed_mb(candidate)`` is its refit's memory, or None when there is
+    nothing to fear (it adds no rows, or no trial was measured): those always
+    stay in, as does the trivial rule. When no model fits, the one that needs
+    least stays in, as :func:`affordable` keeps the quickest.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as C
+    >>> pool = [C(is_trivial=True, need=None), C(is_trivial=False, need=None),
+    ...         C(is_trivial=False, need=300.0), C(is_trivial=False, need=150.0)]
+    >>> [c.need for c in fits_in_memory(pool, lambda c: c.need, 200.0)]
+    [None, None, 150.0]
+    >>> [c.need for c in fits_in_memory(pool[2:], lambda c: c.need, 100.0)]
+    [150.0]
+    >>> len(fits_in_memory(pool, lambda c: c.need, None))  # memory unknown
+    4
+    """
+    if room_mb is None:
+        return pool
+    needs = [None if c.is_trivial else needed_mb(c) for c in pool]
+    kept = [c for c, need in zip(pool, needs, strict=True)
+            if need is None or need <= room_mb]
+    if any(not c.is_trivial for c in kept):
+        return kept
+    least = min((need for need in needs if need is not None), default=None)
+    return [c for c, need in zip(pool, needs, strict=True)
+            if need is None or need == least]
 
 
 def select(candidates, y, objective, *, tolerance: float = DEFAULT_TOLERANCE,
