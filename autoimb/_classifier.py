@@ -26,7 +26,7 @@ from ._budget import Budget
 from ._fitted import ThresholdedPipeline
 from ._folds import Validation, choose_validation, make_folds, user_folds
 from ._job import BUDGET_KEY, JOB_KEY, budget_record, check_joined_study, job_record
-from ._memory import available_mb, data_mb
+from ._memory import MEMORY_SHARE, available_mb, data_mb
 from ._metrics import TRIAL_ATTRS, trivial_cost
 from ._objective import Objective
 from ._optuna_compat import speed_up_tpe
@@ -587,8 +587,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         # a refit when the search itself ran to the deadline.
         grace = 0.05 * (context.budget.timeout or 0.0)
         pool = affordable(pool, context.budget.remaining() - 0.5, grace=grace)
+        room = available_mb()
         pool = fits_in_memory(pool, lambda c: refit_memory_mb(c, context),
-                              available_mb())
+                              None if room is None else MEMORY_SHARE * room)
         y_scored = context.y[context.scored]
         selection = bias_corrected_estimate(pool, y_scored, context.objective,
                                             random_state=context.model_seed)

@@ -195,7 +195,10 @@ class TrialMemory:
     search of over-sampling trials on covertype_4v2 was killed by the system
     without this check (``benchmarks/README.md``, twenty-second session).
 
-    Only a trial that adds rows is ever stopped: the number of trials at once
+    The prediction is within a few percent of the peak that ``VmHWM`` reports
+    on covertype_4v2's folds; :data:`MEMORY_SHARE` of the room leaves the rest
+    for that error and for the page cache. Only a trial that adds rows is ever
+    stopped: the number of trials at once
     was chosen for the trials that add none (:func:`trials_that_fit`), and
     stopping those would leave a search nothing to run. Nothing is predicted
     before a trial has been recorded, nor where memory cannot be read.
@@ -208,11 +211,11 @@ class TrialMemory:
     95.0
     >>> memory.predict("random_forest", rows=190_000)  # not seen: the most of any
     95.0
-    >>> print(memory.shortfall("lightgbm", 190_000, rows_factor=1.9, room=80.0))
+    >>> print(memory.shortfall("lightgbm", 190_000, rows_factor=1.9, room=100.0))
     ... # doctest: +NORMALIZE_WHITESPACE
     its over-sampling makes 1.9 times the training rows, which would take about
-    95 MB (as much per row as the trials so far), more than the 80 MB of memory
-    left
+    95 MB (as much per row as the trials so far), more than 80% of the 100 MB of
+    memory left
     >>> print(memory.shortfall("lightgbm", 100_000, rows_factor=1.0, room=10.0))
     None
     """
@@ -239,19 +242,20 @@ class TrialMemory:
                   room: float | None = None) -> str | None:
         """Why a trial of ``model`` whose resampling makes ``rows_factor`` times
         the training rows (``rows`` of a fold) must not start: it would need more
-        than the memory left (``room`` MB, by default :func:`available_mb`);
-        None if it may."""
+        than :data:`MEMORY_SHARE` of the memory left (``room`` MB, by default
+        :func:`available_mb`); None if it may."""
         if rows_factor <= 1.0:
             return None
         needed = self.predict(model, rows)
         if needed is None:
             return None
         room = available_mb() if room is None else room
-        if room is None or needed <= room:
+        if room is None or needed <= MEMORY_SHARE * room:
             return None
         return (f"its over-sampling makes {rows_factor:.1f} times the training rows, "
                 f"which would take about {needed:,.0f} MB (as much per row as the "
-                f"trials so far), more than the {room:,.0f} MB of memory left")
+                f"trials so far), more than {MEMORY_SHARE:.0%} of the {room:,.0f} MB "
+                "of memory left")
 
     def watch(self) -> _PeakResident:
         """A ``with`` block whose ``increase`` is the most the resident memory
