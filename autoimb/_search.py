@@ -33,6 +33,7 @@ from ._resampling import resampled_rows
 from ._shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
 from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
+from ._warnings import warn
 from .exceptions import NoCompletedTrialError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ _TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
 # every fold (medium and large data).
 _PRUNE_UP_TO_FOLDS = 3
 _PRUNE_MIN_POSITIVES = 100
+# The search stops after this many trials in a row of one process were pruned
+# before they started for want of memory: the space then proposes only trials
+# that do not fit, and each pruned trial still costs a sampler's proposal and a
+# write to the storage (a search restricted to over-sampling in 370 MB pruned
+# 2,321 in 60 s and completed 8).
+MAX_SHORT_OF_MEMORY = 20
 # A resampler that never ran is timed on an eighth of the first training fold
 # before its first trial on folds of this many rows (after over-sampling) or more.
 _MEASURE_FROM_ROWS = 20_000
@@ -163,14 +170,16 @@ def strategy_of(space: SearchSpace, params: dict, kinds: ColumnKinds):
 
 
 class _Stopper:
-    """Stops the study once enough trials finished, when they keep failing, or
-    when no trial could finish before the budget's deadline."""
+    """Stops the study once enough trials finished, when they keep failing, when
+    no trial could finish before the budget's deadline, or when the last
+    :data:`MAX_SHORT_OF_MEMORY` trials were all too large for the memory left."""
 
     def __init__(self, n_trials, max_failures, budget):
         self.n_trials = n_trials
         self.max_failures = max_failures
         self.budget = budget
         self.failures = 0
+        self.short_of_memory = 0
         self._lock = threading.Lock()
 
     def __call__(self, study, trial):
@@ -179,11 +188,30 @@ class _Stopper:
                 self.failures += 1
                 logger.warning("Trial %d failed: %s", trial.number,
                                trial.user_attrs.get("error", "unknown error"))
+            if trial.user_attrs.get(_SHORT_OF_MEMORY):
+                self.short_of_memory += 1
+            elif trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                self.short_of_memory = 0
             done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
             if (self.n_trials is not None and done >= self.n_trials) or \
                     self.failures >= self.max_failures or \
                     not self.budget.allows(self.budget.cheapest_trial()):
                 study.stop()
+            elif self.short_of_memory >= MAX_SHORT_OF_MEMORY:
+                self.short_of_memory = 0
+                left = (f", {self.budget.remaining():.0f} s before its deadline"
+                        if self.budget.timeout is not None else "")
+                warn(f"The search stopped{left}: its last {MAX_SHORT_OF_MEMORY} "
+                     "trials were pruned before they started, each needing more "
+                     "memory than was left for its over-sampled rows "
+                     f"({trial.user_attrs.get('pruned_reason', '')}). Give it more "
+                     "memory, or a search space with lower sampling ratios or "
+                     "without over-sampling.")
+                study.stop()
+
+
+#: Marks a trial pruned because it would not fit in the memory left.
+_SHORT_OF_MEMORY = "short_of_memory"
 
 
 class _Progress:
@@ -280,6 +308,7 @@ def make_objective(ctx: SearchContext):
             short = ctx.memory.shortfall(strategy.model, fold_rows,
                                          fold_rows / len(ctx.folds[0][0]))
             if short is not None:  # one that over-samples less may still fit
+                trial.set_user_attr(_SHORT_OF_MEMORY, True)
                 stop_early(short)
             if budget.timeout is not None and fold_rows >= _MEASURE_FROM_ROWS \
                     and budget.needs_measuring(strategy.resampler):
@@ -467,11 +496,17 @@ def best_trial_or_raise(study):
     failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
     first = next((t.user_attrs["error"] for t in failed if t.user_attrs.get("error")),
                  None)
-    n_pruned = _count(study, (TrialState.PRUNED,))
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    why = next((t.user_attrs["pruned_reason"] for t in pruned
+                if t.user_attrs.get("pruned_reason")), None)
+    if first or not why:
+        cause = f"First failure: {first or 'unknown'}"
+    else:
+        cause = f"First trial pruned: {why}"
     error = NoCompletedTrialError(
         f"No trial of study {study.study_name!r} completed ({len(failed)} failed, "
-        f"{n_pruned} pruned). First failure: {first or 'unknown'}. Fix the cause, "
-        "or widen the search space or the timeout.")
+        f"{len(pruned)} pruned). {cause}. Fix the cause, or widen the search space "
+        "or the timeout.")
     if first:
         error.__cause__ = RuntimeError(first)
     raise error

@@ -225,8 +225,8 @@ def _markdown(rows, env) -> str:
         "`autoimb._memory.available_mb()` saw just before `fit` (the data loaded); "
         "*data MB*: the training frame with its index, as in `scale.py` (autoimb's "
         "warnings count its columns alone); *autoimb*: the commit of each row; "
-        "*pruned for memory*: trials the per-trial memory check did not start "
-        "(`-`: before it existed).",
+        "*pruned for memory*: trials pruned with a reason that names memory (the "
+        "per-trial memory check, from `17988a2`; always 0 before it).",
         "",
         "Warnings autoimb gave:", "", *[f"- {w}" for w in warned], ""])
 

@@ -3,6 +3,7 @@ trial is kept within the budget."""
 
 import gc
 import os
+import re
 import weakref
 
 import numpy as np
@@ -10,7 +11,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from autoimb import _memory, _search, load_search_space
+from autoimb import AutoImbWarning, _memory, _search, load_search_space
 from autoimb._budget import Budget
 from autoimb._evaluation import PostProcessing
 from autoimb._folds import Validation, make_folds
@@ -370,3 +371,66 @@ def test_a_trial_that_adds_no_rows_runs_however_little_memory_is_left(monkeypatc
     memory.record("logistic_regression", rows=1, mb=1_000.0)
     trial = _one_trial(_oversampling_context(PLAIN_SPACE, memory))
     assert trial.state == optuna.trial.TrialState.COMPLETE
+
+
+def test_a_search_whose_trials_never_fit_in_memory_stops_and_says_why(monkeypatch):
+    """Check that a search whose every trial over-samples more than the memory
+    left holds stops after MAX_SHORT_OF_MEMORY pruned trials in a row, long
+    before its 600 s budget, with a warning that names the way out; and that
+    the error for a search with no completed trial gives the first pruned
+    trial's reason."""
+    import time
+    import warnings
+
+    from autoimb.exceptions import NoCompletedTrialError
+
+    monkeypatch.setattr(_memory, "available_mb", lambda: 30.0)
+    memory = TrialMemory()
+    memory.record("logistic_regression", rows=1_000, mb=2_000 / 1024)
+    context = _oversampling_context(OVERSAMPLING_SPACE, memory)
+    context.budget = Budget(600.0)
+    study = optuna.create_study()
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _search.run_search(study, context, n_trials=None, timeout=600.0, n_jobs=1,
+                           show_progress_bar=False)
+    assert time.perf_counter() - start < 60
+    assert len(study.trials) == _search.MAX_SHORT_OF_MEMORY
+    assert all(t.user_attrs["short_of_memory"] for t in study.trials)
+    [message] = [str(w.message) for w in caught
+                 if issubclass(w.category, AutoImbWarning)]
+    assert re.match(r"The search stopped, \d+ s before its deadline: ", message)
+    assert "its last 20 trials were pruned before they started" in message
+    assert message.endswith("Give it more memory, or a search space with lower "
+                            "sampling ratios or without over-sampling.")
+    with pytest.raises(NoCompletedTrialError,
+                       match=r"\(0 failed, 20 pruned\)\. First trial pruned: its "
+                             r"over-sampling makes 1\.9 times"):
+        _search.best_trial_or_raise(study)
+
+
+def test_trials_in_a_row_short_of_memory_count_from_the_last_that_fitted():
+    """Check that a trial that completes resets the count of trials in a row
+    pruned for want of memory, and that other pruned trials do too."""
+    class Study:
+        stopped = False
+
+        def get_trials(self, **kwargs):
+            return []
+
+        def stop(self):
+            self.stopped = True
+
+    stopper, study = _search._Stopper(None, 10, Budget(None)), Study()
+    short = optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED,
+                                      user_attrs={"short_of_memory": True})
+    timed = optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED)
+    done = optuna.trial.create_trial(value=1.0)
+    for trial in [short] * 19 + [done] + [short] * 19 + [timed] + [short] * 19:
+        stopper(study, trial)
+    assert stopper.short_of_memory == 19
+    assert not study.stopped
+    with pytest.warns(AutoImbWarning, match="its last 20 trials were pruned"):
+        stopper(study, short)
+    assert study.stopped
