@@ -195,13 +195,14 @@ class TrialMemory:
     search of over-sampling trials on covertype_4v2 was killed by the system
     without this check (``benchmarks/README.md``, twenty-second session).
 
-    The prediction is within a few percent of the peak that ``VmHWM`` reports
-    on covertype_4v2's folds; :data:`MEMORY_SHARE` of the room leaves the rest
-    for that error and for the page cache. Only a trial that adds rows is ever
-    stopped: the number of trials at once
-    was chosen for the trials that add none (:func:`trials_that_fit`), and
-    stopping those would leave a search nothing to run. Nothing is predicted
-    before a trial has been recorded, nor where memory cannot be read.
+    The prediction was 6 % under to 22 % over the peak that ``VmHWM`` reports
+    on covertype_4v2's folds (``benchmarks/results/memory_per_row.md``): a
+    trial may plan to take :data:`MEMORY_SHARE` of the room, which leaves the
+    rest for that error and for the page cache. Only a trial that adds rows is
+    ever stopped: the number of trials at once was chosen for the trials that
+    add none (:func:`trials_that_fit`), and stopping those would leave a search
+    nothing to run. Nothing is predicted before a trial has been recorded, nor
+    where memory cannot be read.
 
     Examples
     --------

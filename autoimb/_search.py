@@ -283,7 +283,7 @@ def make_objective(ctx: SearchContext):
             left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
             if left > 0 and not budget.allows(left):
                 stop_early(f"after fold {k + 1} of {len(ctx.folds)}, the other "
-                              f"folds (about {left:.0f} s) would overrun the budget")
+                           f"folds (about {left:.0f} s) would overrun the budget")
             fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
             trial.set_user_attr("fold_scores", fold_scores)
             trial.report(float(np.mean(fold_scores)), step=k)
@@ -318,9 +318,9 @@ def make_objective(ctx: SearchContext):
                                        rows=fold_rows, folds=len(ctx.folds))
             if not budget.allows(margin * predicted):  # a cheaper one may still fit
                 stop_early(f"it would take about {predicted:.0f} s and the "
-                              "budget has less left"
-                              + (" (a one-split trial cannot stop part way, so it "
-                                 f"needs {margin:g} times that)" if margin > 1 else ""))
+                           "budget has less left"
+                           + (" (a one-split trial cannot stop part way, so it "
+                              f"needs {margin:g} times that)" if margin > 1 else ""))
             try:
                 with stop_at(budget.hard_stop()), ctx.memory.watch() as memory:
                     scores, _, seconds = out_of_fold_scores(
@@ -328,7 +328,7 @@ def make_objective(ctx: SearchContext):
                         call=call_stoppably)
             except OutOfTime:
                 stop_early(f"stopped in fold {len(fold_scores) + 1} of "
-                              f"{len(ctx.folds)}: the budget's time for trials ran out")
+                           f"{len(ctx.folds)}: the budget's time for trials ran out")
             post = ctx.postprocess(scores)
         except optuna.TrialPruned:
             raise
