@@ -190,10 +190,12 @@ class TrialMemory:
     over-sampling a 100:1 data set to ratio 0.9 nearly doubles it. Each
     completed trial records the most its process's resident memory rose while
     its folds ran (sampled every :attr:`INTERVAL` seconds), per row of a
-    training fold after resampling; a trial's model takes the most recorded for
-    that model, else the most for any. In a container limited to 370 MB, a
-    search of over-sampling trials on covertype_4v2 was killed by the system
-    without this check (``benchmarks/README.md``, twenty-second session).
+    training fold after resampling, and keeps it in the study, so that worker
+    processes and a resumed search learn from it too (:meth:`learn`); a trial's
+    model takes the most recorded for that model, else the most for any. In a
+    container limited to 370 MB, a search of over-sampling trials on
+    covertype_4v2 was killed by the system without this check
+    (``benchmarks/README.md``, twenty-second session).
 
     The prediction was 6 % under to 22 % over the peak that ``VmHWM`` reports
     on covertype_4v2's folds (``benchmarks/results/memory_per_row.md``): a
@@ -224,14 +226,42 @@ class TrialMemory:
     #: Seconds between two readings of the resident memory while a trial runs.
     INTERVAL = 0.05
 
+    #: The user attribute in which a completed trial keeps its record.
+    ATTR = "memory"
+
     def __init__(self):
         self._per_row: dict[str, float] = {}
+        self._learned: set[int] = set()
 
     def record(self, model: str, rows: float, mb: float) -> None:
         """Record that a trial of ``model`` on ``rows`` training rows took
         ``mb`` MB at most."""
         if rows > 0 and mb >= 0:
             self._per_row[model] = max(self._per_row.get(model, 0.0), mb / rows)
+
+    def learn(self, trials) -> None:
+        """Record what the completed ``trials`` of the study kept in their
+        :attr:`ATTR` (those of other processes, or of a search resumed), each
+        once.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace as Trial
+        >>> memory = TrialMemory()
+        >>> memory.learn([Trial(number=0, user_attrs={"memory": {
+        ...     "model": "lightgbm", "rows": 100_000, "mb": 50.0}})])
+        >>> memory.predict("lightgbm", rows=10_000)
+        5.0
+        """
+        for trial in trials:
+            kept = trial.user_attrs.get(self.ATTR)
+            if trial.number in self._learned or not isinstance(kept, dict):
+                continue
+            self._learned.add(trial.number)
+            try:
+                self.record(str(kept["model"]), float(kept["rows"]), float(kept["mb"]))
+            except (KeyError, TypeError, ValueError):
+                continue  # written by another version: nothing to learn
 
     def predict(self, model: str, rows: float) -> float | None:
         """MB a trial of ``model`` on ``rows`` training rows is expected to take,

@@ -437,3 +437,29 @@ def test_trials_in_a_row_short_of_memory_count_from_the_last_that_fitted():
     with pytest.warns(AutoImbWarning, match="its last 20 trials were pruned"):
         stopper(study, short)
     assert study.stopped
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"),
+                    reason="no /proc to read the resident memory from")
+def test_what_a_trial_took_is_learned_by_other_processes_from_the_study(monkeypatch):
+    """Check that a completed trial keeps its memory record in the study, and
+    that a search with nothing recorded of its own (a worker process, or a
+    search resumed) learns it from there before an over-sampling trial: with
+    the record scaled up to 2 KB a row, that trial is pruned when 30 MB are
+    left."""
+    study = optuna.create_study()
+    _memory.release_free_memory()
+    study.optimize(make_objective(_oversampling_context(PLAIN_SPACE)), n_trials=1)
+    kept = study.trials[0].user_attrs["memory"]
+    assert kept["model"] == "logistic_regression"
+    assert kept["rows"] == 13_333 and kept["mb"] > 0
+
+    other = _oversampling_context(OVERSAMPLING_SPACE)  # nothing of its own
+    study.add_trial(optuna.trial.create_trial(
+        value=1.0, user_attrs={"memory": {**kept, "mb": 2_000 / 1024 * 13.333}}))
+    monkeypatch.setattr(_memory, "available_mb", lambda: 30.0)
+    study.optimize(make_objective(other), n_trials=1)
+    trial = study.trials[-1]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["pruned_reason"].startswith(
+        "its over-sampling makes 1.9 times the training rows, which would take about 4")
