@@ -588,8 +588,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         grace = 0.05 * (context.budget.timeout or 0.0)
         pool = affordable(pool, context.budget.remaining() - 0.5, grace=grace)
         room = available_mb()
-        context.memory.learn(study.get_trials(deepcopy=False,
-                                              states=(optuna.trial.TrialState.COMPLETE,)))
+        context.memory.learn(study)
         pool = fits_in_memory(pool, lambda c: refit_memory_mb(c, context),
                               None if room is None else MEMORY_SHARE * room)
         y_scored = context.y[context.scored]

@@ -239,21 +239,31 @@ class TrialMemory:
         if rows > 0 and mb >= 0:
             self._per_row[model] = max(self._per_row.get(model, 0.0), mb / rows)
 
-    def learn(self, trials) -> None:
-        """Record what the completed ``trials`` of the study kept in their
-        :attr:`ATTR` (those of other processes, or of a search resumed), each
-        once.
+    def keep(self, trial, model: str, rows: float, mb: float) -> None:
+        """:meth:`record` a completed ``trial`` of this process, and keep the
+        record in its :attr:`ATTR`, for the study's other processes and for a
+        search resumed."""
+        self.record(model, rows, mb)
+        self._learned.add(trial.number)
+        trial.set_user_attr(self.ATTR, {"model": model, "rows": round(rows),
+                                        "mb": round(mb, 1)})
+
+    def learn(self, study) -> None:
+        """Record what the trials of ``study`` kept in their :attr:`ATTR` (those
+        of other processes, or of a search resumed), each once.
 
         Examples
         --------
-        >>> from types import SimpleNamespace as Trial
+        >>> from types import SimpleNamespace
+        >>> trial = SimpleNamespace(number=0, user_attrs={"memory": {
+        ...     "model": "lightgbm", "rows": 100_000, "mb": 50.0}})
+        >>> study = SimpleNamespace(get_trials=lambda deepcopy: [trial])
         >>> memory = TrialMemory()
-        >>> memory.learn([Trial(number=0, user_attrs={"memory": {
-        ...     "model": "lightgbm", "rows": 100_000, "mb": 50.0}})])
+        >>> memory.learn(study)
         >>> memory.predict("lightgbm", rows=10_000)
         5.0
         """
-        for trial in trials:
+        for trial in study.get_trials(deepcopy=False):
             kept = trial.user_attrs.get(self.ATTR)
             if trial.number in self._learned or not isinstance(kept, dict):
                 continue

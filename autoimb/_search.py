@@ -307,8 +307,7 @@ def make_objective(ctx: SearchContext):
             size, fold_rows = trial_size(strategy, ctx)
             rows_factor = fold_rows / len(ctx.folds[0][0])
             if rows_factor > 1:  # what every process has learned so far
-                ctx.memory.learn(trial.study.get_trials(
-                    deepcopy=False, states=(TrialState.COMPLETE,)))
+                ctx.memory.learn(trial.study)
             short = ctx.memory.shortfall(strategy.model, fold_rows, rows_factor)
             if short is not None:  # one that over-samples less may still fit
                 trial.set_user_attr(_SHORT_OF_MEMORY, True)
@@ -361,10 +360,7 @@ def make_objective(ctx: SearchContext):
         post.proba = post.proba.astype(np.float32)
         ctx.keep_scores(trial.number, scores, post)
         if memory.increase is not None:
-            ctx.memory.record(strategy.model, fold_rows, memory.increase)
-            trial.set_user_attr(TrialMemory.ATTR, {
-                "model": strategy.model, "rows": round(fold_rows),
-                "mb": round(memory.increase, 1)})
+            ctx.memory.keep(trial, strategy.model, fold_rows, memory.increase)
         budget.record(strategy.model, size,
                       time.perf_counter() - started, seconds / len(ctx.folds),
                       is_best=_is_best(trial.study, post.value),

@@ -272,18 +272,13 @@ def test_freed_memory_goes_back_to_the_system():
     # holes stay in the C allocator's heap until release_free_memory.
     code = textwrap.dedent("""
         import numpy as np
-        from autoimb._memory import release_free_memory
-
-        def rss_mb():
-            for line in open("/proc/self/status"):
-                if line.startswith("VmRSS"):
-                    return int(line.split()[1]) / 1024
+        from autoimb._memory import release_free_memory, resident_mb
 
         arrays = [np.ones(8000) for _ in range(3200)]
         del arrays[::2]
-        before = rss_mb()
+        before = resident_mb()
         released = release_free_memory()
-        print(released, before - rss_mb())
+        print(released, before - resident_mb())
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
