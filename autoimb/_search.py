@@ -215,24 +215,55 @@ _SHORT_OF_MEMORY = "short_of_memory"
 
 
 class _Progress:
-    """A tqdm bar over finished trials, showing the best value so far."""
+    """A tqdm bar over finished trials, showing the best trial so far and, with
+    a time budget, the seconds left.
 
-    def __init__(self, total, initial, enabled, metric):
+    The best is shown unit-free, as the summary shows it: the normalized cost
+    (the cost over that of the cheaper trivial rule on the same rows), or the
+    average precision. A trial's raw cost is a total over the rows it was
+    scored on, a holdout's fifth of the data on large data, whereas
+    ``best_score_`` and the summary count costs over all the training rows.
+
+    >>> from types import SimpleNamespace
+    >>> best = SimpleNamespace(number=3, value=120.0,
+    ...                        user_attrs={"normalized_cost": 0.41234})
+    >>> _Progress.describe(best, "cost")
+    'best #3: normalized cost 0.412'
+    >>> _Progress.describe(SimpleNamespace(number=0, value=0.61789, user_attrs={}),
+    ...                    "average_precision")
+    'best #0: average precision 0.6179'
+    """
+
+    def __init__(self, total, initial, enabled, metric, budget=None):
         self.bar = tqdm(total=total, initial=initial, desc="autoimb search",
                         unit="trial", disable=not enabled, dynamic_ncols=True)
         self.metric = metric
+        self.budget = budget
 
     def __call__(self, study, trial):
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and \
-                not self.bar.disable:  # every worker's trials count, whoever ran them
+        if self.bar.disable:
+            return
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            # every worker's trials count, whoever ran them
             done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
             self.bar.update(max(0, done - self.bar.n))
+        parts = []
         try:
-            best = study.best_trial
-            self.bar.set_postfix_str(
-                f"best {self.metric} {best.value:.5g} (#{best.number})")
+            parts.append(self.describe(study.best_trial, self.metric))
         except ValueError:
             pass
+        if self.budget is not None and self.budget.timeout is not None:
+            parts.append(f"{max(self.budget.remaining(), 0.0):.0f} s left")
+        if parts:
+            self.bar.set_postfix_str(", ".join(parts))
+
+    @staticmethod
+    def describe(best, metric) -> str:
+        """The best trial in a few words: its number and unit-free value."""
+        normalized = best.user_attrs.get("normalized_cost")
+        if metric == "cost" and normalized is not None:
+            return f"best #{best.number}: normalized cost {normalized:.3f}"
+        return f"best #{best.number}: {metric.replace('_', ' ')} {best.value:.4g}"
 
     def close(self):
         self.bar.close()
@@ -467,7 +498,7 @@ def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
     stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)),
                        budget=ctx.budget)
     progress = _Progress(n_trials, finished, show_progress_bar,
-                         ctx.objective.metric_name)
+                         ctx.objective.metric_name, ctx.budget)
     verbosity = optuna.logging.get_verbosity()
     # Failed trials are logged by _Stopper in one line, with the reason recorded.
     optuna.logging.set_verbosity(optuna.logging.ERROR)

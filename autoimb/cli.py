@@ -286,11 +286,16 @@ def fit(
         callback=_positive_number, metavar="X", show_default=False,
         help="Cost of one false negative [default: fp-cost times negatives per "
         "positive].")] = None,
-    trials: Annotated[int, typer.Option(
-        min=1, metavar="N", help="Finished trials wanted in the study.")] = 50,
+    trials: Annotated[int | None, typer.Option(
+        min=1, metavar="N", show_default=False,
+        help="Finished trials wanted in the study [default: as many as --timeout "
+        "allows, or 50 without a --timeout].")] = None,
     timeout: Annotated[float | None, typer.Option(
         callback=_positive_number, metavar="SECONDS", show_default=False,
-        help="Seconds after which no new trial starts.")] = None,
+        help="Seconds for the whole fit, the final refit included: no trial "
+        "starts that would not finish in time, and the fit ends within about "
+        "SECONDS (reading the data and writing the model aside) [default: no "
+        "limit, the search ends after --trials].")] = None,
     preset: Annotated[str, typer.Option(
         metavar="NAME|FILE",
         help="Search space: a preset name (see `autoimb presets`) or a TOML file.")

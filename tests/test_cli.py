@@ -279,6 +279,23 @@ def test_fit_without_cv_chooses_the_splits_by_size(tmp_path):
     assert model.validation_.describe() == "5 stratified folds, repeated 3 times"
 
 
+def test_fit_with_a_timeout_and_no_trials_runs_until_the_budget(tmp_path):
+    """Check that, as in the API, a --timeout without --trials bounds the search
+    by time alone: the command line used to cap it at 50 trials, which a
+    small table reaches well before a budget of minutes."""
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    frame["target"] = (frame["a"] + rng.normal(scale=0.5, size=300) > 1.4).astype(int)
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    fit = cli("fit", "small.csv", "--target", "target", "--preset", "fast",
+              "--timeout", "4", "--cv", "2", "--seed", "0", "--storage", "memory",
+              "--no-progress", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    model = autoimb.load(tmp_path / "model.joblib")
+    assert model.n_trials is None
+    assert model.timeout == 4.0
+
+
 # -- quick cases: errors, help, version ---------------------------------------
 
 QUICK = {

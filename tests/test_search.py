@@ -10,6 +10,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from sklearn.datasets import make_classification
 
 from autoimb import AutoImbWarning, _memory, _search, load_search_space
 from autoimb._budget import Budget
@@ -463,3 +464,22 @@ def test_what_a_trial_took_is_learned_by_other_processes_from_the_study(monkeypa
     assert trial.state == optuna.trial.TrialState.PRUNED
     assert trial.user_attrs["pruned_reason"].startswith(
         "its over-sampling makes 1.9 times the training rows, which would take about 4")
+
+
+def test_the_progress_bar_shows_the_best_trial_unit_free_and_the_time_left(capsys):
+    """Check that the progress bar names the best trial by number with its
+    normalized cost (the unit the summary uses, whatever rows a trial was scored
+    on), and the seconds left of a timed fit; with the trial's raw cost, a
+    total over a holdout's fifth of the rows, it read five times lower than
+    the summary's cost on large data."""
+    import autoimb
+
+    X, y = make_classification(n_samples=600, weights=[0.9], random_state=0)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=3, cv=3,
+                        timeout=20, storage="memory", random_state=0)
+    shown = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    last = [line for line in shown if "autoimb search" in line][-1]
+    best = model.study_.best_trial
+    assert f"best #{best.number}: normalized cost " \
+           f"{best.user_attrs['normalized_cost']:.3f}, " in last
+    assert re.search(r", \d+ s left\]", last), last
