@@ -506,11 +506,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         if explainer.artifact_store is not None:
             figures = explainer.figures(context.y[context.scored], self._chosen.scores,
                                         self._chosen.post)
-        explainer.describe_study(
-            study, best={"number": self.best_trial_number_,
-                         "value": self.best_score_raw_,
-                         "estimate": self.best_score_, "strategy": self.strategy_},
-            figures=figures)
+        best = {"number": self.best_trial_number_, "value": self.best_score_raw_,
+                "estimate": self.best_score_, "strategy": self.strategy_}
+        if context.objective.kind == "cost":  # totals over all rows, see _refit_best
+            best["scored_rows"] = int(np.count_nonzero(context.scored))
+        explainer.describe_study(study, best=best, figures=figures)
 
     def _make_folds(self, X, y01, study):
         if self.cv is not None and not isinstance(self.cv, Integral):

@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from conftest import make_small_data
@@ -117,6 +118,26 @@ def test_study_note_tells_data_objective_and_best(search, small_data):
     assert "Cost of a false positive: 1; of a false negative: 20." in note
     assert "Best trial so far" in note
     assert len(re.findall(r"!\[[^\]]+\]\(/artifacts/", note)) == 3
+    assert "totals over" not in note  # folds: every row is scored
+
+
+def test_study_note_says_trial_values_count_only_the_rows_scored(small_data, tmp_path):
+    """Check that, where trials are scored on a holdout but the model's costs
+    are totals over all the training rows, the study note says so with both
+    row counts; without it, the note's value read several times the best
+    trial's value in the dashboard's table."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    X, y = small_data
+    model = autoimb.fit(X, y, search_space="fast", n_trials=3, fp_cost=1, fn_cost=9,
+                        cv=StratifiedShuffleSplit(1, test_size=0.25, random_state=0),
+                        storage=str(tmp_path / "autoimb.journal"), random_state=0,
+                        show_progress_bar=False)
+    note = get_note(model.study_)
+    scored = int(np.ceil(0.25 * len(y)))
+    assert (f"These costs are totals over the {len(y)} training rows. A trial's "
+            f"value in the trials table is its cost over the {scored} rows it was "
+            f"scored on, about {len(y) / scored:.3g} times lower.") in note
 
 
 def test_dashboard_serves_while_the_search_runs(small_data, tmp_path, monkeypatch,

@@ -263,8 +263,10 @@ def study_note(
         uses them.
     best : dict or None
         The best trial so far: keys ``"number"``, ``"value"``, ``"estimate"``
-        (the bias-corrected value of the returned model) and ``"strategy"``
-        (each optional). ``None`` before any trial completed.
+        (the bias-corrected value of the returned model), ``"strategy"`` and
+        ``"scored_rows"`` (the rows each trial was scored on, when costs are
+        totals over all ``n_rows`` but trials were scored on fewer, as on a
+        holdout; each optional). ``None`` before any trial completed.
     image_links : list of (title, url) or None
         Images to show, e.g. ``[("PR curve", artifact_url(study, art_id))]``.
         URLs ending in an image extension, or pointing at ``/artifacts/``,
@@ -307,6 +309,14 @@ def study_note(
                 "That value is the best of many on the same rows, so optimistic. "
                 "Expected on new data (bootstrap bias-corrected): "
                 f"**{_fmt(best.get('estimate'))}**.",
+            ]
+        scored = best.get("scored_rows")
+        if scored and scored < n_rows:
+            parts += [
+                "",
+                f"These costs are totals over the {int(n_rows)} training rows. A "
+                f"trial's value in the trials table is its cost over the {int(scored)} "
+                f"rows it was scored on, about {n_rows / scored:.3g} times lower.",
             ]
         if best.get("strategy"):
             parts += ["", str(best["strategy"])]
