@@ -353,9 +353,10 @@ class WorkerProcesses:
                     stderr=stderr, env=env, cwd=os.getcwd())
             self.children.append((process, log))
         pids = ", ".join(str(p.pid) for p, _ in self.children)
+        several = self.n_children > 1
         message = (f"autoimb: {self.n_children} worker process"
-                   f"{'es' if self.n_children > 1 else ''} (pid {pids}) run trials "
-                   "of the study beside this one")
+                   f"{'es' if several else ''} (pid{'s' if several else ''} {pids}) "
+                   f"run{'' if several else 's'} trials of the study beside this one")
         logger.info(message)
         if self.verbose:
             print(message, file=sys.stderr)
