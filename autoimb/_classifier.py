@@ -51,6 +51,7 @@ from ._validation import (
     column_kinds,
     data_fingerprint,
     plain_value,
+    warn_if_row_identifier_in_X,
     warn_if_target_in_X,
 )
 from ._warnings import warn
@@ -371,6 +372,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, self.pos_label_, y01 = check_target(y, len(X_checked),
                                                            self.pos_label)
         warn_if_target_in_X(X_checked, y01)
+        # Before check_frame made dates and durations numbers: a date per row
+        # is a feature, not an identifier.
+        warn_if_row_identifier_in_X(X if isinstance(X, pd.DataFrame) else X_checked)
         self.objective_ = self._resolve_objective(y01)
         space = load_search_space(self.search_space)
         study, storage = self._open_study(X_checked, y01, space, budget=budget,

@@ -270,6 +270,52 @@ def warn_if_target_in_X(X: pd.DataFrame, y01) -> None:
                  "the search will look perfect. Drop it from X.")
 
 
+def warn_if_row_identifier_in_X(X: pd.DataFrame, *, min_rows: int = 50) -> None:
+    """Warn about a column that looks like a row identifier: text with a
+    distinct value on every row, or whole numbers that run through consecutive
+    values, one per row (a row number, a customer id). It tells nothing about
+    new rows, yet a model can split on it, and where the rows are ordered (by
+    time, by class) it leaks their order. Continuous numbers, distinct on
+    every row too, are not flagged, nor are dates and durations (give ``X``
+    before :func:`check_frame` turns them into numbers).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> frame = pd.DataFrame({"id": range(100, 200), "x": np.linspace(0, 1, 100)})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_row_identifier_in_X(frame)
+    >>> [str(w.message)[:47] for w in caught]
+    ["Column 'id' of X looks like a row identifier: 1"]
+    """
+    n = len(X)
+    if n < min_rows:
+        return
+    for name in X.columns:
+        col = X[name]
+        if col.isna().any():
+            continue
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            values = col.to_numpy(dtype=float)  # check_frame makes numbers floats
+            low, high = values.min(), values.max()
+            if high - low + 1 != n or not np.array_equal(values, np.floor(values)) \
+                    or col.nunique() != n:
+                continue
+            what = f"{n} consecutive whole numbers, one per row"
+        elif (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+              or isinstance(col.dtype, pd.CategoricalDtype)):
+            if col.nunique() != n:
+                continue
+            what = f"a distinct value on each of its {n} rows"
+        else:
+            continue
+        warn(f"Column {name!r} of X looks like a row identifier: {what}. It says "
+             "nothing about new rows, and where the rows are ordered it leaks "
+             "their order. Drop it from X (on the command line: --id "
+             f"{name}).")
+
+
 def data_fingerprint(X: pd.DataFrame, y01) -> str:
     """A short hash of the data, recorded in the study to refuse other data."""
     digest = hashlib.sha256()

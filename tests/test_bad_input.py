@@ -131,10 +131,12 @@ def test_many_categories_work(data):
     natively) and predicts values never seen."""
     X, y = data
     ids = [f"id{i}" for i in range(120)]
-    model = fit(X.assign(who=ids), y, search_space={
-        "models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]},
-                   "lightgbm": {"n_estimators": 5, "class_weight": ["none"]}}},
-        n_trials=2)
+    with pytest.warns(AutoImbWarning, match="Column 'who' of X looks like a row "
+                                            "identifier: a distinct value on each"):
+        model = fit(X.assign(who=ids), y, search_space={
+            "models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]},
+                       "lightgbm": {"n_estimators": 5, "class_weight": ["none"]}}},
+            n_trials=2)
     assert model.kinds_.categorical == ("who",)
     unseen = X.assign(who=[f"new{i}" for i in range(120)])
     assert np.allclose(model.predict_proba(unseen).sum(axis=1), 1)
@@ -224,6 +226,30 @@ def test_target_left_in_X_warns(data, copy):
     with pytest.warns(AutoImbWarning, match="Column 'target' of X equals the target: "
                                             "it leaks the answer.*Drop it from X"):
         fit(X.assign(target=column), y)
+
+
+def test_a_row_number_left_in_X_warns(data):
+    """Check that whole numbers running through consecutive values, one per row
+    (a row number or an id, in any order), warn and name the fix."""
+    X, y = data
+    ids = np.random.default_rng(0).permutation(120) + 1000
+    with pytest.warns(AutoImbWarning, match=r"Column 'customer' of X looks like a "
+                      r"row identifier: 120 consecutive whole numbers, one per row\. "
+                      r".*Drop it from X \(on the command line: --id customer\)\."):
+        fit(X.assign(customer=ids), y)
+
+
+def test_columns_distinct_on_every_row_but_no_identifier_do_not_warn(data):
+    """Check that continuous numbers, whole numbers with gaps, an id on too few
+    rows to tell, and one date per row (a feature, though consecutive days
+    become consecutive numbers) raise no warning."""
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AutoImbWarning)
+        fit(X.assign(amount=np.arange(120) * 3 + 7), y)  # distinct, not consecutive
+        fit(X, y)  # its floats are distinct on every row
+        fit(X.iloc[:40].assign(row=np.arange(40)), y[:40])  # under 50 rows
+        fit(X.assign(day=pd.date_range("2026-01-01", periods=120)), y)  # a date a row
 
 
 def test_binary_feature_unrelated_to_target_does_not_warn(data):
