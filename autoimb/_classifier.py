@@ -712,11 +712,41 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
             lines.insert(2, f"Chosen as the {m['chosen_as']}: within {within} of "
                             f"the best candidate's cross-validated {metric} "
                             f"{best:.6g} (see autoimb._selection)")
+        search = self._search_line()
+        if search:
+            lines.append(search)
         location = getattr(self, "storage_location_", None)
         if location:
             lines.append(f"Study {self.study_name_!r} in {location}; open it with: "
                          f"autoimb dashboard {location}")
         return "\n".join(lines)
+
+    def _search_line(self) -> str | None:
+        """The search in one line: trials by state, how many at once, on which
+        splits, and the time the fit took against its budget."""
+        results = getattr(self, "results_", None)
+        if results is None or not len(results):
+            return None
+        states = results["state"].value_counts()
+        ended = {word: int(states.get(state, 0)) for state, word in
+                 (("COMPLETE", "completed"), ("PRUNED", "pruned"), ("FAIL", "failed"))}
+        counts = ", ".join(f"{n} {word}" for word, n in ended.items())
+        line = f"Search: {sum(ended.values())} trials ({counts})"
+        others = len(results) - sum(ended.values())
+        if others:
+            line += f" and {others} queued but not run"
+        n_jobs = getattr(self, "n_jobs_", None)
+        if n_jobs:
+            line += f", {n_jobs} at a time"
+        validation = getattr(self, "validation_", None)
+        if validation is not None:
+            line += f", scored on {validation.describe()}"
+        total = getattr(self, "fit_times_", {}).get("total")
+        if total is not None:
+            line += f"; fit in {total:.1f} s"
+            if self.timeout is not None:
+                line += f" for a budget of {self.timeout:g} s"
+        return line
 
     def diagnose(self, X=None, y=None, *, learning_curve: bool = True,
                  time_limit: float | None = 60.0) -> Diagnosis:

@@ -50,6 +50,23 @@ def test_fit_times_say_where_the_time_went(small_data, fast_options):
     assert times["wait_workers"] == times["stop_workers"] == 0
 
 
+def test_the_summary_says_how_the_search_went(small_data, fast_options):
+    """Check that summary() has a line with the trials by state, how many ran
+    at once, the splits and the fit's time against its budget."""
+    X, y = small_data
+    model = autoimb.fit(X, y, n_trials=3, timeout=30, n_jobs=1, **fast_options)
+    counts = model.results_["state"].value_counts()
+    [line] = [line for line in model.summary().splitlines()
+              if line.startswith("Search: ")]
+    waiting = counts.get("WAITING", 0)  # the portfolio queued beyond n_trials
+    assert waiting == len(model.results_) - 3 > 0
+    assert line == (
+        f"Search: 3 trials ({counts.get('COMPLETE', 0)} completed, "
+        f"{counts.get('PRUNED', 0)} pruned, 0 failed) and {waiting} queued but not "
+        "run, 1 at a time, scored on 3 stratified folds; fit in "
+        f"{model.fit_times_['total']:.1f} s for a budget of 30 s")
+
+
 def test_portfolio_comes_first(small_data, fast_options):
     """Check that the portfolio (the article's recipes among strong fixed
     strategies) makes the first trials of a new study, in its order."""
