@@ -25,6 +25,19 @@ RESULTS_DIR = BENCH_DIR / "results"
 REPO_DIR = BENCH_DIR.parent
 
 
+def protocol_split(X, y, seed: int):
+    """Issue 9's protocol: a stratified 75/25 train/test split for ``seed``,
+    fp_cost 1 and fn_cost the training part's imbalance ratio.
+
+    Returns ``X_train, X_test, y_train, y_test, fp_cost, fn_cost``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
+                                              random_state=seed)
+    return X_tr, X_te, y_tr, y_te, 1.0, float((y_tr == 0).sum() / (y_tr == 1).sum())
+
+
 def speed_probe() -> dict:
     """Seconds this machine takes, now, for two fixed pieces of work on one core:
     a pure-Python loop and a random forest (100 trees, 5,000 rows, 20 columns).

@@ -33,10 +33,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 import autoimb
-from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from _common import (RESULTS_DIR, environment, environment_line, markdown_table,
+                     protocol_split, write_json)
 from autoimb._evaluation import cross_fit_postprocessing
 from autoimb._search import strategy_of
 from selection_rules import SMALL
@@ -49,9 +49,7 @@ SYSTEMS = ("brf", "lgbm", "blend")
 def run_one(name, seed):
     """The three candidates' held-out and cross-validated normalized costs."""
     X, y = load(name)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
-                                              random_state=seed)
-    fp, fn = 1.0, float((y_tr == 0).sum() / (y_tr == 1).sum())
+    X_tr, X_te, y_tr, y_te, fp, fn = protocol_split(X, y, seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", autoimb.AutoImbWarning)

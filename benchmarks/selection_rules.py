@@ -59,10 +59,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 import autoimb
-from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
+from _common import (RESULTS_DIR, environment, environment_line, markdown_table,
+                     protocol_split, write_json)
 from autoimb._ensemble import Candidate, blends
 from autoimb._evaluation import out_of_fold_scores
 from autoimb._portfolio import PRIOR_RECIPE
@@ -241,9 +241,7 @@ def rules_on_pools(folder, rules):
 
 def _run_one(name, seed, budget, rules, storage, bag, pools):
     X, y = load(name)
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, stratify=y,
-                                              random_state=seed)
-    fp, fn = 1.0, float((y_tr == 0).sum() / (y_tr == 1).sum())
+    X_tr, X_te, y_tr, y_te, fp, fn = protocol_split(X, y, seed)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", autoimb.AutoImbWarning)
