@@ -47,7 +47,7 @@ import pandas as pd
 import peers_report
 import peers_systems
 from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, speed_probe, write_json
-from peers_systems import SMALL, SYSTEMS
+from peers_systems import AUTOIMB_OPTIONS_VAR, SMALL, SYSTEMS
 
 PEERS_DIR = RESULTS_DIR / "peers"
 WORKER = BENCH_DIR / "peers_systems.py"
@@ -114,6 +114,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--autoimb-name", default="autoimb",
                         help="the 'system' value of autoimb's rows, e.g. "
                              "autoimb_before with --autoimb-path (default: autoimb)")
+    parser.add_argument("--autoimb-options", metavar="JSON",
+                        help="keyword arguments added to autoimb.fit, e.g. "
+                             "'{\"n_jobs\": 1}' (with --autoimb-name to tell the "
+                             "rows apart; default: none, autoimb's defaults)")
     parser.add_argument("--retry-errors", action="store_true",
                         help="rerun the planned fits whose row is an error")
     parser.add_argument("--dry-run", action="store_true",
@@ -304,6 +308,8 @@ def _child_env(system: str, args) -> dict:
         path = str(args.autoimb_path or REPO_DIR)
         env["PYTHONPATH"] = os.pathsep.join(
             [path, *filter(None, [env.get("PYTHONPATH")])])
+        if args.autoimb_options:
+            env[AUTOIMB_OPTIONS_VAR] = args.autoimb_options
     return env
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import resource
 import shutil
 import sys
@@ -48,6 +49,9 @@ ARTICLE = "article"
 SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TEST_SIZE = 0.25
+#: Environment variable with JSON keyword arguments added to autoimb.fit
+#: (``peers.py --autoimb-options``).
+AUTOIMB_OPTIONS_VAR = "PEERS_AUTOIMB_OPTIONS"
 MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit for native categoricals
 
 
@@ -421,10 +425,11 @@ def fit_autoimb(X, y, ctx: Context) -> Fitted:
     import autoimb
 
     logging.getLogger("autoimb").addHandler(logging.StreamHandler())
+    options = json.loads(os.environ.get(AUTOIMB_OPTIONS_VAR) or "{}")
     model = autoimb.fit(X, y, objective="cost", fp_cost=ctx.fp_cost,
                         fn_cost=ctx.fn_cost, timeout=ctx.budget,
                         random_state=ctx.seed, show_progress_bar=False,
-                        storage=str(ctx.workdir / "autoimb.journal"))
+                        storage=str(ctx.workdir / "autoimb.journal"), **options)
     base = trivial_cost(y, ctx.fp_cost, ctx.fn_cost)
     states = model.results_["state"]
     completed = states == "COMPLETE"
