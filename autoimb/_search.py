@@ -234,7 +234,7 @@ class _Progress:
     'best #0: average precision 0.6179'
     """
 
-    def __init__(self, total, initial, enabled, metric, budget=None):
+    def __init__(self, total, initial, enabled, metric, budget):
         self.bar = tqdm(total=total, initial=initial, desc="autoimb search",
                         unit="trial", disable=not enabled, dynamic_ncols=True)
         self.metric = metric
@@ -252,7 +252,7 @@ class _Progress:
             parts.append(self.describe(study.best_trial, self.metric))
         except ValueError:
             pass
-        if self.budget is not None and self.budget.timeout is not None:
+        if self.budget.timeout is not None:
             parts.append(f"{max(self.budget.remaining(), 0.0):.0f} s left")
         if parts:
             self.bar.set_postfix_str(", ".join(parts))

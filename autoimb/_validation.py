@@ -297,7 +297,7 @@ def warn_if_row_identifier_in_X(X: pd.DataFrame, *, min_rows: int = 50) -> None:
         if col.isna().any():
             continue
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            values = col.to_numpy(dtype=float)  # check_frame makes numbers floats
+            values = col.to_numpy(dtype=float)
             low, high = values.min(), values.max()
             if high - low + 1 != n or not np.array_equal(values, np.floor(values)) \
                     or col.nunique() != n:

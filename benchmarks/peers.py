@@ -127,6 +127,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.budgets = ([float(b) for b in args.budgets.split(",")] if args.budgets
                     else [args.budget])
+    if args.autoimb_options:  # refused here, not by every fit of the run
+        try:
+            options = json.loads(args.autoimb_options)
+        except json.JSONDecodeError as exc:
+            parser.error(f"--autoimb-options is not JSON ({exc})")
+        if not isinstance(options, dict):
+            parser.error("--autoimb-options must be a JSON object of keyword "
+                         "arguments, e.g. '{\"n_jobs\": 1}'")
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.systems = _choose(args.systems, list(SYSTEMS), "system")
     names = peers_systems.dataset_names()

@@ -28,8 +28,10 @@ from __future__ import annotations
 import _common  # noqa: F401  (first: caps the thread pools before numpy loads)
 
 import argparse
+import json
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,10 +134,13 @@ def main():
     args = parser.parse_args()
     env = environment()
     out = RESULTS_DIR / args.out
-    if args.from_json:
-        import json
 
-        rows = json.loads(open(args.from_json).read())
+    def save(rows):
+        write_json(out.with_suffix(".json"), {"environment": env, "rows": rows})
+        out.with_suffix(".md").write_text(report(rows, env))
+
+    if args.from_json:
+        rows = json.loads(Path(args.from_json).read_text())
         rows = rows["rows"] if isinstance(rows, dict) else rows
     else:
         names = (SMALL if args.small else args.only.split(",") if args.only
@@ -149,10 +154,8 @@ def main():
                     continue
                 rows.append(row)
                 print(row, flush=True)
-                write_json(out.with_suffix(".json"), {"environment": env, "rows": rows})
-                out.with_suffix(".md").write_text(report(rows, env))
-    write_json(out.with_suffix(".json"), {"environment": env, "rows": rows})
-    out.with_suffix(".md").write_text(report(rows, env))
+                save(rows)  # after every fit: an interrupted run keeps its rows
+    save(rows)
     print(report(rows, env))
 
 
