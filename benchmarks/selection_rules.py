@@ -15,14 +15,14 @@ raw value is chosen (``tolerance=0``: the best raw value; ``auto``:
 sqrt(2 ln k) for a pool of k candidates, the expected best of k independent
 standard normal draws, i.e. how far the best of k equal candidates looks ahead
 by chance; ``bbc``: the choice of 1.5 or of ``auto`` whose bias-corrected
-estimate is better: judged on fresh splits in the nineteenth session and
-not adopted). Blends: of up to 3 of the best strategies (``blends_first``,
-autoimb's order until the eleventh session, ``ensemble_size=3``) or up to 5
+estimate is better: judged on fresh splits on 2026-12-04 and not adopted,
+results/2026-12-selection_rules.md). Blends: of up to 3 of the best strategies (``blends_first``,
+autoimb's order until ``9bac84a``, ``ensemble_size=3``) or up to 5
 (``blends5_first``, the order of ``ensemble_size=5``, the default since).
 ``library`` is the order of the pool autoimb made, whatever its version;
 ``brf_first`` puts the portfolio's balanced random forest (the prior default)
 right after the trivial rule, then ``library``'s order (autoimb's order since
-the eighteenth session).
+``f2c4026``).
 
 The search runs as ``autoimb.fit`` runs by default: a journal file (here in a
 temporary folder), so with ``timeout`` of 30 s or more one trial per core in
@@ -74,10 +74,10 @@ SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
          "us_crime")
 TOLERANCES = (0.0, 0.5, 1.0)
 ORDERS = ("simple_first", "blends_first", "portfolio_first", "library", "brf_first")
-# (order, tolerance) pairs judged by default: autoimb's rule before the
-# eleventh session (blends_first/1) against wider tolerances and larger blends
+# (order, tolerance) pairs judged by default: autoimb's rule before 9bac84a
+# (blends_first/1) against wider tolerances and larger blends
 # (blends5_first/1.5 is autoimb's rule since). --rules all gives ORDERS x
-# TOLERANCES as in the first run (results/selection_rules.md, 2026-12-01).
+# TOLERANCES as in the run of 2026-12-01 (results/selection_rules.md).
 DEFAULT_RULES = ("simple_first/0", "blends_first/1", "blends_first/1.5",
                  "blends_first/2", "blends_first/auto", "blends5_first/1",
                  "blends5_first/1.5", "blends5_first/2", "blends5_first/auto")
@@ -258,7 +258,7 @@ def _run_one(name, seed, budget, rules, storage, bag, pools):
                   and t.state.name == "COMPLETE"), None)
     prior_added = prior is not None and all(c.trial_numbers != (prior,) for c in singles)
     # The recipe is missing from the pool when a tuned trial of the same strategy
-    # (same description) hid it (autoimb before the eighteenth session): score
+    # (same description) hid it (autoimb before f2c4026): score
     # its folds again (same folds and seed, so the same scores).
     if prior_added:
         strategy = strategy_of(context.space, model.study_.trials[prior].params,

@@ -78,7 +78,7 @@ def test_by_default_a_simpler_candidate_may_lose_by_one_and_a_half_errors():
     """Check that the default tolerance keeps a simpler candidate that loses by
     more than one standard error and less than 1.5 (with one trial per core a
     search weighs about 22 candidates; 1.5 held out better than 1,
-    ``benchmarks/README.md``, eleventh session)."""
+    ``benchmarks/results/2026-12-selection_rules.md``, 2026-12-03)."""
     y, pool = _simple_and_better(5)  # better by 45 - 20
     assert select(pool, y, COST, tolerance=1.0) == 1
     assert select(pool, y, COST) == 0
