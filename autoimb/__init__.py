@@ -18,6 +18,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .exceptions import (
     AutoImbError,
     AutoImbWarning,
@@ -27,8 +28,6 @@ from .exceptions import (
     StorageUnavailableError,
     StudyMismatchError,
 )
-
-__version__ = "0.1.0"
 
 # Public names and the module defining each. They are imported on first use, so
 # that `autoimb --version` or a bad command line does not pay for scikit-learn,
@@ -52,7 +51,7 @@ _LAZY = {
     "report": ".explain.report",
     "Strategy": "._strategy",
     "WorkerReport": "._worker",
-    "export_study": "._worker",
+    "export_study": "._study_export",
     "run_worker": "._worker",
 }
 
@@ -65,7 +64,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._prior_shift import PriorShiftAdapter, adapt_to_prior, estimate_prior
     from ._spaces import SearchSpace, list_search_spaces, load_search_space
     from ._strategy import Strategy
-    from ._worker import WorkerReport, export_study, run_worker
+    from ._study_export import export_study
+    from ._worker import WorkerReport, run_worker
     from .explain.dashboard import DashboardServer, run_dashboard
     from .explain.report import report
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Budget"]
+__all__ = ["REFIT_SHARE", "Budget"]
 
 # Rough cost of one fit relative to HistGradientBoosting's, per unit of size
 # (100 trees or iterations); only used until a family has run once.
@@ -47,6 +47,11 @@ UNSTOPPABLE_MARGIN = 2.0
 # Time kept after the search for choosing, blending and bookkeeping, besides
 # the refit itself: a fixed part and a share of the budget.
 _FIXED_RESERVE, _SHARE_RESERVE = 1.0, 0.03
+# The refit of the final model (a blend, say) may take this share of the
+# timeout; the best single strategy may take longer
+# (autoimb._selection.within_allowance).
+REFIT_SHARE = 0.1
+_BLEND_SIZE = 5
 # A trial past the time for trials is stopped in the middle of a fold this much
 # of the timeout later (Budget.hard_stop).
 _TRIAL_GRACE = 0.05
@@ -124,6 +129,8 @@ class Budget:
     _resamples: dict = field(default_factory=dict, repr=False)  # name: [(rows, s)]
     _longest: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # A worker keeps at least the reserve of the fit whose study it joined.
+    shared_reserve: float = field(default=0.0, repr=False)
 
     @property
     def deadline(self) -> float | None:
@@ -137,13 +144,19 @@ class Budget:
 
     @property
     def reserve(self) -> float:
-        """Seconds kept for after the search: the refit of the slowest of the
-        best candidates so far, and the choice of the final model."""
+        """Seconds kept for after the search: the refit of the final model (the
+        slowest of the best candidates so far, or a blend of the best five up
+        to :data:`REFIT_SHARE` of the timeout) and its choice; at least the
+        fit's when this is a worker's budget (``shared_reserve``)."""
         if self.timeout is None:
             return 0.0
         with self._lock:
-            refit = max(self._refits[-3:], default=0.0)
-        return refit + _FIXED_RESERVE + _SHARE_RESERVE * self.timeout
+            slowest = max(self._refits[-3:], default=0.0)
+            blend = sum(self._refits[-_BLEND_SIZE:])
+        # A blend of the best may be chosen when its refit fits the allowance.
+        refit = max(slowest, min(blend, REFIT_SHARE * self.timeout))
+        own = refit + _FIXED_RESERVE + _SHARE_RESERVE * self.timeout
+        return max(own, self.shared_reserve)
 
     def record(self, model: str, size: float, seconds: float, fold_seconds: float,
                *, is_best: bool, resampler: str = "none",

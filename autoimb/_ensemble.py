@@ -37,6 +37,10 @@ class Candidate:
         Its cross-fitted post-processing (calibrator, rule and threshold).
     refit_seconds : float
         Predicted time to refit it on all rows.
+    best : bool
+        Whether it is the single strategy of the best value (it stays a
+        candidate whatever its refit costs, see
+        :func:`autoimb._selection.within_allowance`).
     """
 
     trial_numbers: tuple
@@ -44,6 +48,7 @@ class Candidate:
     scores: np.ndarray
     post: PostProcessing
     refit_seconds: float = 0.0
+    best: bool = False
 
     @property
     def is_blend(self) -> bool:

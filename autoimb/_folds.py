@@ -22,7 +22,8 @@ lightweight AutoML library", MLSys 2021; ``rows x columns / 0.9`` against
   candidates to pick noise among: with a fixed cap of 3, doubling the budget to
   120 s ran 40 % more trials on six small sets and held out worse; with
   repeats that grow, 120 s holds out level with 60 s within noise
-  (``benchmarks/README.md``). The cap counts core-minutes: a search that runs
+  (``benchmarks/results/2026-12-search.md``, 2026-12-02 at ``072b9f1``). The
+  cap counts core-minutes: a search that runs
   k trials at once (one per core) runs about k times as many trials, so its
   folds may repeat k times as often, within the same cost per trial (FLAML's
   capacity, which is per core). Repeats need a time budget (``timeout``); a

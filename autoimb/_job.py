@@ -18,6 +18,15 @@ already writes (``autoimb.fingerprint``, ``autoimb.config``, ``autoimb.seeds``,
     (seconds since the epoch), so that workers started at any time stop
     together. Machines that share a study need synchronised clocks (NTP) for
     the deadline to mean the same instant everywhere.
+``autoimb.reserve``
+    Seconds before the deadline that the fit keeps for choosing and refitting
+    the final model, written by the fit as its trials teach it: workers keep
+    the same, so that their last trials end when the fit's do.
+``autoimb.search_closed``
+    Set by the fit when its search ends (and cleared when a fit starts or
+    resumes it): workers start no trial after it, and the fit waits for their
+    running trials before it chooses, so that the choice sees every trial of
+    the study (see :mod:`autoimb._choice`).
 
 Examples
 --------
@@ -50,11 +59,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["BUDGET_KEY", "JOB_KEY", "budget_record", "check_joined_study", "job_record",
+__all__ = ["BUDGET_KEY", "CLOSED_KEY", "JOB_KEY", "RESERVE_KEY", "ShareReserve",
+           "TakeReserve", "budget_record", "check_joined_study", "job_record",
            "rebuild_search_space", "search_space_record", "space_hash"]
 
 JOB_KEY = "autoimb.job"
 BUDGET_KEY = "autoimb.budget"
+RESERVE_KEY = "autoimb.reserve"
+CLOSED_KEY = "autoimb.search_closed"
 FORMAT = 1
 
 
@@ -122,16 +134,18 @@ def rebuild_search_space(record: dict, *, where: str) -> SearchSpace:
     return space
 
 
-def job_record(model, *, X, y, fingerprint: str, space: SearchSpace) -> dict:
-    """What ``model`` (just validated by ``fit``) records for workers.
+def job_record(settings, data, *, objective, X, y, fingerprint: str,
+               space: SearchSpace) -> dict:
+    """What a search of ``data`` (checked :class:`TrainingData`) with
+    ``settings`` (:class:`SearchSettings`) records for workers.
 
     ``X`` and ``y`` are as given to ``fit``: the target column is ``y.name``
     when ``y`` is a named pandas Series.
     """
     name = getattr(y, "name", None)
-    location = model.data_location
-    columns = getattr(model, "feature_names_in_", None)
-    cv = model.cv
+    location = settings.data_location
+    columns = getattr(X, "columns", None)
+    cv = settings.cv
     return {
         "format": FORMAT,
         "data": {
@@ -139,17 +153,17 @@ def job_record(model, *, X, y, fingerprint: str, space: SearchSpace) -> dict:
                 os.fspath(location)),
             "target": name if isinstance(name, str) else None,
             "columns": None if columns is None else [str(c) for c in columns],
-            "rows": int(model.kinds_.n_rows),
+            "rows": int(data.kinds.n_rows),
             "fingerprint": fingerprint,
         },
-        "pos_label": _json_value(model.pos_label_),
-        "objective": model.objective_.kind,
-        "fp_cost": _json_value(model.fp_cost),
-        "fn_cost": _json_value(model.fn_cost),
-        "search_space": search_space_record(model.search_space, space),
+        "pos_label": _json_value(data.pos_label),
+        "objective": objective.kind,
+        "fp_cost": _json_value(settings.fp_cost),
+        "fn_cost": _json_value(settings.fn_cost),
+        "search_space": search_space_record(settings.search_space, space),
         "cv": int(cv) if isinstance(cv, Integral) else None,
         "cv_given": cv is not None and not isinstance(cv, Integral),
-        "ensemble_size": int(model.ensemble_size),
+        "ensemble_size": int(settings.ensemble_size),
     }
 
 
@@ -169,6 +183,37 @@ def budget_record(n_trials: int | None, budget) -> dict:
     remaining = budget.remaining()
     return {"n_trials": n_trials, "timeout": budget.timeout,
             "deadline": None if budget.timeout is None else time.time() + remaining}
+
+
+class ShareReserve:
+    """The fit's callback: after each of its trials, record the time it keeps
+    for the final model (``autoimb.reserve``) when it grew by a second or
+    more, for the workers."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.shared = 0.0
+
+    def __call__(self, study, trial) -> None:
+        reserve = self.budget.reserve
+        if reserve >= self.shared + 1.0:
+            study.set_user_attr(RESERVE_KEY, round(reserve, 3))
+            self.shared = reserve
+
+
+class TakeReserve:
+    """A worker's callback: after each trial, keep at least the fit's reserve
+    (``autoimb.reserve``), and stop once the fit has closed the search
+    (``autoimb.search_closed``)."""
+
+    def __init__(self, budget):
+        self.budget = budget
+
+    def __call__(self, study, trial) -> None:
+        attrs = study.user_attrs
+        self.budget.shared_reserve = float(attrs.get(RESERVE_KEY) or 0.0)
+        if attrs.get(CLOSED_KEY):
+            study.stop()
 
 
 def check_joined_study(study, *, fingerprint: str, config: dict, data=None) -> None:

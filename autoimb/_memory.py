@@ -11,8 +11,9 @@ about. Within a search, :class:`TrialMemory` learns what trials take per
 training row, so that a trial whose over-sampling would need more memory than
 is left is not started, as one that would need more time than is left is not.
 
-The estimate is from measurements, not a bound (``benchmarks/README.md``,
-twentieth session, ``results/memory_unlimited.md``): in a memory control group,
+The estimate is from measurements, not a bound
+(``benchmarks/results/2026-12-memory.md``, 2026-12-04 at ``2a35f2d``;
+``benchmarks/results/memory_unlimited.md``): in a memory control group,
 which charges each page once as a container's limit does, a 60 s search of the
 two largest shared data sets grew by 6.6 and 10.4 MB per MB of data with one
 trial at a time (narrow numeric tables, where the boosters' per-row arrays
@@ -150,7 +151,8 @@ def release_free_memory() -> bool:
     peaked at 284-285 MB with one trial at a time (305-317 MB without it) and
     at 544-547 MB with two (563-570 MB); on covertype_4v2 the peak is one heavy
     trial's own (a resampled copy of the data and its model) and did not move
-    (``benchmarks/README.md``, twenty-first session). It takes well under a
+    (``benchmarks/results/2026-12-memory.md``, 2026-12-04, ``377dc8c``). It
+    takes well under a
     millisecond. Elsewhere (macOS, Windows, musl) it does nothing.
 
     Examples
@@ -195,7 +197,7 @@ class TrialMemory:
     model takes the most recorded for that model, else the most for any. In a
     container limited to 370 MB, a search of over-sampling trials on
     covertype_4v2 was killed by the system without this check
-    (``benchmarks/README.md``, twenty-second session).
+    (``benchmarks/results/2026-12-memory.md``, 2026-12-04, ``17988a2``).
 
     The prediction was 6 % under to 22 % over the peak that ``VmHWM`` reports
     on covertype_4v2's folds (``benchmarks/results/memory_per_row.md``): a

@@ -12,16 +12,16 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
   (:func:`autoimb.run_worker`). The data goes to them through a temporary file.
   Each process pays for importing autoimb (about 3 s) and holds its own copy
   of the data. The workers stop when the study's budget is reached (trials or
-  deadline); the fitting process waits for them, loads the out-of-fold scores
-  of their trials (so that choosing the final model refits nothing it need
-  not), then refits. Workers still running when only the refit's time is left
-  get SIGTERM (their trial is failed and queued again), and SIGKILL a few
-  seconds later (:data:`_STOP_SECONDS`); then the fitting process fails the
-  killed worker's trial itself, and removes a journal lock left by a process
-  that is gone (:func:`release_left_lock`), where Optuna would wait 30 s. It
-  does the same for a worker that something else killed during the search
-  (the system's out-of-memory killer, which on Linux takes a worker before
-  the fitting process), and warns that it did.
+  deadline); the fitting process waits for them, then chooses the final model
+  from the out-of-fold scores each trial's process stored with the study
+  (:mod:`autoimb._scores`), and refits it. Workers still running when only
+  the refit's time is left get SIGTERM (their trial is failed and queued
+  again), and SIGKILL a few seconds later (:data:`_STOP_SECONDS`); then the
+  fitting process fails the killed worker's trial itself, and removes a
+  journal lock left by a process that is gone (:func:`release_left_lock`),
+  where Optuna would wait 30 s. It does the same for a worker that something
+  else killed during the search (the system's out-of-memory killer, which on
+  Linux takes a worker before the fitting process), and warns that it did.
   Processes need a storage they can share: a journal file (the default) or a
   database. A study in memory, a storage object, or splits given as a
   splitter run their trials in threads.
@@ -30,12 +30,12 @@ With ``n_jobs=k > 1``, a search runs k trials at once, either
 ``None``, runs one per core (at most 4) in processes for a search with a
 ``timeout`` of 30 s or more that can use them, and one at a time otherwise (on
 the 20 benchmark sets at 60 s, 2 cores: 19.4 completed trials a set against
-10.6, held-out cost level within noise; ``benchmarks/README.md``, tenth
-session), fewer where the available memory would not hold them
-(:mod:`autoimb._memory`).
+10.6, held-out cost level within noise;
+``benchmarks/results/2026-12-parallel_workers.md``, 2026-12-03, ``1133fd4``),
+fewer where the available memory would not hold them (:mod:`autoimb._memory`).
 
-:data:`DEFAULT_PARALLEL` is what ``parallel=None`` means: the one line to change
-to switch the default (see ``benchmarks/results/parallel.md`` and
+:data:`autoimb._settings.DEFAULT_PARALLEL` is what ``parallel=None`` means: the
+one line to change to switch the default (see ``benchmarks/results/parallel.md`` and
 ``benchmarks/results/workers.md`` for the measurements).
 """
 
@@ -54,20 +54,16 @@ import time
 from numbers import Integral
 from pathlib import Path
 
+from . import _memory  # its functions through the module: tests patch them
+from ._settings import DEFAULT_PARALLEL
+from ._storage import StorageLocation, fail_dead_workers_trials
 from ._warnings import warn
-
-# Nothing heavy at import time: the command line reads DEFAULT_PARALLEL for its
-# help. joblib, Optuna and the storage module are imported where used.
 
 __all__ = ["AUTO_PARALLEL_FROM_SECONDS", "DEFAULT_PARALLEL", "WorkerProcesses",
            "choose_parallel", "release_left_lock", "resolve_n_jobs"]
 
 logger = logging.getLogger(__name__)
 
-#: How ``n_jobs > 1`` trials run when ``parallel=None``: "threads" or "processes".
-#: Processes: on a quiet 2-core machine they ran 180 and 104 trials in 60 s where
-#: threads ran 92 and 64 (yeast_me2, mammography; benchmarks/results/parallel.md).
-DEFAULT_PARALLEL = "processes"
 
 #: With ``n_jobs=None`` (the default), a search with a time budget of at least
 #: this many seconds runs one trial per core (at most ``_AUTO_MAX_JOBS``) in
@@ -94,9 +90,6 @@ _STOP_SECONDS = 5.0
 _LEFT_LOCK_SECONDS = 2.0
 _JOIN_SECONDS = 120  # how long a worker process waits for the study it joins
 _SIGKILL = getattr(signal, "SIGKILL", None)  # not on Windows
-#: A search's worker processes are the first the out-of-memory killer takes
-#: (1000: the most; the fitting process keeps the default, 0).
-_WORKER_OOM_SCORE_ADJ = 1000
 
 
 def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None, *,
@@ -113,8 +106,6 @@ def choose_parallel(parallel: str | None, n_jobs: int, storage, cv=None, *,
     >>> choose_parallel(None, 1, None)
     'threads'
     """
-    from ._storage import StorageLocation
-
     mode = parallel or DEFAULT_PARALLEL
     if n_jobs <= 1 or mode == "threads":
         return "threads"
@@ -208,22 +199,19 @@ def _short_of_memory(jobs: int, data: float, processes: bool = True):
     trials at once on ``data`` MB would take more than a search plans to use
     (:func:`autoimb._memory.trials_that_fit`); None if they fit or the
     available memory is unknown."""
-    from ._memory import available_mb, needed_mb, trials_that_fit
-
-    available = available_mb()
+    available = _memory.available_mb()
     if available is None:
         return None
-    fits = trials_that_fit(jobs, data, available, processes=processes)
+    fits = _memory.trials_that_fit(jobs, data, available, processes=processes)
     if fits == jobs:
         return None
-    return fits, needed_mb(jobs, data, processes=processes), available
+    return fits, _memory.needed_mb(jobs, data, processes=processes), available
 
 
 def _planned(available: float) -> str:
     """The memory a search plans to use, in words."""
-    from ._memory import MEMORY_SHARE
-
-    return (f"the {MEMORY_SHARE * available:,.0f} MB ({MEMORY_SHARE:.0%} of the "
+    share = _memory.MEMORY_SHARE
+    return (f"the {share * available:,.0f} MB ({share:.0%} of the "
             f"{available:,.0f} MB available) a search plans to use")
 
 
@@ -269,20 +257,21 @@ class WorkerProcesses:
         self.wait_seconds = self.stop_seconds = 0.0  # spent in __exit__
 
     @classmethod
-    def for_search(cls, model, study, context, inputs, n_jobs: int) -> WorkerProcesses:
-        """The processes a model's search runs beside it (none in thread mode, or
-        without the data as given to ``fit``)."""
-        if inputs is None or choose_parallel(model.parallel, n_jobs, model.storage,
-                                             model.cv) == "threads":
+    def for_search(cls, settings, study, context, inputs,
+                   n_jobs: int) -> WorkerProcesses:
+        """The processes a search with ``settings`` (:class:`SearchSettings`)
+        runs beside it (none in thread mode, or without the data as given to
+        ``fit``)."""
+        if inputs is None or choose_parallel(settings.parallel, n_jobs,
+                                             settings.storage,
+                                             settings.cv) == "threads":
             return cls(0, n_jobs)
-        from ._storage import StorageLocation
-
-        location = StorageLocation.parse(model.storage)
+        location = StorageLocation.parse(settings.storage)
         text = os.path.abspath(location.text) if location.kind == "journal" \
             else location.text
         return cls(n_jobs - 1, 1, storage=text, study_name=study.study_name,
-                   inputs=inputs, context=context, verbose=model.show_progress_bar,
-                   study=study)
+                   inputs=inputs, context=context,
+                   verbose=settings.show_progress_bar, study=study)
 
     @property
     def callbacks(self) -> list:
@@ -317,7 +306,6 @@ class WorkerProcesses:
                     interrupted = True
             self.wait_seconds = time.perf_counter() - start
             self._stop_all()
-            self._collect_scores()
             self._report()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -338,7 +326,7 @@ class WorkerProcesses:
         spec = self.folder / "spec.json"
         spec.write_text(json.dumps({
             "storage": self.storage, "study": self.study_name, "data": str(data),
-            "scores": str(self.folder), "parent": os.getpid(),
+            "parent": os.getpid(),
             "wait": _JOIN_SECONDS}))
         package_root = str(Path(__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH", "")
@@ -348,7 +336,7 @@ class WorkerProcesses:
             log = self.folder / f"worker-{i}.log"
             with open(log, "wb") as stderr:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "autoimb._processes", str(spec)],
+                    [sys.executable, "-m", "autoimb._worker", str(spec)],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=stderr, env=env, cwd=os.getcwd())
             self.children.append((process, log))
@@ -414,8 +402,6 @@ class WorkerProcesses:
         """Remove the journal lock a killed worker may have left (else every
         process waits 30 s for it, Optuna's grace period), then fail the
         killed workers' trials and queue them again."""
-        from ._storage import StorageLocation, fail_dead_workers_trials
-
         if self.storage is not None and \
                 StorageLocation.parse(self.storage).kind == "journal":
             lock = self.storage + ".lock"  # Optuna's lock classes both add ".lock"
@@ -425,19 +411,6 @@ class WorkerProcesses:
                                _LEFT_LOCK_SECONDS, ", ".join(map(str, pids)))
         if self.study is not None:
             fail_dead_workers_trials(self.study, stopped=self.killed)
-
-    def _collect_scores(self) -> None:
-        """Out-of-fold scores of the workers' completed trials, into the cache
-        that choosing the final model reads."""
-        import joblib
-
-        cache = self.context.oof_cache
-        for path in self.folder.glob("scores-*.joblib"):
-            number = int(path.stem.split("-")[1])
-            if number not in cache:
-                with contextlib.suppress(Exception):  # a file cut by a kill
-                    cache[number] = joblib.load(path)
-                    self.context.trim_cache()
 
     def _report(self) -> None:
         for process, log in self.children:
@@ -502,70 +475,3 @@ def _lock_identity(lock: str):
     except OSError:
         return None
     return status.st_ino, status.st_mtime_ns
-
-
-class SaveScores:
-    """A worker's callback: each completed trial's out-of-fold scores and
-    post-processing, written to ``folder`` for the fitting process."""
-
-    def __init__(self, folder, context):
-        self.folder = Path(folder)
-        self.context = context
-
-    def __call__(self, study, trial) -> None:
-        import joblib
-        from optuna.trial import TrialState
-
-        cached = self.context.oof_cache.get(trial.number)
-        if trial.state != TrialState.COMPLETE or cached is None:
-            return
-        path = self.folder / f"scores-{trial.number}.joblib"
-        partial = path.with_suffix(".partial")
-        joblib.dump(cached, partial)
-        os.replace(partial, path)
-
-
-class StopWithParent:
-    """A worker's callback: stop once the process that started it is gone."""
-
-    def __init__(self, parent: int):
-        self.parent = parent
-
-    def __call__(self, study, trial) -> None:
-        if os.getppid() != self.parent:
-            study.stop()
-
-
-def _first_to_go_when_memory_runs_out() -> None:
-    """Ask Linux's out-of-memory killer to pick this worker before the fitting
-    process: the search then goes on without it (its trial failed and queued
-    again) instead of losing the whole fit. Any process may raise its own
-    ``oom_score_adj``; elsewhere this does nothing."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/oom_score_adj").write_text(str(_WORKER_OOM_SCORE_ADJ))
-
-
-def _child(spec_path: str) -> int:
-    """A worker process of a search (``python -m autoimb._processes SPEC``)."""
-    import joblib
-
-    from ._shutdown import exit_outside_journal_writes
-    from ._worker import run_worker
-
-    # Ctrl-C in a terminal reaches the whole process group: the fitting process
-    # alone decides, and stops its workers with SIGTERM, which must not end a
-    # worker while it holds the journal file's lock.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    exit_outside_journal_writes()
-    _first_to_go_when_memory_runs_out()
-    spec = json.loads(Path(spec_path).read_text())
-    data = joblib.load(spec["data"])
-    run_worker(spec["storage"], spec["study"], data=(data["X"], data["y"]),
-               search_space=data["space"], wait=spec["wait"],
-               show_progress_bar=False, _scores_folder=spec["scores"],
-               _parent=spec["parent"])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))

@@ -30,6 +30,7 @@ from ._objective import Objective
 from ._postprocessing import inner_groups
 from ._preprocessing import ColumnKinds
 from ._resampling import resampled_rows
+from ._scores import ScoreStore
 from ._shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
 from ._spaces import SearchSpace
 from ._storage import fail_dead_workers_trials, worker_id
@@ -38,7 +39,7 @@ from .exceptions import NoCompletedTrialError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SearchContext", "refit_memory_mb", "run_search", "strategy_of"]
+__all__ = ["SearchContext", "run_search", "strategy_of"]
 
 
 # Warnings that trials raise by design and that say nothing to the user: a
@@ -85,6 +86,7 @@ class SearchContext:
     space: SearchSpace
     model_seed: int
     oof_cache: dict = field(default_factory=dict)  # see keep_scores
+    scores: ScoreStore = field(default_factory=ScoreStore)  # the study's, stored
     kept: set = field(default_factory=set)  # trials never trimmed from the cache
     explainer: object = None
     budget: Budget = field(default_factory=lambda: Budget(None))
@@ -134,14 +136,40 @@ class SearchContext:
         n_scored = max(int(self.scored.sum()), 1)
         return max(MIN_CACHED_TRIALS, min(CACHED_TRIALS, CACHED_VALUES // n_scored))
 
-    def keep_scores(self, number: int, scores, post: PostProcessing) -> None:
-        """Cache a completed trial's out-of-fold scores (of the scored rows, as
-        float32) and post-processing for choosing the final model, keeping the
-        best ``cached_trials`` by value: the pool is made of those, and the
-        cache then stays the same size however many trials run."""
-        self.oof_cache[number] = (np.asarray(scores)[self.scored].astype(np.float32),
-                                  post)
+    def keep_scores(self, trial, scores, post: PostProcessing) -> None:
+        """Store a completed trial's out-of-fold scores (of the scored rows, as
+        float32) with the study, where every process that chooses the final
+        model reads them (:mod:`autoimb._scores`), and cache them with their
+        post-processing in this process, keeping the best ``cached_trials`` by
+        value so that the cache stays the same size however many trials run.
+
+        ``post`` must be :meth:`postprocess` of the same float32 scores, as
+        :meth:`stored` computes it again in another process."""
+        scored = np.asarray(scores)[self.scored].astype(np.float32)
+        try:
+            self.scores.save(trial, scored)
+        except Exception as exc:  # the trial counts; the choice will not see it
+            warn(f"Could not store the out-of-fold scores of trial {trial.number} "
+                 f"in {self.scores.describe()} ({type(exc).__name__}: {exc}); the "
+                 "final model will be chosen without it. Free disk space or check "
+                 "the folder's permissions.")
+        self.oof_cache[trial.number] = (scored, post)
         self.trim_cache()
+
+    def stored(self, trial):
+        """``(scores, post)`` of a completed trial: its stored out-of-fold
+        scores (float32, of the scored rows) and their post-processing, from
+        this process's cache or from the study's store; None when the study
+        holds none for it."""
+        cached = self.oof_cache.get(trial.number)
+        if cached is not None:
+            return cached
+        scores = self.scores.load(trial, n_rows=int(self.scored.sum()))
+        if scores is None:
+            return None
+        post = self._postprocess_scored(scores)
+        post.proba = post.proba.astype(np.float32)
+        return scores, post
 
     def trim_cache(self) -> None:
         """Drop the worst cached trials beyond ``cached_trials``, except those
@@ -157,9 +185,15 @@ class SearchContext:
             cache.pop(worst, None)
 
     def postprocess(self, scores) -> PostProcessing:
-        """Cross-fitted post-processing of out-of-fold scores (of all rows)."""
+        """Cross-fitted post-processing of out-of-fold scores (of all rows), in
+        the one precision they are stored in (float32), so that any process
+        that reads them back computes the same."""
+        return self._postprocess_scored(
+            np.asarray(scores)[self.scored].astype(np.float32))
+
+    def _postprocess_scored(self, scored) -> PostProcessing:
         return cross_fit_postprocessing(
-            scores[self.scored], self.y[self.scored], self.groups,
+            scored.astype(float), self.y[self.scored], self.groups,
             objective=self.objective, calibrations=self.space.calibrations)
 
 
@@ -389,7 +423,7 @@ def make_objective(ctx: SearchContext):
             trial.set_user_attr("resampling", _resampling_text(summaries))
             trial.set_user_attr("resample_time", round(resample_seconds, 3))
         post.proba = post.proba.astype(np.float32)
-        ctx.keep_scores(trial.number, scores, post)
+        ctx.keep_scores(trial, scores, post)
         if memory.increase is not None:
             ctx.memory.keep(trial, strategy.model, fold_rows, memory.increase)
         budget.record(strategy.model, size,
@@ -413,20 +447,6 @@ def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:
                           *ctx.class_counts)
     return (strategy_size(strategy) * rows / len(ctx.y),
             rows * len(ctx.folds[0][0]) / len(ctx.y))
-
-
-def refit_memory_mb(candidate, ctx: SearchContext) -> float | None:
-    """MB the refit of ``candidate`` on all rows is expected to take: the most
-    any of its strategies that over-sample takes (:class:`TrialMemory`, as a
-    trial of its model on that many rows); None if none over-samples or nothing
-    was measured."""
-    needs = []
-    for strategy in candidate.strategies:
-        rows = resampled_rows(strategy.resampler, strategy.sampling_ratio,
-                              *ctx.class_counts)
-        if rows > len(ctx.y):
-            needs.append(ctx.memory.predict(strategy.model, rows))
-    return max((need for need in needs if need is not None), default=None)
 
 
 def _time_resampler(strategy, ctx: SearchContext) -> list:

@@ -18,15 +18,17 @@ beyond noise, the trivial rule is returned.
 
 The tolerance and the size of the blends (up to 5 strategies, the estimator's
 ``ensemble_size``) were measured on held-out rows with one trial per core,
-about 22 candidates per search (``benchmarks/selection_rules.py``,
-``benchmarks/README.md``, eleventh session): against one standard error and
-blends of up to 3, 1.5 standard errors and blends of up to 5 held out 0.031
-lower on six small sets over four splits (where the rules were compared) and
-0.005 lower, within noise, on ten other sets over two splits (where they were
-not). The prior default's place, second, was measured the same way in the
-eighteenth session: 0.023 lower on the six small sets (0.338 against 0.362,
-where the order was compared) and 0.013 lower on the ten other sets (worse on
-none of their 20 fits), with the tolerance left at 1.5.
+about 22 candidates per search (``benchmarks/selection_rules.py``; write-up in
+``benchmarks/results/2026-12-selection_rules.md``, 2026-12-03 at ``9bac84a``):
+against one standard error and blends of up to 3, 1.5 standard errors and
+blends of up to 5 held out 0.031 lower on six small sets over four splits
+(where the rules were compared) and 0.005 lower, within noise, on ten other
+sets over two splits (where they were not). The prior default's place,
+second, was measured the same way on 2026-12-04 (``f2c4026``,
+``benchmarks/results/selection_rules_prior.md``): 0.023 lower on the six small
+sets (0.338 against 0.362, where the order was compared) and 0.013 lower on
+the ten other sets (worse on none of their 20 fits), with the tolerance left
+at 1.5.
 
 **The reported score is bias-corrected.** It is the bootstrap bias-corrected
 cross-validation estimate (BBC-CV; Tsamardinos, Greasidou and Borboudakis,
@@ -58,9 +60,8 @@ from ._metrics import (
     weighted_average_precision,
 )
 
-__all__ = ["Selection", "affordable", "bias_corrected_estimate", "candidate_pool",
-           "fits_in_memory",
-           "is_prior_default", "select", "trivial_candidate"]
+__all__ = ["Selection", "bias_corrected_estimate", "candidate_pool",
+           "is_prior_default", "select", "trivial_candidate", "within_allowance"]
 
 _MAX_CELLS = 1_000_000  # bootstrap weights held at once (rows x resamples): 8 MB
 DEFAULT_TOLERANCE = 1.5
@@ -226,69 +227,34 @@ def bias_corrected_estimate(candidates, y, objective, *,
                      n_candidates=len(candidates), tolerance=float(tolerance))
 
 
-def affordable(pool: list, seconds_left: float, *, grace: float = 0.0) -> list:
-    """The candidates whose refit ends within ``seconds_left``.
+def within_allowance(pool: list, seconds: float | None) -> list:
+    """The candidates whose refit is predicted to take at most ``seconds``
+    (``None``: all), and always the trivial rule and the best single strategy
+    (the first candidate of one trial, see :func:`candidate_pool`'s ``best``):
+    overrunning the budget by one refit beats returning a rule that predicts
+    one class.
 
-    When no model can be refitted in that time (the search ran up to the
-    deadline), those that can within ``seconds_left + grace`` stay in; when
-    none can, the quickest to refit does: overrunning the budget by one refit
-    beats returning a rule that predicts one class. The trivial rule always
-    stays in.
+    The allowance is a share of the study's timeout (a setting), and each
+    candidate's refit time is predicted from its trials' recorded fold times:
+    the pool is a function of the study, not of the seconds left at the
+    moment of choosing.
 
     Examples
     --------
     >>> from types import SimpleNamespace as C
-    >>> pool = [C(is_trivial=True, refit_seconds=0.0),
-    ...         C(is_trivial=False, refit_seconds=4.0),
-    ...         C(is_trivial=False, refit_seconds=9.0)]
-    >>> [c.refit_seconds for c in affordable(pool, 5.0)]
-    [0.0, 4.0]
-    >>> [c.refit_seconds for c in affordable(pool, 1.0, grace=10.0)]
+    >>> pool = [C(is_trivial=True, refit_seconds=0.0, best=False),
+    ...         C(is_trivial=False, refit_seconds=4.0, best=False),
+    ...         C(is_trivial=False, refit_seconds=9.0, best=True),
+    ...         C(is_trivial=False, refit_seconds=12.0, best=False)]
+    >>> [c.refit_seconds for c in within_allowance(pool, 5.0)]
     [0.0, 4.0, 9.0]
-    >>> [c.refit_seconds for c in affordable(pool, -1.0)]
-    [0.0, 4.0]
-    """
-    def models_within(limit):
-        return [c for c in pool if not c.is_trivial and c.refit_seconds <= limit]
-
-    limit = seconds_left
-    if not models_within(limit):
-        limit = seconds_left + grace
-    if not models_within(limit):
-        limit = min((c.refit_seconds for c in pool if not c.is_trivial), default=0.0)
-    return [c for c in pool if c.is_trivial or c.refit_seconds <= limit]
-
-
-def fits_in_memory(pool: list, needed_mb, room_mb: float | None) -> list:
-    """The candidates whose refit fits in ``room_mb`` MB of memory.
-
-    ``needed_mb(candidate)`` is its refit's memory, or None when there is
-    nothing to fear (it adds no rows, or no trial was measured): those always
-    stay in, as does the trivial rule. When no model fits, the one that needs
-    least stays in, as :func:`affordable` keeps the quickest.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as C
-    >>> pool = [C(is_trivial=True, need=None), C(is_trivial=False, need=None),
-    ...         C(is_trivial=False, need=300.0), C(is_trivial=False, need=150.0)]
-    >>> [c.need for c in fits_in_memory(pool, lambda c: c.need, 200.0)]
-    [None, None, 150.0]
-    >>> [c.need for c in fits_in_memory(pool[2:], lambda c: c.need, 100.0)]
-    [150.0]
-    >>> len(fits_in_memory(pool, lambda c: c.need, None))  # memory unknown
+    >>> len(within_allowance(pool, None))
     4
     """
-    if room_mb is None:
+    if seconds is None:
         return pool
-    needs = [None if c.is_trivial else needed_mb(c) for c in pool]
-    kept = [c for c, need in zip(pool, needs, strict=True)
-            if need is None or need <= room_mb]
-    if any(not c.is_trivial for c in kept):
-        return kept
-    least = min((need for need in needs if need is not None), default=None)
-    return [c for c, need in zip(pool, needs, strict=True)
-            if need is None or need == least]
+    return [c for c in pool
+            if c.is_trivial or c.best or c.refit_seconds <= seconds]
 
 
 def select(candidates, y, objective, *, tolerance: float = DEFAULT_TOLERANCE,
@@ -332,11 +298,11 @@ def is_prior_default(candidate, kept) -> bool:
 
 
 def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
-    """The candidates of a finished search, in order of preference: the trivial
-    rule, the prior default (the trials in ``context.kept``: the portfolio's
-    balanced random forest), blends of the best ``ensemble_size .. 2`` distinct
-    strategies (the largest first), then the distinct strategies from the
-    cheapest to fit.
+    """The candidates of a study's completed trials, in order of preference:
+    the trivial rule, the prior default (the trials in ``context.kept``: the
+    portfolio's balanced random forest), blends of the best ``ensemble_size ..
+    2`` distinct strategies (the largest first), then the distinct strategies
+    from the cheapest to fit.
 
     Among candidates within noise of the best, the first is chosen: the trivial
     rule when nothing beats it, else the strategy chosen before seeing the data
@@ -346,55 +312,51 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     measured these orders against "singles before blends" and "blends before
     the prior default" on held-out cost.
 
-    Trials scored by this process come from ``context.oof_cache``; the best few
-    of the others (a resumed study, another worker's trials) are scored again,
-    those whose folds and refit fit in the time the budget has left (the best
-    of them regardless, when no trial has cached scores).
+    The pool is a function of the study: its completed trials (the best
+    ``limit`` distinct strategies by value, ties by trial number) and their
+    out-of-fold scores stored with the study (:meth:`SearchContext.stored`),
+    whichever process ran them. A trial the study holds no scores for (one
+    from a storage without a shared score store, or from a version of autoimb
+    that kept none) is scored again on the study's folds when it is among the
+    best ``ensemble_size``, and its scores stored; otherwise it is left out.
     """
     from ._ensemble import Candidate, blends
-    from ._evaluation import out_of_fold_scores
     from ._search import strategy_of
 
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     reverse = study.direction.name == "MAXIMIZE"
-    ranked = sorted(completed, key=lambda t: t.value, reverse=reverse)
+    ranked = sorted(completed, key=lambda t: (-t.value if reverse else t.value,
+                                              t.number))
+    limit = min(limit, context.cached_trials)
     n_folds = len(context.folds)
     singles, seconds, seen = [], [], set()
 
     def fit_time(trial):  # its folds' models, fitted and scored
         return trial.user_attrs.get("fit_time") or 0.0
 
-    def refit_seconds(trial):
-        return context.budget.refit_factor * fit_time(trial) / n_folds
-
-    def add(trial, cached):
+    def add(trial, stored):
         strategy = strategy_of(context.space, trial.params, context.kinds)
-        if cached is None:
-            scores, _, _ = out_of_fold_scores(
-                lambda s=strategy: s.make_pipeline(context.kinds, context.model_seed),
-                context.X, context.y, context.folds)
-            cached = (scores[context.scored], context.postprocess(scores))
-        scores, post = cached
+        scores, post = stored
         singles.append(Candidate(
             (trial.number,), (strategy,), np.asarray(scores, dtype=float), post,
-            refit_seconds=refit_seconds(trial)))
+            refit_seconds=context.budget.refit_factor * fit_time(trial) / n_folds))
         seconds.append(fit_time(trial))
 
     for trial in ranked:
         key = trial.user_attrs.get("strategy", str(trial.params))
-        cached = context.oof_cache.get(trial.number)
         if key in seen:
             continue
-        rescoring = fit_time(trial) + refit_seconds(trial)  # its folds, then refit
-        if cached is None and (len(singles) >= max(ensemble_size, 1)
-                               or rescoring > context.budget.remaining()):
-            continue  # not worth, or no time for, fitting its folds again
+        stored = context.stored(trial)
+        if stored is None and len(singles) < max(ensemble_size, 1):
+            stored = _score_again(trial, context)
+        if stored is None:
+            continue
         seen.add(key)
-        add(trial, cached)
+        add(trial, stored)
         if len(singles) == limit:
             break
-    if not singles and ranked:  # overrunning by one trial beats the trivial rule
-        add(ranked[0], None)
+    if singles:
+        singles[0].best = True
     # The prior default, even where a tuned trial of the same strategy (told
     # apart by its description, not its hyperparameters) is in already: that
     # one was picked among many noisy values, the prior was not. It takes no
@@ -402,9 +364,10 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     distinct = len(singles)
     inside = {c.trial_numbers[0] for c in singles}
     for trial in completed:
-        if (trial.number in context.kept and trial.number not in inside
-                and trial.number in context.oof_cache):
-            add(trial, context.oof_cache[trial.number])
+        if trial.number in context.kept and trial.number not in inside:
+            stored = context.stored(trial)
+            if stored is not None:
+                add(trial, stored)
     y = context.y[context.scored]
     made = (blends(singles[:distinct], y, context.groups, context.objective,
                    ensemble_size, context.space.calibrations)
@@ -413,3 +376,20 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     prior = [c for c in by_cost if is_prior_default(c, context.kept)]
     rest = [c for c in by_cost if not is_prior_default(c, context.kept)]
     return [trivial_candidate(y, context.objective), *prior, *made[::-1], *rest]
+
+
+def _score_again(trial, context):
+    """A completed trial's out-of-fold scores computed again on the study's
+    folds (with its seeds, as the trial computed them), stored with the study,
+    and their post-processing."""
+    from ._evaluation import out_of_fold_scores
+    from ._search import strategy_of
+
+    strategy = strategy_of(context.space, trial.params, context.kinds)
+    scores, _, _ = out_of_fold_scores(
+        lambda: strategy.make_pipeline(context.kinds, context.model_seed),
+        context.X, context.y, context.folds)
+    post = context.postprocess(scores)
+    post.proba = post.proba.astype(np.float32)
+    context.keep_scores(trial, scores, post)
+    return context.oof_cache.get(trial.number)

@@ -18,7 +18,8 @@ there, it cut the write short, and a process ended by it there (a worker
 process between trials, with SIGTERM's default action) leaves a lock that
 every other process waits 30 s for (Optuna's grace period). A fit with worker
 processes on covertype_4v2 returned after 118 s of a 60 s budget, its log
-showing that wait (``benchmarks/README.md``, eleventh session). Worker
+showing that wait (``benchmarks/results/2026-12-budget.md``, 2026-12-03,
+``9bac84a``). Worker
 processes of a fit call :func:`exit_outside_journal_writes` for the time
 outside a search.
 
@@ -27,7 +28,8 @@ but one fold's fit cannot be stopped from outside: :func:`stop_at` raises
 :class:`OutOfTime` in the main thread at a deadline (SIGALRM), held back, like
 SIGTERM, while Optuna's storage code runs. A 60 s fit on diabetes_readmit30
 returned after 78 s, its own search 15 s past the time kept for the refit
-(``benchmarks/README.md``, twelfth session). A signal reaches Python code only
+(``benchmarks/results/2026-12-budget.md``, 2026-12-03, ``794e47c``). A signal
+reaches Python code only
 between two of its steps, never inside one native call: SMOTE + ENN on a
 training fold of kddcup_http is one neighbour search of 79 s. So the search
 runs each fold in a helper thread while the main thread waits for it

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
@@ -16,12 +18,18 @@ from ._warnings import warn
 from .exceptions import AutoImbError
 
 __all__ = [
+    "TrainingData",
+    "as_numeric_if_possible",
     "check_costs",
     "check_frame",
     "check_input_shape",
     "check_target",
+    "check_training_data",
     "column_kinds",
     "data_fingerprint",
+    "match_columns",
+    "match_kinds",
+    "summarize_data",
 ]
 
 
@@ -324,3 +332,169 @@ def data_fingerprint(X: pd.DataFrame, y01) -> str:
     digest.update(np.asarray(y01, dtype=np.int8).tobytes())
     return digest.hexdigest()[:16]
 
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training data, checked: what a search runs on.
+
+    Attributes
+    ----------
+    X : DataFrame
+        Columns of one kind each (numbers, or text for categories), dates and
+        durations as numbers.
+    y : ndarray of 0 and 1
+        1 for ``pos_label``.
+    classes : ndarray of shape (2,)
+    pos_label : label
+    kinds : ColumnKinds
+    feature_names : list of str or None
+        The columns' names when ``X`` was given as a DataFrame.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    classes: np.ndarray
+    pos_label: object
+    kinds: ColumnKinds
+    feature_names: list | None
+
+    @property
+    def negative_label(self):
+        return self.classes[self.classes != self.pos_label][0]
+
+    @property
+    def n_positives(self) -> int:
+        return int(np.sum(self.y))
+
+
+def check_training_data(X, y, pos_label=None) -> TrainingData:
+    """Check ``X`` and ``y`` as given to ``fit`` (or read by a worker), and
+    warn of a column that holds the target or looks like a row identifier.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> data = check_training_data(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0],
+    ...                                          "b": list("xyxy")}),
+    ...                            ["no", "yes", "no", "no"])
+    >>> data.pos_label, data.y.tolist(), data.kinds.categorical
+    ('yes', [0, 1, 0, 0], ('b',))
+    """
+    check_input_shape(X)
+    if isinstance(X, pd.DataFrame):
+        checked, names = check_frame(X), [str(c) for c in X.columns]
+    else:
+        array = check_array(X, dtype=None, ensure_all_finite=False,
+                            ensure_min_samples=2)
+        checked, names = check_frame(as_numeric_if_possible(array)), None
+    classes, pos_label, y01 = check_target(y, len(checked), pos_label)
+    warn_if_target_in_X(checked, y01)
+    # Before check_frame made dates and durations numbers: a date per row is a
+    # feature, not an identifier.
+    warn_if_row_identifier_in_X(X if isinstance(X, pd.DataFrame) else checked)
+    return TrainingData(X=checked, y=y01, classes=classes, pos_label=pos_label,
+                        kinds=column_kinds(checked), feature_names=names)
+
+
+def as_numeric_if_possible(X):
+    """An object array of numbers as floats (as :func:`check_training_data`
+    reads arrays); other arrays as they are."""
+    if X.dtype == object:
+        try:
+            return X.astype(float)
+        except ValueError:
+            return X
+    return X
+
+
+def match_columns(X: pd.DataFrame, expected) -> pd.DataFrame:
+    """Reorder X to the training columns, or say which columns differ."""
+    expected = [str(c) for c in expected]
+    given = [str(c) for c in X.columns]
+    missing = [c for c in expected if c not in given]
+    extra = [c for c in given if c not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+        if extra:
+            parts.append(f"unexpected {extra[:10]}{' ...' if len(extra) > 10 else ''}")
+        raise AutoImbError(
+            "The feature names should match those that were passed during fit: "
+            f"{'; '.join(parts)}. Pass a frame with exactly the training columns.")
+    if given != expected:
+        X = X.copy()
+        X.columns = given
+        X = X[expected]
+    return X
+
+
+def match_kinds(X: pd.DataFrame, kinds) -> pd.DataFrame:
+    """Give each column the kind it had in training, or say which cannot."""
+    for name in kinds.numeric:
+        if X[name].dtype == object:
+            values = pd.to_numeric(X[name], errors="coerce")
+            bad = X[name].notna() & values.isna()
+            if bad.any():
+                raise AutoImbError(
+                    f"Column {name!r} was numeric in training but holds "
+                    f"{X[name][bad].iloc[0]!r} here; pass numbers (or NaN) in it.")
+            X[name] = values.astype(float)
+    for name in kinds.categorical:
+        if X[name].dtype != object:
+            values = X[name]
+            text = values.map(lambda v: str(int(v)) if float(v).is_integer() else str(v)
+                              if pd.notna(v) else np.nan)
+            X[name] = text.astype(object)
+    return X
+
+
+def summarize_data(X: pd.DataFrame, y01: np.ndarray, classes, pos_label) -> dict:
+    """Rows, columns, classes and missing values of the training data.
+
+    Small enough to keep with a fitted model (``data_summary_``).
+
+    Parameters
+    ----------
+    X : DataFrame
+        The checked training frame.
+    y01 : array of 0 and 1
+        1 for ``pos_label``.
+    classes : array of two labels
+    pos_label : label
+
+    Returns
+    -------
+    dict
+        ``n_rows``, ``n_columns``, ``n_categorical``, ``n_numeric``,
+        ``class_counts`` (label as text to rows, negative first),
+        ``missing_cells``, ``rows_with_missing`` and ``missing_by_column`` (the
+        20 columns with most missing values).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": ["x", "y", None]})
+    >>> summary = summarize_data(X, np.array([0, 1, 0]), np.array(["no", "yes"]),
+    ...                          "yes")
+    >>> summary["class_counts"], summary["missing_cells"]
+    ({'no': 2, 'yes': 1}, 2)
+    """
+    classes = np.asarray(classes)
+    negative = classes[classes != pos_label][0]
+    y01 = np.asarray(y01)
+    missing = X.isna().sum()
+    top = missing[missing > 0].sort_values(ascending=False, kind="mergesort")[:20]
+    n_categorical = int(sum(X[c].dtype == object for c in X.columns))
+    return {
+        "n_rows": len(X),
+        "n_columns": int(X.shape[1]),
+        "n_categorical": n_categorical,
+        "n_numeric": int(X.shape[1] - n_categorical),
+        "class_counts": {str(negative): int(np.sum(y01 == 0)),
+                         str(pos_label): int(np.sum(y01 == 1))},
+        "missing_cells": int(missing.sum()),
+        "rows_with_missing": int(X.isna().any(axis=1).sum()),
+        "missing_by_column": {str(k): int(v) for k, v in top.items()},
+    }

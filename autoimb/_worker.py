@@ -11,38 +11,54 @@ only the storage and the study's name:
   until the study's budget is reached: its finished trials, or its deadline.
   Its own ``n_trials`` and ``timeout`` can only stop it sooner. It neither
   refits nor exports.
-* :func:`export_study` (``autoimb export``) builds the final model from the
-  study's trials, whoever ran them, as ``fit`` does after its search (the
-  best trials' out-of-fold scores are computed again, since no worker keeps
-  them), and writes the model file.
+* :func:`autoimb.export_study` (``autoimb export``, in
+  :mod:`autoimb._study_export`) builds the final model from the study's
+  trials; it reads the study's job with the helpers of this module.
 
-Both rebuild an :class:`~autoimb.AutoImbClassifier` with the recorded settings
-and run the same steps as ``fit`` (``_prepare``, then ``_search`` or
-``_refit_best``), so a worker scores candidates exactly as ``fit`` does.
+A worker runs the search core (:class:`autoimb._run.SearchRun`) on the
+study it joins, with the settings the study records
+(:func:`settings_of_job`): it scores candidates exactly as ``fit`` does, and
+stores each completed trial's out-of-fold scores with the study
+(:mod:`autoimb._scores`), where the final choice reads them. The worker
+processes of a search (:mod:`autoimb._processes`) are workers too, started
+as ``python -m autoimb._worker SPEC``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import json
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from optuna.trial import TrialState
 
 from ._budget import Budget
-from ._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
+from ._io import read_table
+from ._job import BUDGET_KEY, JOB_KEY, RESERVE_KEY, TakeReserve, rebuild_search_space
+from ._run import SearchRun
+from ._search import strategy_of, trial_size
+from ._settings import SearchSettings
+from ._shutdown import exit_outside_journal_writes
 from ._storage import FINGERPRINT_KEY, StorageLocation
+from ._validation import check_training_data
 from ._warnings import warn
 from .exceptions import AutoImbError, StudyMismatchError
 
-__all__ = ["WorkerReport", "export_study", "run_worker"]
+__all__ = ["FINISHED", "Speaker", "StopWithParent", "WorkerReport", "count_trials",
+           "read_job_data", "refuse_memory", "run_worker", "settings_of_job",
+           "wait_for_study", "warn_if_unfinished"]
 
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 1.0
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @dataclass
@@ -101,7 +117,7 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
                n_trials: int | None = None, timeout: float | None = None,
                wait: float = 300.0, search_space=None,
                show_progress_bar: bool = True, verbose: bool | None = None,
-               _scores_folder=None, _parent=None) -> WorkerReport:
+               _parent=None) -> WorkerReport:
     """Join a study that ``fit`` made, and run its trials until its budget is met.
 
     Parameters
@@ -166,121 +182,42 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
     ran 0 trials of study 'demo' (0 completed, 0 pruned, 0 failed); the study holds
     2 finished trials of its budget of 2
     """
-    say = _Speaker(show_progress_bar if verbose is None else verbose,
+    say = Speaker(show_progress_bar if verbose is None else verbose,
                    "autoimb worker")
     location = StorageLocation.parse(storage)
-    _refuse_memory(location, "worker")
-    job, budget_attrs = _wait_for_study(location, study_name, wait, say)
-    X, y, data_file = _read_data(job, data, target, study_name)
+    refuse_memory(location, "worker")
+    job, budget_attrs = wait_for_study(location, study_name, wait, say)
+    X, y, data_file = read_job_data(job, data, target, study_name)
     report = WorkerReport(study_name, n_trials=budget_attrs.get("n_trials"),
                           deadline=budget_attrs.get("deadline"))
     seconds = _seconds_left(budget_attrs.get("deadline"), timeout)
     if seconds is not None and seconds <= 0:
         say(f"the deadline of study {study_name!r} has passed; nothing to run")
         return report
-    model = _rebuilt_model(job, storage, study_name, search_space=search_space,
-                           n_trials=budget_attrs.get("n_trials"), timeout=seconds,
-                           show_progress_bar=show_progress_bar, data_file=data_file)
-    study, _, context = model._prepare(X, y, Budget(seconds), join=True)
+    settings = settings_of_job(job, storage, study_name, search_space=search_space,
+                               n_trials=budget_attrs.get("n_trials"), timeout=seconds,
+                               show_progress_bar=show_progress_bar,
+                               data_file=data_file)
+    run = SearchRun(settings, check_training_data(X, y, settings.pos_label),
+                    join=True, budget=Budget(seconds)).prepare()
+    study, context = run.study, run.context
     _learn_durations(study, context)
     say(f"joined study {study_name!r} in {location.shown} "
-        f"({_count(study, _FINISHED)} finished trials"
+        f"({count_trials(study, FINISHED)} finished trials"
         + (f" of {report.n_trials}" if report.n_trials else "") + ")")
-    callbacks = [_OwnTrials(report, n_trials)]
-    if _scores_folder is not None:
-        from ._processes import SaveScores, StopWithParent
-
-        callbacks += [SaveScores(_scores_folder, context), StopWithParent(_parent)]
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # one core per model, as in fit's search
-        report.interrupted = model._search(study, context, callbacks=callbacks)
-    report.finished_in_study = _count(study, _FINISHED)
+    context.budget.shared_reserve = float(study.user_attrs.get(RESERVE_KEY) or 0.0)
+    callbacks = [_OwnTrials(report, n_trials), TakeReserve(context.budget)]
+    if _parent is not None:
+        callbacks.append(StopWithParent(_parent))
+    report.interrupted = run.search(callbacks=callbacks)  # one core per model
+    report.finished_in_study = count_trials(study, FINISHED)
     return report
-
-
-def export_study(storage, study_name: str, path=None, *, data=None,
-                 target: str | None = None, format: str | None = None,
-                 search_space=None, show_progress_bar: bool = False):
-    """Build the final model from a study's trials and write the model file.
-
-    The candidates are the study's best trials, whoever ran them: their
-    out-of-fold scores are computed again (on the study's folds, with its
-    seeds), the final model is chosen and refitted on all rows as ``fit``
-    does, and the study's note names it.
-
-    Parameters
-    ----------
-    storage : str or optuna storage
-        Where the study lives (see :func:`run_worker`).
-    study_name : str
-    path : str or path-like, default=None
-        The model file to write (see :meth:`AutoImbClassifier.export`);
-        ``None`` writes nothing.
-    data, target, search_space
-        As for :func:`run_worker`.
-    format : {"joblib", "skops"}, default=None
-        ``None``: skops if ``path`` ends in ``.skops``, else joblib.
-    show_progress_bar : bool, default=False
-        Say which study is read (on stderr).
-
-    Returns
-    -------
-    AutoImbClassifier
-        Fitted, as ``fit`` returns it.
-
-    Examples
-    --------
-    >>> import os, tempfile, autoimb
-    >>> from sklearn.datasets import make_classification
-    >>> X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
-    >>> folder = tempfile.mkdtemp()
-    >>> journal = os.path.join(folder, "study.journal")
-    >>> _ = autoimb.fit(X, y, search_space="fast", n_trials=2, cv=3, storage=journal,
-    ...                 study_name="demo", show_progress_bar=False)
-    >>> model = autoimb.export_study(journal, "demo", os.path.join(folder, "m.joblib"),
-    ...                              data=(X, y))
-    >>> autoimb.load(os.path.join(folder, "m.joblib")).predict(X[:3]).shape
-    (3,)
-    """
-    say = _Speaker(show_progress_bar, "autoimb export")
-    location = StorageLocation.parse(storage)
-    _refuse_memory(location, "export")
-    job, budget_attrs = _wait_for_study(location, study_name, 0.0, say)
-    X, y, data_file = _read_data(job, data, target, study_name)
-    model = _rebuilt_model(job, storage, study_name, search_space=search_space,
-                           n_trials=budget_attrs.get("n_trials"), timeout=None,
-                           show_progress_bar=False, data_file=data_file)
-    study, _, context = model._prepare(X, y, Budget(None), join=True)
-    _warn_if_unfinished(study, budget_attrs.get("n_trials"))
-    say(f"building the model of study {study_name!r} in {location.shown} from "
-        f"{_count(study, (TrialState.COMPLETE,))} completed trials")
-    from threadpoolctl import threadpool_limits
-
-    from ._classifier import results_table
-
-    # One core per model, as in the search: the best trials' scores are computed
-    # again as their trials computed them (and OpenMP on a busy machine is slow).
-    with threadpool_limits(limits=1):
-        model._refit_best(study, context)
-    model._describe_best(study, context)
-    model.results_ = results_table(study, chosen=model.ensemble_)
-    if isinstance(data, tuple):
-        name = getattr(data[1], "name", None)
-        if isinstance(name, str):
-            model.target_name_ = name
-    else:
-        model.target_name_ = str(target or job["data"]["target"])
-    if path is not None:
-        fmt = format or ("skops" if str(path).lower().endswith(".skops") else "joblib")
-        model.export(path, format=fmt)
-    return model
 
 
 # -- steps ------------------------------------------------------------------------
 
 
-class _Speaker:
+class Speaker:
     def __init__(self, enabled: bool, who: str):
         self.enabled, self.who = enabled, who
 
@@ -290,7 +227,7 @@ class _Speaker:
             print(f"{self.who}: {message}", file=sys.stderr, flush=True)
 
 
-def _refuse_memory(location: StorageLocation, what: str) -> None:
+def refuse_memory(location: StorageLocation, what: str) -> None:
     if location.kind == "memory":
         raise AutoImbError(
             f"A study in memory cannot be joined by a {what}: it lives in the "
@@ -298,7 +235,7 @@ def _refuse_memory(location: StorageLocation, what: str) -> None:
             "or database URL (storage=...).")
 
 
-def _wait_for_study(location: StorageLocation, name: str, wait: float, say):
+def wait_for_study(location: StorageLocation, name: str, wait: float, say):
     """The study's job and budget, once the study exists and holds its job."""
     storage = location.open(for_search=True)
     deadline = time.monotonic() + wait
@@ -348,8 +285,6 @@ def _missing_study_message(storage, location, name, wait) -> str:
         names = sorted(s.study_name for s in storage.get_all_studies())
     except Exception:
         names = []
-    import difflib
-
     close = difflib.get_close_matches(name, names, n=1)
     hint = (f" Did you mean {close[0]!r}?" if close else
             f" Studies there: {', '.join(map(repr, names[:10]))}." if names else
@@ -367,7 +302,7 @@ def _close(storage) -> None:
         engine.dispose()
 
 
-def _read_data(job: dict, data, target, name: str):
+def read_job_data(job: dict, data, target, name: str):
     """``(X, y, file)``: the worker's data, as ``fit`` was given it."""
     if isinstance(data, tuple):
         X, y = data
@@ -382,8 +317,6 @@ def _read_data(job: dict, data, target, name: str):
     if target is None:
         raise AutoImbError(
             f"Study {name!r} records no target column; pass --target COL.")
-    from ._io import read_table
-
     if data is None and not os.path.exists(path):
         raise AutoImbError(
             f"The data file {path!r} that study {name!r} records does not exist on "
@@ -413,11 +346,10 @@ def _seconds_left(deadline, timeout):
     return left
 
 
-def _rebuilt_model(job, storage, study_name, *, search_space, n_trials, timeout,
-                   show_progress_bar, data_file):
-    """An AutoImbClassifier with the settings the study was made with."""
-    from ._classifier import AutoImbClassifier
-
+def settings_of_job(job, storage, study_name, *, search_space, n_trials, timeout,
+                    show_progress_bar, data_file) -> SearchSettings:
+    """The settings the study was made with (its recorded job), for a worker
+    or an export: one trial at a time, this process's own budget."""
     where = f"study {study_name!r}"
     if job.get("cv_given"):
         raise StudyMismatchError(
@@ -425,22 +357,18 @@ def _rebuilt_model(job, storage, study_name, *, search_space, n_trials, timeout,
             "worker cannot rebuild; workers need cv=None or an int in fit.")
     space = search_space if search_space is not None else rebuild_search_space(
         job["search_space"], where=where)
-    model = AutoImbClassifier(
+    return SearchSettings(
         space, objective=job["objective"], fp_cost=job["fp_cost"],
         fn_cost=job["fn_cost"], n_trials=n_trials, timeout=timeout, cv=job["cv"],
         storage=storage, study_name=study_name, random_state=None, n_jobs=1,
         pos_label=job["pos_label"], ensemble_size=job["ensemble_size"],
         show_progress_bar=show_progress_bar, data_location=data_file)
-    model._validate_params()
-    return model
 
 
 def _learn_durations(study, context, last: int = 50) -> None:
     """Tell the worker's budget how long the study's latest trials took, so
     that a worker joining late starts no trial that would end after the
     deadline."""
-    from ._search import strategy_of, trial_size
-
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if t.duration is not None][-last:]
     n_folds = len(context.folds)
@@ -460,13 +388,13 @@ def _learn_durations(study, context, last: int = 50) -> None:
                               if resample_time else [])
 
 
-def _count(study, states) -> int:
+def count_trials(study, states) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def _warn_if_unfinished(study, n_trials) -> None:
-    finished = _count(study, _FINISHED)
-    running = _count(study, (TrialState.RUNNING,))
+def warn_if_unfinished(study, n_trials) -> None:
+    finished = count_trials(study, FINISHED)
+    running = count_trials(study, (TrialState.RUNNING,))
     if (n_trials is not None and finished < n_trials) or running:
         what = f" of its budget of {n_trials}" if n_trials is not None else ""
         busy = f" ({running} still running)" if running else ""
@@ -474,3 +402,52 @@ def _warn_if_unfinished(study, n_trials) -> None:
              f"{busy}; the model is built from those. Export again once the "
              "workers are done for a model of the whole study.")
 
+
+# -- the worker processes of a search (autoimb._processes) --------------------------
+
+#: A search's worker processes are the first the out-of-memory killer takes
+#: (1000: the most; the fitting process keeps the default, 0).
+_WORKER_OOM_SCORE_ADJ = 1000
+
+
+class StopWithParent:
+    """A worker's callback: stop once the process that started it is gone."""
+
+    def __init__(self, parent: int):
+        self.parent = parent
+
+    def __call__(self, study, trial) -> None:
+        if os.getppid() != self.parent:
+            study.stop()
+
+
+def _first_to_go_when_memory_runs_out() -> None:
+    """Ask Linux's out-of-memory killer to pick this worker before the fitting
+    process: the search then goes on without it (its trial failed and queued
+    again) instead of losing the whole fit. Any process may raise its own
+    ``oom_score_adj``; elsewhere this does nothing."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text(str(_WORKER_OOM_SCORE_ADJ))
+
+
+def _child(spec_path: str) -> int:
+    """A worker process of a search (``python -m autoimb._worker SPEC``,
+    started by :class:`autoimb._processes.WorkerProcesses`)."""
+    import joblib  # lazy: only worker processes read the data this way
+
+    # Ctrl-C in a terminal reaches the whole process group: the fitting process
+    # alone decides, and stops its workers with SIGTERM, which must not end a
+    # worker while it holds the journal file's lock.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_outside_journal_writes()
+    _first_to_go_when_memory_runs_out()
+    spec = json.loads(Path(spec_path).read_text())
+    data = joblib.load(spec["data"])
+    run_worker(spec["storage"], spec["study"], data=(data["X"], data["y"]),
+               search_space=data["space"], wait=spec["wait"],
+               show_progress_bar=False, _parent=spec["parent"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1]))

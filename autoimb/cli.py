@@ -44,11 +44,11 @@ import numpy as np
 import pandas as pd
 import typer
 
-from . import __version__
 from ._io import read_table, table_format, write_table
 from ._metrics import METRICS
-from ._processes import DEFAULT_PARALLEL
+from ._settings import DEFAULT_PARALLEL
 from ._validation import plain_value
+from ._version import __version__
 from .exceptions import (
     AutoImbError,
     NoCompletedTrialError,
@@ -697,7 +697,7 @@ def export(
     study's folds; the final model is chosen and refitted on all rows, as
     `autoimb fit` does after its search.
     """
-    from ._worker import export_study
+    from ._study_export import export_study
 
     fmt = format.value if format is not None else (
         "skops" if out is not None and out.lower().endswith(".skops") else "joblib")

@@ -70,8 +70,8 @@ def run_one(name, seed):
     post_blend = cross_fit_postprocessing(average, y_scored, context.groups,
                                           objective=context.objective,
                                           calibrations=context.space.calibrations)
-    X_fit, X_test = (model._check_X(X_tr, reset=False),
-                     model._check_X(X_te, reset=False))
+    X_fit, X_test = (model._check_X(X_tr),
+                     model._check_X(X_te))
     y01 = (np.asarray(y_tr) == model.pos_label_).astype(int)
     test = (np.asarray(y_te) == model.pos_label_).astype(int)
     held = []

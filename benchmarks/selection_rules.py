@@ -135,8 +135,8 @@ def heldout_costs(model, pool, X_tr, y_tr, X_te, y_te, fp, fn, *, bag=False):
     """Held-out normalized cost of every candidate, refitted on the training part
     (or, with ``bag``, the average of its fold models: no refit)."""
     kinds, seed = model.kinds_, model._context.model_seed
-    X_tr = model._check_X(X_tr, reset=False)
-    X_te = model._check_X(X_te, reset=False)
+    X_tr = model._check_X(X_tr)
+    X_te = model._check_X(X_te)
     y01 = (np.asarray(y_tr) == model.pos_label_).astype(int)
     test = (np.asarray(y_te) == model.pos_label_).astype(int)
     trivial = min(test.sum() * fn, (1 - test).sum() * fp)

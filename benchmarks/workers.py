@@ -119,7 +119,7 @@ print(json.dumps({{"start": start, "end": time.time(),
 # The search of a seeded fit, timed, figures off; prints one JSON line.
 OVERHEAD_CHILD = """
 import json, sys, time, warnings
-import autoimb, autoimb._classifier as classifier
+import autoimb, autoimb._run as classifier
 from sklearn.datasets import make_classification
 space, storage, n_trials, name = sys.argv[1:5]
 classifier.artifact_store_for = lambda location: None
@@ -204,8 +204,10 @@ def run_processes(k: int, name: str, budget: float, folder: Path) -> dict:
     import pandas as pd
     from threshold_rules import load
 
-    import autoimb
     from autoimb._budget import Budget
+    from autoimb._run import SearchRun
+    from autoimb._settings import SearchSettings
+    from autoimb._validation import check_training_data
 
     X, y = load(name)
     data = folder / f"{name}.parquet"
@@ -230,13 +232,13 @@ def run_processes(k: int, name: str, budget: float, folder: Path) -> dict:
     cpu = _cpu_seconds() + sum(_process_cpu(w.pid) for w in workers)
     frame = pd.read_parquet(data)
     X, y = frame.drop(columns="target"), frame["target"]
-    model = autoimb.AutoImbClassifier(
+    settings = SearchSettings(
         str(space), fp_cost=1, fn_cost=float((y == 0).sum() / (y == 1).sum()),
         n_trials=10**6, timeout=budget, storage=str(journal), study_name="bench",
         random_state=0, show_progress_bar=False, data_location=str(data))
-    model._validate_params()
     created = time.time()
-    model._prepare(X, y, Budget(budget))
+    SearchRun(settings, check_training_data(X, y), inputs=(X, y),
+              budget=Budget(budget)).prepare()
     for worker in workers:
         worker.wait(timeout=budget + 300)
     wall = time.time() - created

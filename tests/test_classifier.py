@@ -1,6 +1,5 @@
 """AutoImbClassifier end to end through the public API."""
 
-import os
 import time
 
 import numpy as np
@@ -288,29 +287,3 @@ def test_reported_score_does_not_beat_the_trivial_rule_on_noise():
         raw.append(model.best_score_raw_ / trivial)
     assert np.mean(reported) >= 0.98, reported
     assert np.mean(raw) < 0.98 <= np.mean(reported), raw
-
-
-@pytest.mark.skipif(not os.path.exists("/proc/self/statm"),
-                    reason="no /proc to read the resident memory from")
-def test_a_refit_that_would_not_fit_in_memory_is_not_chosen(small_data, fast_options,
-                                                             monkeypatch):
-    """Check that when the memory left (patched to 0.001 MB) cannot hold the
-    refit of a strategy that over-samples, as much per row as its trials took,
-    the final model is chosen among the others, though such trials completed."""
-    import autoimb._classifier
-
-    X, y = small_data
-    space = {"models": {"logistic_regression": {"class_weight": ["none"]}},
-             "resampling": {"methods": ["none", "random_over"], "ratio": 1.0},
-             "calibration": {"methods": ["none"]}}
-    monkeypatch.setattr(autoimb._classifier, "available_mb", lambda: 0.001)
-    options = {**fast_options, "search_space": space, "n_trials": 8}
-    model = AutoImbClassifier(**options).fit(X, y)
-
-    over = [t for t in model.study_.trials if t.state.name == "COMPLETE"
-            and t.params.get("resampler") == "random_over"]
-    assert over, "no over-sampling trial completed: the test shows nothing"
-    assert model._context.memory.predict("logistic_regression", 1) > 0
-    pooled = [s for c in model._pool for s in c.strategies]
-    assert pooled and all(s.resampler == "none" for s in pooled)
-    assert model.best_strategy_.resampler == "none"

@@ -5,6 +5,7 @@ import gc
 import os
 import re
 import weakref
+from types import SimpleNamespace
 
 import numpy as np
 import optuna
@@ -32,6 +33,11 @@ def _context(objective, holdout=True):
         space=load_search_space("fast"), model_seed=0)
 
 
+def _trial(number):
+    """What the score store needs of a trial: its number and storage id."""
+    return SimpleNamespace(number=number, _trial_id=number)
+
+
 def _post(value, n):
     return PostProcessing(proba=np.zeros(n, dtype=np.float32),
                           pred=np.zeros(n, dtype=bool), value=value)
@@ -49,7 +55,7 @@ def test_the_cache_keeps_the_scored_rows_of_the_best_trials():
         for number, value in enumerate(values):
             scores = np.full(len(context.y), np.nan)
             scores[context.scored] = 0.5
-            context.keep_scores(number, scores, _post(float(value), n_scored))
+            context.keep_scores(_trial(number), scores, _post(float(value), n_scored))
         cache = context.oof_cache
         assert len(cache) == CACHED_TRIALS
         kept = sorted(float(post.value) for _, post in cache.values())
@@ -69,7 +75,7 @@ def test_the_cache_keeps_fewer_trials_when_many_rows_are_scored(monkeypatch):
     context = _context(Objective("cost", 1.0, 9.0))
     assert context.cached_trials == 20
     for number, value in enumerate(np.random.default_rng(0).permutation(60)):
-        context.keep_scores(number, np.full(len(context.y), 0.5),
+        context.keep_scores(_trial(number), np.full(len(context.y), 0.5),
                             _post(float(value), 200))
     assert sorted(post.value for _, post in context.oof_cache.values()) == \
         list(range(20))
@@ -288,7 +294,7 @@ def test_the_cache_never_drops_the_prior_default():
     n_scored = int(context.scored.sum())
     for number in range(CACHED_TRIALS + 20):  # trial 0 is the worst by far
         value = 1e6 if number == 0 else float(number)
-        context.keep_scores(number, np.full(len(context.y), 0.5),
+        context.keep_scores(_trial(number), np.full(len(context.y), 0.5),
                             _post(value, n_scored))
     assert 0 in context.oof_cache
     assert len(context.oof_cache) == CACHED_TRIALS

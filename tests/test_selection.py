@@ -9,13 +9,16 @@ from sklearn.datasets import make_classification
 from autoimb import AutoImbClassifier
 from autoimb._budget import Budget
 from autoimb._objective import Objective
+from autoimb._run import SearchRun
 from autoimb._selection import (
-    affordable,
     bias_corrected_estimate,
     candidate_pool,
     select,
     trivial_candidate,
+    within_allowance,
 )
+from autoimb._settings import SearchSettings
+from autoimb._validation import check_training_data
 
 COST = Objective("cost", 1.0, 9.0)
 
@@ -110,46 +113,43 @@ def test_average_precision_is_corrected_too():
     assert result.estimate == pytest.approx(y.mean(), abs=0.05)
 
 
-def test_a_used_up_budget_keeps_the_quickest_model_rather_than_only_the_trivial_rule():
-    """Check that candidates are dropped when their refit would overrun, but that
-    the quickest model stays when none fits (covertype_4v2 at 60 s, serial,
-    returned the trivial rule: the search had used up the budget)."""
-    pool = [SimpleNamespace(is_trivial=True, refit_seconds=0.0),
-            SimpleNamespace(is_trivial=False, refit_seconds=30.0),
-            SimpleNamespace(is_trivial=False, refit_seconds=3.0),
-            SimpleNamespace(is_trivial=False, refit_seconds=3.0)]
-    assert [c.refit_seconds for c in affordable(pool, 10.0)] == [0.0, 3.0, 3.0]
-    assert [c.refit_seconds for c in affordable(pool, -2.0)] == [0.0, 3.0, 3.0]
-    assert [c.refit_seconds for c in affordable(pool, 1.0)] == [0.0, 3.0, 3.0]
-    assert len(affordable(pool, 100.0)) == 4
-    assert affordable(pool[:1], -1.0) == pool[:1]
-    # Within the grace, every model that fits in it stays, not only the quickest.
-    assert len(affordable(pool, -1.0, grace=40.0)) == 4
-    kept = affordable(pool, 5.0, grace=40.0)
-    assert [c.refit_seconds for c in kept] == [0.0, 3.0, 3.0]
+def test_the_refit_allowance_keeps_the_best_single_strategy_and_the_trivial_rule():
+    """Check that candidates whose refit passes the allowance are dropped, but
+    never the best single strategy (covertype_4v2 at 60 s once returned the
+    trivial rule: nothing else could be refitted in the time left)."""
+    pool = [SimpleNamespace(is_trivial=True, refit_seconds=0.0, best=False),
+            SimpleNamespace(is_trivial=False, refit_seconds=30.0, best=True),
+            SimpleNamespace(is_trivial=False, refit_seconds=3.0, best=False),
+            SimpleNamespace(is_trivial=False, refit_seconds=6.0, best=False)]
+    assert [c.refit_seconds for c in within_allowance(pool, 5.0)] == [0.0, 30.0, 3.0]
+    assert [c.refit_seconds for c in within_allowance(pool, 0.0)] == [0.0, 30.0]
+    assert within_allowance(pool, None) == pool
+    assert within_allowance(pool[:1], 0.0) == pool[:1]
 
 
-def test_a_resumed_search_scores_earlier_trials_again_only_within_its_budget(tmp_path):
-    """Check that a resumed search's final choice fits the earlier trials' folds
-    again only in the time its budget has left, and the best of them anyway when
-    none has cached scores (kddcup_http resumed with ``timeout=60`` fitted three
-    forests' folds again after its deadline and returned after 111 s)."""
+def test_a_new_process_chooses_among_the_same_candidates_whatever_the_clock(tmp_path):
+    """Check that a process that did not run the trials (a resumed fit, an
+    export) builds the same pool from the scores stored with the study, with
+    a budget of no time left as with no deadline: nothing is computed again
+    (kddcup_http resumed with ``timeout=60`` once fitted three forests' folds
+    again after its deadline), and nothing depends on the seconds left."""
     X, y = make_classification(n_samples=400, weights=[0.9], random_state=0)
     options = {"search_space": "fast", "n_trials": 4, "cv": 3, "random_state": 0,
                "storage": str(tmp_path / "study.journal"), "study_name": "resumed",
                "show_progress_bar": False}
     first = AutoImbClassifier(**options).fit(X, y)
 
-    def singles_after_resume(budget):
-        study, _, context = AutoImbClassifier(**options)._prepare(X, y, budget)
+    def pool_after_resume(budget):
+        run = SearchRun(SearchSettings(**options), check_training_data(X, y),
+                        budget=budget).prepare()
+        study, context = run.study, run.context
         assert not context.oof_cache  # a new process: no trial's scores cached
-        pool = candidate_pool(study, context, ensemble_size=3)
-        return {c.trial_numbers[0] for c in pool if not c.is_trivial and not c.is_blend}
+        pool = candidate_pool(study, context, ensemble_size=first.ensemble_size)
+        return [(c.trial_numbers, c.post.value) for c in pool]
 
-    completed = first.results_.query("state == 'COMPLETE'")
-    assert len(singles_after_resume(Budget(None))) == min(3, len(completed))
-    best = int(completed.sort_values("value")["number"].iloc[0])
-    assert singles_after_resume(Budget(1e-6)) == {best}
+    assert pool_after_resume(Budget(None)) == pool_after_resume(Budget(1e-6))
+    assert pool_after_resume(Budget(None)) == [(c.trial_numbers, c.post.value)
+                                               for c in first._pool]
 
 
 def test_the_prior_default_is_preferred_right_after_the_trivial_rule():
@@ -190,7 +190,7 @@ def test_the_prior_default_is_preferred_right_after_the_trivial_rule():
 def test_a_model_says_when_it_was_preferred_to_a_better_looking_candidate():
     """Check that cv_metrics_ and summary() name the place of a choice made
     within noise (the prior default here) and the best value it was preferred to."""
-    from autoimb._classifier import _chosen_as
+    from autoimb._choice import _chosen_as
     from autoimb._ensemble import Candidate
 
     def candidate(*numbers):

@@ -32,7 +32,10 @@ import autoimb
 from autoimb._budget import Budget
 from autoimb._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
 from autoimb._processes import WorkerProcesses, release_left_lock, resolve_n_jobs
+from autoimb._run import SearchRun
+from autoimb._settings import SearchSettings
 from autoimb._storage import StorageLocation
+from autoimb._validation import check_training_data
 from autoimb.cli import main
 from autoimb.exceptions import AutoImbError, StudyMismatchError
 
@@ -93,13 +96,12 @@ def _create_study(storage, name, data_file, space, *, n_trials, timeout=None):
     """A study made by fit's preparation step alone: job and budget recorded, no
     trial run, as a fit that has just started leaves it."""
     X, y = _read(data_file)
-    model = autoimb.AutoImbClassifier(
+    settings = SearchSettings(
         space, n_trials=n_trials, timeout=timeout, cv=3, storage=storage,
         study_name=name, random_state=0, show_progress_bar=False,
         data_location=data_file)
-    model._validate_params()
-    study, _, _ = model._prepare(X, y, Budget(timeout))
-    return study
+    return SearchRun(settings, check_training_data(X, y), inputs=(X, y),
+                     budget=Budget(timeout)).prepare().study
 
 
 def _start_worker(processes, storage, name, *args, cwd=None):
@@ -169,11 +171,11 @@ def test_a_preset_is_recorded_by_name_and_content(tmp_path):
     """Check that a preset is recorded by its name and its TOML text, so that a
     worker whose preset of that name differs still rebuilds the study's space."""
     X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
-    model = autoimb.AutoImbClassifier("fast", n_trials=1, cv=3,
-                                      storage=str(tmp_path / "s.journal"),
-                                      study_name="preset", show_progress_bar=False)
-    model._validate_params()
-    study, _, _ = model._prepare(X, y, Budget(None))
+    settings = SearchSettings("fast", n_trials=1, cv=3,
+                              storage=str(tmp_path / "s.journal"),
+                              study_name="preset", show_progress_bar=False)
+    study = SearchRun(settings, check_training_data(X, y), inputs=(X, y),
+                      budget=Budget(None)).prepare().study
     record = study.user_attrs[JOB_KEY]["search_space"]
     assert record["preset"] == "fast" and "[models.lightgbm]" in record["toml"]
     assert study.user_attrs[JOB_KEY]["data"]["location"] is None
@@ -260,8 +262,8 @@ def test_cli_fit_then_worker_and_export_on_a_journal(tmp_path, data_file, space,
 def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file):
     """Check that fit(n_jobs=2, parallel="processes") on a journal file finishes
     the requested trials with trials from two processes, this one and a worker,
-    and chooses its model knowing the worker's out-of-fold scores (sent back
-    through files, not computed again)."""
+    and chooses its model knowing the worker's out-of-fold scores (stored with
+    the study by the worker, not computed again)."""
     X, y = _read(data_file)
     assert "max_iter = 200" in SLOWER_SPACE
     space = tmp_path / "slower.toml"
@@ -278,7 +280,10 @@ def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file)
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     theirs = {t.number for t in trials if t.state == TrialState.COMPLETE
               and t.user_attrs["worker"] != me}
-    assert theirs and theirs <= set(model._context.oof_cache)
+    assert theirs
+    stored = model._context.scores
+    assert all(stored.load(t, n_rows=len(y)) is not None for t in trials
+               if t.number in theirs)
     assert model.predict(X).shape == (len(X),)
 
 
@@ -531,7 +536,7 @@ def _child_workers():
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"autoimb._processes" in cmdline:
+        if ppid == os.getpid() and b"autoimb._worker" in cmdline:
             pids.append(int(stat.parent.name))
     return pids
 

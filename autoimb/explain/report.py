@@ -26,6 +26,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from autoimb._run import results_table
+from autoimb._validation import summarize_data
+from autoimb._version import __version__
 from autoimb.exceptions import AutoImbError
 
 __all__ = ["render_report", "report", "summarize_data"]
@@ -66,62 +69,12 @@ footer { margin-top: 3em; color: #8a93a3; font-size: 0.85em; }
 # -- what the fitted model keeps about its data ---------------------------------
 
 
-def summarize_data(X: pd.DataFrame, y01: np.ndarray, classes, pos_label) -> dict:
-    """Rows, columns, classes and missing values of the training data.
-
-    Small enough to keep with a fitted model (``data_summary_``).
-
-    Parameters
-    ----------
-    X : DataFrame
-        The checked training frame.
-    y01 : array of 0 and 1
-        1 for ``pos_label``.
-    classes : array of two labels
-    pos_label : label
-
-    Returns
-    -------
-    dict
-        ``n_rows``, ``n_columns``, ``n_categorical``, ``n_numeric``,
-        ``class_counts`` (label as text to rows, negative first),
-        ``missing_cells``, ``rows_with_missing`` and ``missing_by_column`` (the
-        20 columns with most missing values).
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> X = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": ["x", "y", None]})
-    >>> summary = summarize_data(X, np.array([0, 1, 0]), np.array(["no", "yes"]),
-    ...                          "yes")
-    >>> summary["class_counts"], summary["missing_cells"]
-    ({'no': 2, 'yes': 1}, 2)
-    """
-    classes = np.asarray(classes)
-    negative = classes[classes != pos_label][0]
-    y01 = np.asarray(y01)
-    missing = X.isna().sum()
-    top = missing[missing > 0].sort_values(ascending=False, kind="mergesort")[:20]
-    n_categorical = int(sum(X[c].dtype == object for c in X.columns))
-    return {
-        "n_rows": len(X),
-        "n_columns": int(X.shape[1]),
-        "n_categorical": n_categorical,
-        "n_numeric": int(X.shape[1] - n_categorical),
-        "class_counts": {str(negative): int(np.sum(y01 == 0)),
-                         str(pos_label): int(np.sum(y01 == 1))},
-        "missing_cells": int(missing.sum()),
-        "rows_with_missing": int(X.isna().any(axis=1).sum()),
-        "missing_by_column": {str(k): int(v) for k, v in top.items()},
-    }
-
-
 def _data_summary(model, X, y) -> tuple[dict | None, str]:
     summary = getattr(model, "data_summary_", None)
     if summary is not None:
         return summary, ""
     if X is not None and y is not None:
-        X = model._check_X(X, reset=False)
+        X = model._check_X(X)
         y01 = (np.asarray(y) == model.pos_label_).astype(int)
         return summarize_data(X, y01, model.classes_, model.pos_label_), ""
     kinds = model.kinds_
@@ -142,8 +95,6 @@ def _data_summary(model, X, y) -> tuple[dict | None, str]:
 def _results(model, study) -> tuple[pd.DataFrame, str]:
     """The trials table, from ``study`` when given, else from the model."""
     if study is not None:
-        from autoimb._classifier import results_table
-
         return results_table(study), (f"study {study.study_name!r}, read when this "
                                       "report was made")
     return model.results_, "the model's record of its search (results_)"
@@ -613,7 +564,6 @@ def render_report(model, *, X=None, y=None, study=None, diagnose: bool = True,
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from autoimb import __version__
 
     check_is_fitted(model)
     if study is None and getattr(model, "study_", None) is not None:

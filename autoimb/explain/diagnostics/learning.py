@@ -238,7 +238,7 @@ def _learning_curve_of(model, X, y, time_limit, random_state):
                       "the training data: call diagnose() right after fit, or "
                       "pass X and y (autoimb diagnose MODEL --data FILE --target "
                       "COL)")
-    X = model._check_X(X, reset=False)
+    X = model._check_X(X)
     y = np.asarray(y)
     unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
     if unknown:
