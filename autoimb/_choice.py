@@ -56,7 +56,15 @@ from ._selection import (
 from ._storage import fail_dead_workers_trials
 from ._warnings import warn
 
-__all__ = ["FinalChoice", "choose_final", "close_search", "fit_final", "settle"]
+__all__ = ["FINALS_KEY", "FinalChoice", "choose_final", "close_search", "fit_final",
+           "previous_finals", "record_final", "settle"]
+
+#: The final models fits of the study chose, oldest first: each stays a
+#: candidate of later choices (see :func:`candidate_pool`'s ``kept_finals``).
+FINALS_KEY = "autoimb.finals"
+# A fit whose choice is expected to cost this much more than the last fit's
+# says so (the bias correction grows with the candidates, and noise moves it).
+_WORSE_BY = 1.10
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +182,8 @@ def choose_final(study, context, *, ensemble_size: int) -> FinalChoice:
     best_trial_or_raise(study)
     # Average precision costs a sort per candidate and resample: fewer candidates.
     pool = candidate_pool(study, context, ensemble_size=ensemble_size,
-                          limit=50 if context.objective.kind == "cost" else 10)
+                          limit=50 if context.objective.kind == "cost" else 10,
+                          kept_finals=[f["trials"] for f in previous_finals(study)])
     timeout = study.user_attrs.get(BUDGET_KEY, {}).get("timeout")
     pool = within_allowance(pool, None if timeout is None else REFIT_SHARE * timeout)
     y_scored = context.y[context.scored]
@@ -188,6 +197,37 @@ def choose_final(study, context, *, ensemble_size: int) -> FinalChoice:
     return FinalChoice(candidate=chosen, selection=selection, pool=tuple(pool),
                        scale=scale, chosen_as=_chosen_as(chosen, context.kept),
                        trivial_cost=trivial)
+
+
+def previous_finals(study) -> list[dict]:
+    """The final models earlier fits of ``study`` chose: ``trials`` (their
+    numbers), ``estimate`` (bias-corrected, totals over all rows for a cost)
+    and ``strategy`` (in words)."""
+    return list(study.user_attrs.get(FINALS_KEY, []))
+
+
+def record_final(study, choice: FinalChoice) -> None:
+    """Keep ``choice`` in the study as a candidate of later choices, and warn
+    when it is expected to do clearly worse than the last fit's choice."""
+    finals = previous_finals(study)
+    numbers = sorted(choice.candidate.trial_numbers)
+    last = finals[-1] if finals else None
+    if last is not None and last["estimate"] is not None:
+        before, now = last["estimate"], choice.estimate
+        minimize = study.direction.name == "MINIMIZE"
+        worse = now > _WORSE_BY * before if minimize else now < before / _WORSE_BY
+        if worse and sorted(last["trials"]) != numbers:
+            warn(f"This fit chose {choice.candidate.describe()!r}, expected "
+                 f"{choice.estimate:.6g} on new data, where the study's last fit "
+                 f"chose {last['strategy']!r}, expected {before:.6g}. The last "
+                 "choice was a candidate again; the bias correction grows with "
+                 "the number of candidates, and on few positives the estimates "
+                 "move by that much between choices. Export the model you "
+                 "prefer, or fit again with a larger budget.")
+    if last is None or sorted(last["trials"]) != numbers:
+        finals.append({"trials": numbers, "estimate": float(choice.estimate),
+                       "strategy": choice.candidate.describe()})
+        study.set_user_attr(FINALS_KEY, finals[-20:])
 
 
 def fit_final(choice: FinalChoice, context) -> list:

@@ -31,6 +31,8 @@ from ._validation import (
     summarize_data,
 )
 from ._warnings import warn
+from .explain.dashboard import serving
+from .explain.explainer import Explainer
 from .explain.summary import summary_text
 
 if TYPE_CHECKING:
@@ -290,9 +292,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         budget = Budget(self.timeout)
         self._validate_X(X)
         data = check_training_data(X, y, self.pos_label)
-        run = SearchRun(SearchSettings.of(self), data, inputs=(X, y),
-                        budget=budget).prepare()
-        with run.dashboard():
+        notes = Explainer(dashboard=self.dashboard, verbose=self.show_progress_bar)
+        run = SearchRun(SearchSettings.of(self), data, inputs=(X, y), budget=budget,
+                        observers=[notes]).prepare()
+        with serving(self.dashboard, run.storage, artifact_store=notes.artifact_store,
+                     study_name=run.study_name):
             interrupted = run.search()
             result = run.close().finish()
         _set_fitted(self, data, result, run.times)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._evaluation import PostProcessing, cross_fit_postprocessing
 
-__all__ = ["Candidate", "blends"]
+__all__ = ["Candidate", "blends", "fixed_blend"]
 
 
 @dataclass
@@ -116,3 +116,18 @@ def blends(singles: list[Candidate], y, groups, objective, max_members: int,
             scores=average(members), post=post,
             refit_seconds=sum(singles[i].refit_seconds for i in members)))
     return made
+
+
+def fixed_blend(members: list[Candidate], y, groups, objective,
+                calibrations) -> Candidate:
+    """The blend of exactly ``members`` (single strategies): their scores
+    averaged, its calibrator, rule and threshold cross-fitted over ``groups``.
+    Unlike :func:`blends`, the members are given (a final model chosen before,
+    kept as a candidate), not picked on the rows they are scored on."""
+    scores = np.mean([c.scores for c in members], axis=0)
+    post = cross_fit_postprocessing(scores, np.asarray(y), np.asarray(groups),
+                                    objective=objective, calibrations=calibrations)
+    return Candidate(
+        trial_numbers=tuple(c.trial_numbers[0] for c in members),
+        strategies=tuple(c.strategies[0] for c in members), scores=scores,
+        post=post, refit_seconds=sum(c.refit_seconds for c in members))

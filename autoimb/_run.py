@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -42,7 +41,14 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from ._budget import Budget
-from ._choice import FinalChoice, choose_final, close_search, fit_final, settle
+from ._choice import (
+    FinalChoice,
+    choose_final,
+    close_search,
+    fit_final,
+    record_final,
+    settle,
+)
 from ._fitted import ThresholdedPipeline
 from ._folds import Validation, choose_validation, make_folds, user_folds
 from ._job import (
@@ -67,8 +73,6 @@ from ._storage import FINGERPRINT_KEY, check_study_matches, open_study, resolve_
 from ._validation import TrainingData, check_costs, data_fingerprint, plain_value
 from ._warnings import warn
 from .exceptions import AutoImbError
-from .explain.dashboard import DashboardServer, dashboard_command
-from .explain.explainer import Explainer, artifact_store_for
 
 if TYPE_CHECKING:
     from ._settings import SearchSettings
@@ -136,6 +140,9 @@ class SearchRun:
         to worker processes.
     budget : Budget, default=None
         ``Budget(settings.timeout)`` started now when not given.
+    observers : list of SearchObserver, default=()
+        Told of the study, each trial and the final choice (the explaining
+        layer: notes and figures for the dashboard).
 
     Examples
     --------
@@ -157,8 +164,10 @@ class SearchRun:
     """
 
     def __init__(self, settings: SearchSettings, data: TrainingData, *,
-                 join: bool = False, inputs=None, budget: Budget | None = None):
+                 join: bool = False, inputs=None, budget: Budget | None = None,
+                 observers=()):
         self.settings = settings
+        self.observers = list(observers)
         self.data = data
         self.join = join
         self.inputs = inputs
@@ -187,9 +196,11 @@ class SearchRun:
             X=data.X, y=data.y, kinds=data.kinds, folds=folds,
             objective=self.objective, space=space,
             model_seed=self.study.user_attrs["autoimb.seeds"]["models"],
-            explainer=self._explainer(), budget=self.budget,
+            observers=self.observers, budget=self.budget,
             kept=prior_trials(self.study),
             scores=score_store_for(self.storage, self.storage_location))
+        for observer in self.observers:
+            observer.study_ready(self)
         self.times["prepare"] = time.perf_counter() - self.budget.start
         return self
 
@@ -248,10 +259,6 @@ class SearchRun:
                 study.set_user_attr(JOB_KEY, job_record(
                     settings, data, objective=self.objective, X=X_given, y=y_given,
                     fingerprint=fingerprint, space=space))
-        if self.storage_location is not None:
-            _tell(f"autoimb: study {self.study_name!r} in {self.storage_location}; "
-                  f"watch it with: {dashboard_command(self.storage_location)}",
-                  settings.show_progress_bar)
         return study
 
     def _chosen_validation(self) -> Validation:
@@ -292,19 +299,6 @@ class SearchRun:
         return make_folds(validation, data.y,
                           self.study.user_attrs["autoimb.seeds"]["folds"])
 
-    def _explainer(self) -> Explainer:
-        data = self.data
-        explainer = Explainer(
-            self.objective, n_rows=len(data.X), n_columns=data.X.shape[1],
-            class_counts={plain_value(data.negative_label):
-                          len(data.y) - data.n_positives,
-                          plain_value(data.pos_label): data.n_positives},
-            artifact_store=artifact_store_for(self.storage_location)
-            if self.storage_location or self.settings.dashboard else None)
-        if not self.join:
-            explainer.describe_study(self.study)
-        return explainer
-
     # -- 2. search -------------------------------------------------------------
 
     def search(self, *, callbacks=()) -> bool:
@@ -334,22 +328,6 @@ class SearchRun:
             self.times.update(search=time.perf_counter() - start - waited - stopped,
                               wait_workers=waited, stop_workers=stopped)
         return self.interrupted
-
-    @contextlib.contextmanager
-    def dashboard(self):
-        """Serve optuna-dashboard for the time of a ``with`` block, when the
-        settings ask for it (``dashboard=True``)."""
-        if not self.settings.dashboard:
-            yield None
-            return
-        server = DashboardServer(self.storage,
-                                 artifact_store=self.context.explainer.artifact_store,
-                                 study_name=self.study_name).start()
-        _tell(f"autoimb: dashboard at {server.url}", True)
-        try:
-            yield server
-        finally:
-            server.stop()
 
     def close(self) -> SearchRun:
         """End the study's search for every process (workers start no more
@@ -383,7 +361,10 @@ class SearchRun:
         pipeline = ThresholdedPipeline(pipelines, post.calibrator, post.threshold,
                                        data.classes, data.pos_label)
         numbers = choice.candidate.trial_numbers
-        self._describe_best(choice, numbers)
+        if not self.join:  # a fit: its choice stays a candidate of later ones
+            record_final(study, choice)
+        for observer in self.observers:
+            observer.final_chosen(self, choice)
         return SearchResult(
             choice=choice, pipeline=pipeline,
             best_params=dict(study.trials[numbers[0]].params) if numbers else {},
@@ -391,20 +372,6 @@ class SearchRun:
             study_name=self.study_name, storage_location=self.storage_location,
             results=results_table(study, chosen=numbers), context=context,
             n_jobs=self.n_jobs, interrupted=self.interrupted)
-
-    def _describe_best(self, choice: FinalChoice, numbers) -> None:
-        context, explainer = self.context, self.context.explainer
-        chosen = choice.candidate
-        figures = None
-        if explainer.artifact_store is not None:
-            figures = explainer.figures(context.y[context.scored], chosen.scores,
-                                        chosen.post)
-        best = {"number": numbers[0] if numbers else None, "value": choice.raw,
-                "estimate": choice.estimate, "strategy": chosen.describe()}
-        if context.objective.kind == "cost":  # totals over all rows
-            best["scored_rows"] = int(np.count_nonzero(context.scored))
-        explainer.describe_study(self.study, best=best, figures=figures)
-
 
 def results_table(study, chosen=()) -> pd.DataFrame:
     """One row per trial: state, value, strategy, metrics and parameters.
@@ -454,12 +421,6 @@ def _describe_cv(cv) -> str:
 def _spawn_seeds(random_state, n):
     rng = check_random_state(random_state)
     return [int(seed) for seed in rng.randint(np.iinfo(np.int32).max, size=n)]
-
-
-def _tell(message, enabled):
-    logger.info(message)
-    if enabled:
-        print(message, file=sys.stderr)
 
 
 def _threads_per_model(trials_at_once: int) -> int:

@@ -39,7 +39,7 @@ from .exceptions import NoCompletedTrialError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SearchContext", "run_search", "strategy_of"]
+__all__ = ["SearchContext", "SearchObserver", "run_search", "strategy_of"]
 
 
 # Warnings that trials raise by design and that say nothing to the user: a
@@ -74,6 +74,27 @@ CACHED_VALUES = 2_000_000
 MIN_CACHED_TRIALS = 10
 
 
+class SearchObserver:
+    """What a search tells those who watch it: the explaining layer's notes
+    and figures (:class:`autoimb.explain.Explainer`), registered by whoever
+    runs the search. Every method does nothing here; the search core calls
+    them and never imports who listens.
+    """
+
+    def study_ready(self, run) -> None:
+        """The study is open and its folds made (``run``: the SearchRun)."""
+
+    def trial_completed(self, trial, strategy, scores, post, y) -> None:
+        """A trial completed: its out-of-fold ``scores`` of the scored rows,
+        their post-processing ``post`` and labels ``y``."""
+
+    def trial_stopped(self, trial, strategy, state: str, reason: str) -> None:
+        """A trial was pruned (``state`` "PRUNED") or failed ("FAIL")."""
+
+    def final_chosen(self, run, choice) -> None:
+        """The final model was chosen (``choice``: a FinalChoice)."""
+
+
 @dataclass
 class SearchContext:
     """What every trial of one search shares."""
@@ -88,7 +109,7 @@ class SearchContext:
     oof_cache: dict = field(default_factory=dict)  # see keep_scores
     scores: ScoreStore = field(default_factory=ScoreStore)  # the study's, stored
     kept: set = field(default_factory=set)  # trials never trimmed from the cache
-    explainer: object = None
+    observers: list = field(default_factory=list)  # SearchObserver, see there
     budget: Budget = field(default_factory=lambda: Budget(None))
     memory: TrialMemory = field(default_factory=TrialMemory)
     model_threads: int = 1
@@ -310,7 +331,7 @@ def _count(study, states):
 def make_objective(ctx: SearchContext):
     """The function Optuna calls for each trial."""
     objective = ctx.objective
-    explainer = ctx.explainer
+    observers = ctx.observers
 
     budget = ctx.budget
     # Pruning on a fold's rows leaves the surviving trials lucky on those rows,
@@ -332,8 +353,8 @@ def make_objective(ctx: SearchContext):
 
         def stop_early(reason):
             trial.set_user_attr("pruned_reason", reason)
-            if explainer is not None:
-                explainer.stopped(trial, strategy, "PRUNED", reason)
+            for observer in observers:
+                observer.trial_stopped(trial, strategy, "PRUNED", reason)
             raise optuna.TrialPruned(reason)
 
         def make_pipeline():
@@ -360,8 +381,8 @@ def make_objective(ctx: SearchContext):
                     f"{np.mean(fold_scores):.4g} was worse than the median of earlier "
                     "trials at the same fold")
                 trial.set_user_attr("pruned_reason", reason)
-                if explainer is not None:
-                    explainer.stopped(trial, strategy, "PRUNED", reason)
+                for observer in observers:
+                    observer.trial_stopped(trial, strategy, "PRUNED", reason)
                 raise optuna.TrialPruned()
 
         try:
@@ -407,8 +428,8 @@ def make_objective(ctx: SearchContext):
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            if explainer is not None:
-                explainer.stopped(trial, strategy, "FAIL",
+            for observer in observers:
+                observer.trial_stopped(trial, strategy, "FAIL",
                                   f"{type(exc).__name__}: {exc}")
             raise
         for key in _METRIC_ATTRS:
@@ -431,8 +452,8 @@ def make_objective(ctx: SearchContext):
                       is_best=_is_best(trial.study, post.value),
                       resampler=strategy.resampler, resample_seconds=resample_seconds,
                       resample_runs=_resampler_runs(strategy, summaries))
-        if explainer is not None:
-            explainer.completed(trial, strategy, scores[ctx.scored], post,
+        for observer in observers:
+            observer.trial_completed(trial, strategy, scores[ctx.scored], post,
                                 ctx.y[ctx.scored])
         return post.value
 

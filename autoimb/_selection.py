@@ -297,7 +297,8 @@ def is_prior_default(candidate, kept) -> bool:
     return len(candidate.trial_numbers) == 1 and candidate.trial_numbers[0] in kept
 
 
-def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> list:
+def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50,
+                   kept_finals=()) -> list:
     """The candidates of a study's completed trials, in order of preference:
     the trivial rule, the prior default (the trials in ``context.kept``: the
     portfolio's balanced random forest), blends of the best ``ensemble_size ..
@@ -319,6 +320,11 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     from a storage without a shared score store, or from a version of autoimb
     that kept none) is scored again on the study's folds when it is among the
     best ``ensemble_size``, and its scores stored; otherwise it is left out.
+
+    ``kept_finals`` are the trial numbers of final models chosen before in the
+    study (:func:`autoimb._choice.previous_finals`): each stays a candidate
+    (a single strategy, or a blend of those members) when its trials' scores
+    are stored, so that a rerun that adds trials never loses the model it had.
     """
     from ._ensemble import Candidate, blends
     from ._search import strategy_of
@@ -372,10 +378,42 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50) -> li
     made = (blends(singles[:distinct], y, context.groups, context.objective,
                    ensemble_size, context.space.calibrations)
             if ensemble_size > 1 else [])
+    made += _kept_finals(kept_finals, made, singles, completed, context, add)
     by_cost = [singles[i] for i in np.argsort(seconds, kind="stable")]
     prior = [c for c in by_cost if is_prior_default(c, context.kept)]
     rest = [c for c in by_cost if not is_prior_default(c, context.kept)]
     return [trivial_candidate(y, context.objective), *prior, *made[::-1], *rest]
+
+
+def _kept_finals(kept_finals, made, singles, completed, context, add) -> list:
+    """Blends of earlier final models not among the pool's blends; an earlier
+    single strategy not in the pool joins the singles (through ``add``)."""
+    from ._ensemble import fixed_blend
+
+    by_number = {t.number: t for t in completed}
+    have = {tuple(sorted(c.trial_numbers)) for c in (*made, *singles)}
+    extra = []
+    for numbers in kept_finals:
+        key = tuple(sorted(numbers))
+        if not key or key in have or any(n not in by_number for n in key):
+            continue
+        members = []
+        for number in numbers:
+            member = next((c for c in singles if c.trial_numbers == (number,)), None)
+            if member is None:
+                stored = context.stored(by_number[number])
+                if stored is None:
+                    break
+                add(by_number[number], stored)
+                member = singles[-1]
+            members.append(member)
+        else:
+            have.add(key)
+            if len(members) > 1:
+                extra.append(fixed_blend(members, context.y[context.scored],
+                                         context.groups, context.objective,
+                                         context.space.calibrations))
+    return extra
 
 
 def _score_again(trial, context):

@@ -25,6 +25,7 @@ from ._worker import (
     wait_for_study,
     warn_if_unfinished,
 )
+from .explain.explainer import Explainer
 
 __all__ = ["export_study"]
 
@@ -82,7 +83,8 @@ def export_study(storage, study_name: str, path=None, *, data=None,
                                n_trials=budget_attrs.get("n_trials"), timeout=None,
                                show_progress_bar=False, data_file=data_file)
     data_checked = check_training_data(X, y, settings.pos_label)
-    run = SearchRun(settings, data_checked, join=True, budget=Budget(None)).prepare()
+    run = SearchRun(settings, data_checked, join=True, budget=Budget(None),
+                    observers=[Explainer()]).prepare()
     warn_if_unfinished(run.study, budget_attrs.get("n_trials"))
     say(f"building the model of study {study_name!r} in {location.shown} from "
         f"{count_trials(run.study, (TrialState.COMPLETE,))} completed trials")

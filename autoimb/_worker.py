@@ -50,6 +50,7 @@ from ._storage import FINGERPRINT_KEY, StorageLocation
 from ._validation import check_training_data
 from ._warnings import warn
 from .exceptions import AutoImbError, StudyMismatchError
+from .explain.explainer import Explainer
 
 __all__ = ["FINISHED", "Speaker", "StopWithParent", "WorkerReport", "count_trials",
            "read_job_data", "refuse_memory", "run_worker", "settings_of_job",
@@ -199,7 +200,8 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
                                show_progress_bar=show_progress_bar,
                                data_file=data_file)
     run = SearchRun(settings, check_training_data(X, y, settings.pos_label),
-                    join=True, budget=Budget(seconds)).prepare()
+                    join=True, budget=Budget(seconds),
+                    observers=[Explainer()]).prepare()
     study, context = run.study, run.context
     _learn_durations(study, context)
     say(f"joined study {study_name!r} in {location.shown} "

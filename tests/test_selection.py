@@ -253,3 +253,38 @@ def test_the_prior_default_stays_a_candidate_beside_a_tuned_trial_of_its_strateg
     context.kept = {0}
     pool = candidate_pool(study, context, ensemble_size=3)
     assert [c.trial_numbers for c in pool] == [(), (0,), (1,)]
+
+
+def test_a_final_chosen_before_stays_a_candidate_and_a_worse_choice_is_said(tmp_path):
+    """Check that the final model of an earlier fit (recorded in the study) is
+    a candidate of the next choice even when the best trials changed, and that
+    a fit whose choice is expected to do clearly worse than the last one's
+    warns, naming both."""
+    import optuna
+
+    from autoimb import AutoImbWarning
+    from autoimb._choice import FINALS_KEY, previous_finals, record_final
+
+    X, y = make_classification(n_samples=400, weights=[0.9], random_state=0)
+    options = {"search_space": "fast", "n_trials": 5, "cv": 3, "random_state": 0,
+               "storage": str(tmp_path / "study.journal"), "study_name": "kept",
+               "show_progress_bar": False}
+    first = AutoImbClassifier(**options).fit(X, y)
+    completed = first.results_.query("state == 'COMPLETE'")
+    worst_two = sorted(completed.sort_values("value")["number"].iloc[-2:].tolist())
+    first.study_.set_user_attr(FINALS_KEY, [{"trials": worst_two, "estimate": 1.0,
+                                             "strategy": "two of the worst"}])
+    run = SearchRun(SearchSettings(**options), check_training_data(X, y)).prepare()
+    pool = candidate_pool(run.study, run.context, ensemble_size=1,
+                          kept_finals=[f["trials"] for f in previous_finals(run.study)])
+    assert tuple(worst_two) in {tuple(sorted(c.trial_numbers)) for c in pool}
+
+    choice = SimpleNamespace(candidate=first._pool[1], estimate=2.0)
+    study = optuna.create_study()
+    study.set_user_attr(FINALS_KEY, [{"trials": [99], "estimate": 1.0,
+                                      "strategy": "before"}])
+    with pytest.warns(AutoImbWarning, match=r"expected 2 on new data, where the "
+                      r"study's last fit chose 'before', expected 1\b"):
+        record_final(study, choice)
+    assert [f["trials"] for f in previous_finals(study)][-1] == \
+        sorted(first._pool[1].trial_numbers)

@@ -21,6 +21,7 @@ empty storage it shows an empty list that the user has to reload. So
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -49,6 +50,7 @@ __all__ = [
     "DashboardServer",
     "dashboard_command",
     "run_dashboard",
+    "serving",
 ]
 
 logger = logging.getLogger(__name__)
@@ -392,6 +394,31 @@ class DashboardServer:
     def __repr__(self) -> str:
         state = self._url if self._url else "stopped"
         return f"DashboardServer({_describe(self.storage)}, {state})"
+
+
+@contextlib.contextmanager
+def serving(enabled: bool, storage, *, artifact_store=None, study_name=None):
+    """Serve optuna-dashboard for the time of a ``with`` block (a search's),
+    saying where on stderr; nothing when not ``enabled``.
+
+    Examples
+    --------
+    >>> with serving(False, None) as server:
+    ...     print(server)
+    None
+    """
+    if not enabled:
+        yield None
+        return
+    server = DashboardServer(storage, artifact_store=artifact_store,
+                             study_name=study_name).start()
+    message = f"autoimb: dashboard at {server.url}"
+    logger.info(message)
+    print(message, file=sys.stderr)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def run_dashboard(

@@ -1,5 +1,10 @@
 """Trials and studies that explain themselves in optuna-dashboard.
 
+The :class:`Explainer` observes a search (it is a
+:class:`~autoimb._search.SearchObserver`): whoever runs the search (``fit``,
+``autoimb worker``, ``autoimb export``) registers it, and the search core tells
+it of the study, each trial and the final choice without importing it.
+
 Every trial gets a Markdown note while it still runs (optuna 5 refuses notes and
 artifacts on a finished trial): its strategy in words, each fold's score, the
 confusion matrix at its threshold, and for a pruned or failed trial, why. A trial
@@ -11,6 +16,7 @@ study note tells the data, the objective and the best trial, with its figures.
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import threading
 
@@ -18,8 +24,11 @@ import numpy as np
 import optuna
 
 from .._metrics import METRICS
+from .._search import SearchObserver
 from .._storage import local_file
+from .._validation import plain_value
 from ..exceptions import AutoImbError
+from .dashboard import dashboard_command
 from .notes import (
     artifact_url,
     attach_figures,
@@ -56,26 +65,72 @@ def artifact_store_for(location: str | None):
         return None
 
 
-class Explainer:
+class Explainer(SearchObserver):
     """Writes notes and figures for the trials and the study of one search.
 
     Parameters
     ----------
-    objective : Objective
-    n_rows, n_columns : int
-    class_counts : dict
-        Count of each class label, positive last.
+    dashboard : bool, default=False
+        Figures go to a temporary folder even for a study in memory, for a
+        dashboard served during the search.
+    verbose : bool, default=False
+        Say on stderr where the study lives and the command that opens its
+        dashboard (a search that makes or resumes a study).
+
+    Attributes
+    ----------
     artifact_store : optuna artifact store or None
-        Where figures go; None writes notes only.
+        Where figures go (None: notes only), set when the study is ready.
     """
 
-    def __init__(self, objective, *, n_rows, n_columns, class_counts, artifact_store):
-        self.objective = objective
-        self.n_rows = n_rows
-        self.n_columns = n_columns
-        self.class_counts = class_counts
-        self.artifact_store = artifact_store
+    def __init__(self, *, dashboard: bool = False, verbose: bool = False):
+        self.dashboard = dashboard
+        self.verbose = verbose
+        self.artifact_store = None
         self._lock = threading.Lock()
+
+    # -- the search's steps (SearchObserver) ---------------------------------
+
+    def study_ready(self, run) -> None:
+        """Take the data's shape, the objective and the study's folder for
+        figures; write the study note of a search that makes or resumes it."""
+        data, location = run.data, run.storage_location
+        self.objective = run.objective
+        self.n_rows, self.n_columns = len(data.X), data.X.shape[1]
+        self.class_counts = {plain_value(data.negative_label):
+                             len(data.y) - data.n_positives,
+                             plain_value(data.pos_label): data.n_positives}
+        self.artifact_store = (artifact_store_for(location)
+                               if location or self.dashboard else None)
+        if run.join:
+            return
+        self.describe_study(run.study)
+        if location is not None:
+            message = (f"autoimb: study {run.study_name!r} in {location}; watch "
+                       f"it with: {dashboard_command(location)}")
+            logger.info(message)
+            if self.verbose:
+                print(message, file=sys.stderr)
+
+    def trial_completed(self, trial, strategy, scores, post, y) -> None:
+        self.completed(trial, strategy, scores, post, y)
+
+    def trial_stopped(self, trial, strategy, state: str, reason: str) -> None:
+        self.stopped(trial, strategy, state, reason)
+
+    def final_chosen(self, run, choice) -> None:
+        """The study note names the final model, with its figures."""
+        context, chosen = run.context, choice.candidate
+        numbers = chosen.trial_numbers
+        figures = None
+        if self.artifact_store is not None:
+            figures = self.figures(context.y[context.scored], chosen.scores,
+                                   chosen.post)
+        best = {"number": numbers[0] if numbers else None, "value": choice.raw,
+                "estimate": choice.estimate, "strategy": chosen.describe()}
+        if context.objective.kind == "cost":  # totals over all rows
+            best["scored_rows"] = int(np.count_nonzero(context.scored))
+        self.describe_study(run.study, best=best, figures=figures)
 
     # -- trials --------------------------------------------------------------
 
