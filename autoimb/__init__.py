@@ -18,8 +18,8 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
-from ._version import __version__
-from .exceptions import (
+from autoimb._version import __version__
+from autoimb.exceptions import (
     AutoImbError,
     AutoImbWarning,
     ModelFileError,
@@ -37,37 +37,41 @@ _LAZY = {
     "fit": "._classifier",
     "DashboardServer": ".explain.dashboard",
     "run_dashboard": ".explain.dashboard",
-    "load": "._export",
-    "Monitor": "._monitor",
-    "MonitorResult": "._monitor",
-    "PriorShiftAdapter": "._prior_shift",
-    "adapt_to_prior": "._prior_shift",
-    "estimate_prior": "._prior_shift",
-    "ThresholdedPipeline": "._fitted",
-    "evaluate": "._metrics",
-    "SearchSpace": "._spaces",
-    "list_search_spaces": "._spaces",
-    "load_search_space": "._spaces",
+    "load": ".deploy.export",
+    "Monitor": ".deploy.monitor",
+    "MonitorResult": ".deploy.monitor",
+    "PriorShiftAdapter": ".deploy.prior_shift",
+    "adapt_to_prior": ".deploy.prior_shift",
+    "estimate_prior": ".deploy.prior_shift",
+    "ThresholdedPipeline": ".pipeline.fitted",
+    "evaluate": ".pipeline.metrics",
+    "SearchSpace": ".search.spaces",
+    "list_search_spaces": ".search.spaces",
+    "load_search_space": ".search.spaces",
     "report": ".explain.report",
-    "Strategy": "._strategy",
-    "WorkerReport": "._worker",
-    "export_study": "._study_export",
-    "run_worker": "._worker",
+    "Strategy": ".pipeline.strategy",
+    "WorkerReport": ".workers.worker",
+    "export_study": ".workers.export",
+    "run_worker": ".workers.worker",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._classifier import AutoImbClassifier, fit
-    from ._export import load
-    from ._fitted import ThresholdedPipeline
-    from ._metrics import evaluate
-    from ._monitor import Monitor, MonitorResult
-    from ._prior_shift import PriorShiftAdapter, adapt_to_prior, estimate_prior
-    from ._spaces import SearchSpace, list_search_spaces, load_search_space
-    from ._strategy import Strategy
-    from ._study_export import export_study
-    from ._worker import WorkerReport, run_worker
-    from .explain.dashboard import DashboardServer, run_dashboard
-    from .explain.report import report
+    from autoimb._classifier import AutoImbClassifier, fit
+    from autoimb.deploy.export import load
+    from autoimb.deploy.monitor import Monitor, MonitorResult
+    from autoimb.deploy.prior_shift import (
+        PriorShiftAdapter,
+        adapt_to_prior,
+        estimate_prior,
+    )
+    from autoimb.explain.dashboard import DashboardServer, run_dashboard
+    from autoimb.explain.report import report
+    from autoimb.pipeline.fitted import ThresholdedPipeline
+    from autoimb.pipeline.metrics import evaluate
+    from autoimb.pipeline.strategy import Strategy
+    from autoimb.search.spaces import SearchSpace, list_search_spaces, load_search_space
+    from autoimb.workers.export import export_study
+    from autoimb.workers.worker import WorkerReport, run_worker
 
 
 def __getattr__(name):

@@ -1,7 +1,7 @@
 """AutoImbClassifier: one call searches the whole imbalance strategy.
 
 The estimator holds its parameters and its fitted state; the search itself is
-:class:`autoimb._run.SearchRun` (the search core), which ``fit`` runs.
+:class:`autoimb.search.run.SearchRun` (the search core), which ``fit`` runs.
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._budget import Budget
-from ._export import export_model
-from ._run import SearchResult, SearchRun
-from ._settings import SearchSettings
-from ._sklearn_compat import Interval, Options, StrOptions, _fit_context
-from ._validation import (
+from autoimb._sklearn_compat import Interval, Options, StrOptions, _fit_context
+from autoimb._validation import (
     as_numeric_if_possible,
     check_frame,
     check_input_shape,
@@ -30,13 +26,17 @@ from ._validation import (
     match_kinds,
     summarize_data,
 )
-from ._warnings import warn
-from .explain.dashboard import serving
-from .explain.explainer import Explainer
-from .explain.summary import summary_text
+from autoimb._warnings import warn
+from autoimb.deploy.export import export_model
+from autoimb.explain.dashboard import serving
+from autoimb.explain.explainer import Explainer
+from autoimb.explain.summary import summary_text
+from autoimb.search.budget import Budget
+from autoimb.search.run import SearchResult, SearchRun
+from autoimb.search.settings import SearchSettings
 
 if TYPE_CHECKING:
-    from .explain.diagnostics import Diagnosis
+    from autoimb.explain.diagnostics import Diagnosis
 
 __all__ = ["AutoImbClassifier", "fit", "fitted_classifier"]
 
@@ -81,7 +81,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         are few: up to 3 times a core-minute, counting one core per trial run
         at once, at most 10; each row's score averaged), 3 for medium, a
         stratified 20% holdout for large data (see ``validation_`` and
-        :func:`autoimb._folds.choose_validation`). An int asks for that many
+        :func:`autoimb.search.folds.choose_validation`). An int asks for that many
         stratified folds (lowered to the minority count if needed); a splitter
         or a list of (train, test) pairs gives the splits (test parts must not
         overlap).
@@ -162,7 +162,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,
         ``brier`` and ``ece`` (expected calibration error) of its probabilities,
         ``n_candidates`` it was chosen among and the ``tolerance`` of that
-        choice (in standard errors, see :mod:`autoimb._selection`),
+        choice (in standard errors, see :mod:`autoimb.search.selection`),
         ``chosen_as`` (``"trivial rule"``,
         ``"prior default"``, ``"blend"`` or ``"single strategy"``: its place in
         the order of preference) and ``best_candidate_value`` (the best raw
@@ -410,7 +410,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         ...                       "imbalance", "not_imbalance"}
         True
         """
-        from .explain.diagnostics import diagnose  # lazy: only when asked
+        from autoimb.explain.diagnostics import diagnose  # lazy: only when asked
 
         check_is_fitted(self)
         return diagnose(self, X, y, learning_curve=learning_curve,

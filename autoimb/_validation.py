@@ -13,9 +13,9 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ._preprocessing import ColumnKinds
-from ._warnings import warn
-from .exceptions import AutoImbError
+from autoimb._warnings import warn
+from autoimb.exceptions import AutoImbError
+from autoimb.pipeline.preprocessing import ColumnKinds
 
 __all__ = [
     "TrainingData",

@@ -15,7 +15,7 @@ import warnings
 
 import sklearn
 
-from .exceptions import AutoImbWarning
+from autoimb.exceptions import AutoImbWarning
 
 __all__ = ["warn"]
 

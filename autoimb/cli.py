@@ -15,7 +15,7 @@ Typical use, from a shell::
     autoimb presets
 
 Data files are CSV or TSV (optionally gzip-compressed) or Parquet, told apart by
-their extension (see :mod:`autoimb._io`). Errors print one line
+their extension (see :mod:`autoimb.deploy.io`). Errors print one line
 ``autoimb: error: ...`` on stderr and exit with status 2 for usage and input
 errors (a missing file, an unknown column, a bad option value, a file that is not
 an autoimb model), 1 for other failures, 130 when interrupted (Ctrl+C), 143 when
@@ -44,17 +44,17 @@ import numpy as np
 import pandas as pd
 import typer
 
-from ._io import read_table, table_format, write_table
-from ._metrics import METRICS
-from ._settings import DEFAULT_PARALLEL
-from ._validation import plain_value
-from ._version import __version__
-from .exceptions import (
+from autoimb._validation import plain_value
+from autoimb._version import __version__
+from autoimb.deploy.io import read_table, table_format, write_table
+from autoimb.exceptions import (
     AutoImbError,
     NoCompletedTrialError,
     SearchTerminated,
     StorageUnavailableError,
 )
+from autoimb.pipeline.metrics import METRICS
+from autoimb.search.settings import DEFAULT_PARALLEL
 
 __all__ = ["app", "main"]
 
@@ -219,7 +219,7 @@ def _features(model, frame: pd.DataFrame, *, drop):
 
 
 def _load_model(path: str, trust: bool):
-    from ._export import load
+    from autoimb.deploy.export import load
 
     try:
         return load(path, trusted=trust)
@@ -350,8 +350,8 @@ def fit(
     Prints a short summary on stdout; the study can be watched while it runs with
     `autoimb dashboard STORAGE`. Rerunning the same command resumes the study.
     """
-    from ._classifier import fit as fit_model
-    from ._spaces import load_search_space
+    from autoimb._classifier import fit as fit_model
+    from autoimb.search.spaces import load_search_space
 
     fmt = format.value if format is not None else (
         "skops" if out is not None and out.lower().endswith(".skops") else "joblib")
@@ -450,7 +450,7 @@ def evaluate(
     best trivial rule), average precision, precision, recall, F1 and the
     confusion matrix.
     """
-    from ._metrics import evaluate as evaluate_model
+    from autoimb.pipeline.metrics import evaluate as evaluate_model
 
     model = _load_model(model_path, trust)
     frame = read_table(data)
@@ -535,7 +535,7 @@ def monitor(
     (population stability index, Kolmogorov-Smirnov). Exits with status 1 when
     an alert fires, 0 otherwise.
     """
-    from ._monitor import Monitor
+    from autoimb.deploy.monitor import Monitor
 
     model = _load_model(model_path, trust)
     drop = [id_column] if id_column is not None else []
@@ -595,7 +595,7 @@ def dashboard(
 ):
     """Serve optuna-dashboard on a study's storage until Ctrl+C."""
     try:
-        from .explain.dashboard import run_dashboard
+        from autoimb.explain.dashboard import run_dashboard
     except ImportError as exc:
         raise _Unavailable(
             f"The dashboard is not available in this installation "
@@ -653,7 +653,7 @@ def worker(
     deadline. Does not write a model: `autoimb export` does, once the workers
     are done.
     """
-    from ._worker import run_worker
+    from autoimb.workers.worker import run_worker
 
     done = run_worker(storage, study, data=data, target=target, n_trials=trials,
                       timeout=timeout, wait=wait, show_progress_bar=progress,
@@ -697,7 +697,7 @@ def export(
     study's folds; the final model is chosen and refitted on all rows, as
     `autoimb fit` does after its search.
     """
-    from ._study_export import export_study
+    from autoimb.workers.export import export_study
 
     fmt = format.value if format is not None else (
         "skops" if out is not None and out.lower().endswith(".skops") else "joblib")
@@ -711,7 +711,7 @@ def export(
 
 
 def _shown(storage: str) -> str:
-    from ._storage import StorageLocation
+    from autoimb.storage.studies import StorageLocation
 
     return StorageLocation.parse(storage).shown
 
@@ -801,8 +801,8 @@ def report(
     family, precision-recall, cost against threshold, reliability, the confusion
     matrix and the diagnostics.
     """
-    from .explain.report import load_study, open_model_study
-    from .explain.report import report as write_report
+    from autoimb.explain.report import load_study, open_model_study
+    from autoimb.explain.report import report as write_report
 
     if (data is None) != (target is None):
         raise AutoImbError("--data and --target go together: pass both, or "
@@ -840,7 +840,7 @@ def report(
 @app.command()
 def presets():
     """List the bundled search-space presets (for fit --preset)."""
-    from ._spaces import list_search_spaces
+    from autoimb.search.spaces import list_search_spaces
 
     found = list_search_spaces()
     width = max((len(name) for name in found), default=0) + 2

@@ -33,9 +33,9 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from autoimb._objective import Objective
+from autoimb.pipeline.objective import Objective
 from autoimb._validation import check_frame, column_kinds
-from autoimb._strategy import Strategy
+from autoimb.pipeline.strategy import Strategy
 
 TREES = (100, 250)
 

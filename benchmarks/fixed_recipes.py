@@ -36,10 +36,10 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from _common import RESULTS_DIR, markdown_table
 from autoimb import load_search_space
-from autoimb._evaluation import cross_fit_postprocessing
-from autoimb._objective import Objective
-from autoimb._portfolio import PORTFOLIO, portfolio_params
-from autoimb._search import strategy_of
+from autoimb.pipeline.evaluation import cross_fit_postprocessing
+from autoimb.pipeline.objective import Objective
+from autoimb.search.portfolio import PORTFOLIO, portfolio_params
+from autoimb.search.trials import strategy_of
 from autoimb._validation import check_frame, column_kinds
 from selection_rules import SMALL
 from threshold_rules import datasets, load

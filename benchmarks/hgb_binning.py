@@ -33,7 +33,7 @@ from _common import (
 from peers_systems import DATA_DIR
 from threadpoolctl import threadpool_limits
 
-from autoimb._metrics import error_metrics
+from autoimb.pipeline.metrics import error_metrics
 from autoimb._sklearn_compat import HistGradientBoostingClassifier as Unweighted
 
 

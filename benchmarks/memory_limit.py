@@ -10,7 +10,7 @@ kddcup_http, fp_cost 1 and fn_cost the training part's imbalance ratio,
 - ``n_jobs=2``: two trials at once in the fitting process and a worker process,
   what the default ran on this 2-core machine before the memory check;
 - the default (``n_jobs=None``), which counts the memory the group leaves
-  (:mod:`autoimb._memory`);
+  (:mod:`autoimb.search.memory`);
 - ``--no-limit`` adds the default without a limit, for the trials and the
   held-out cost that the memory check gives up.
 
@@ -137,7 +137,7 @@ def run_one(name: str, n_jobs: str, budget: float, space: str = "default",
     import warnings
 
     import autoimb
-    from autoimb._memory import available_mb
+    from autoimb.search.memory import available_mb
     from scale import _split  # the benchmark's split, and the frame's MB as there
 
     X_tr, X_te, y_tr, y_te, data_mb = _split(name, seed)
@@ -222,7 +222,7 @@ def _markdown(rows, env) -> str:
         "*limit hits*: times the group's usage reached its limit (the kernel then "
         "reclaims page cache, or kills a process); *group peak*: the most the "
         "group held, page cache included; *available MB at fit*: what "
-        "`autoimb._memory.available_mb()` saw just before `fit` (the data loaded); "
+        "`autoimb.search.memory.available_mb()` saw just before `fit` (the data loaded); "
         "*data MB*: the training frame with its index, as in `scale.py` (autoimb's "
         "warnings count its columns alone); *autoimb*: the commit of each row; "
         "*pruned for memory*: trials pruned with a reason that names memory (the "

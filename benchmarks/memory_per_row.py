@@ -2,7 +2,7 @@
 
 A search records what each completed trial took per training row (the rise of
 its resident memory, sampled every 0.05 s while the folds run;
-``autoimb._memory.TrialMemory``) and predicts an over-sampling trial's memory
+``autoimb.search.memory.TrialMemory``) and predicts an over-sampling trial's memory
 from it. For a few trials on covertype_4v2's training part (the benchmark's
 stratified 75/25 split, seed 0; one holdout split, as a search of that size
 uses), each in turn in one process, this prints the sampled rise against the
@@ -31,12 +31,12 @@ from sklearn.model_selection import train_test_split
 
 from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
 from autoimb import load_search_space
-from autoimb._budget import Budget
-from autoimb._folds import Validation, make_folds
-from autoimb._memory import release_free_memory
-from autoimb._objective import Objective
-from autoimb._preprocessing import ColumnKinds
-from autoimb._search import SearchContext, make_objective, trial_size
+from autoimb.search.budget import Budget
+from autoimb.search.folds import Validation, make_folds
+from autoimb.search.memory import release_free_memory
+from autoimb.pipeline.objective import Objective
+from autoimb.pipeline.preprocessing import ColumnKinds
+from autoimb.search.trials import SearchContext, make_objective, trial_size
 from threshold_rules import load
 
 #: (model, resampler, ratio), in the order run; a trial predicts the next one

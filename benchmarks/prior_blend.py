@@ -1,7 +1,7 @@
 """Would a blend of two portfolio recipes make a better prior default than the
 balanced random forest alone?
 
-The prior default (``autoimb._portfolio.PRIOR_RECIPE``) is the candidate the
+The prior default (``autoimb.search.portfolio.PRIOR_RECIPE``) is the candidate the
 final choice prefers when cross-validation cannot tell it from the best. On the
 small sets the balanced random forest and the LightGBM recipe (300 trees at
 learning rate 0.05) take turns at being the better of the two, so the average
@@ -39,8 +39,8 @@ import pandas as pd
 import autoimb
 from _common import (RESULTS_DIR, environment, environment_line, markdown_table,
                      protocol_split, write_json)
-from autoimb._evaluation import cross_fit_postprocessing
-from autoimb._search import strategy_of
+from autoimb.pipeline.evaluation import cross_fit_postprocessing
+from autoimb.search.trials import strategy_of
 from selection_rules import SMALL
 from threshold_rules import datasets, load
 

@@ -38,8 +38,8 @@ from _common import (RESULTS_DIR, environment, environment_line, markdown_table,
 from sklearn.model_selection import train_test_split
 
 import autoimb
-from autoimb._prior import adjust_to_prior
-from autoimb._prior_shift import positive_proba
+from autoimb.pipeline.prior import adjust_to_prior
+from autoimb.deploy.prior_shift import positive_proba
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 DEFAULT = ("kc1_defects", "satimage_4", "thyroid_hypo", "coil2000", "wine_white_le4",

@@ -225,7 +225,7 @@ def run_floor(name, budget, share=1.0, seed=0):
     validation of the same rows: the floor a search of that model stands on."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from autoimb._folds import choose_validation, make_folds
+    from autoimb.search.folds import choose_validation, make_folds
 
     X_tr, _, y_tr, _, data_mb = _split(name, seed, share)
     y01 = y_tr.to_numpy().astype(int)

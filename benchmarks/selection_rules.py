@@ -63,11 +63,11 @@ import pandas as pd
 import autoimb
 from _common import (RESULTS_DIR, environment, environment_line, markdown_table,
                      protocol_split, write_json)
-from autoimb._ensemble import Candidate, blends
-from autoimb._evaluation import out_of_fold_scores
-from autoimb._portfolio import PRIOR_RECIPE
-from autoimb._search import strategy_of
-from autoimb._selection import bias_corrected_estimate
+from autoimb.search.ensemble import Candidate, blends
+from autoimb.pipeline.evaluation import out_of_fold_scores
+from autoimb.search.portfolio import PRIOR_RECIPE
+from autoimb.search.trials import strategy_of
+from autoimb.search.selection import bias_corrected_estimate
 from threshold_rules import datasets, load
 
 SMALL = ("yeast_me2", "wine_white_le4", "oil_spill", "abalone_19", "ecoli_imu",
@@ -211,7 +211,7 @@ def rules_on_pools(folder, rules):
     ``brf_first`` only (the others need the study's trials)."""
     from types import SimpleNamespace
 
-    from autoimb._objective import Objective
+    from autoimb.pipeline.objective import Objective
 
     rows = []
     for path in sorted(Path(folder).glob("*_*.npz")):

@@ -50,9 +50,9 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from _common import RESULTS_DIR, environment, environment_line, markdown_table, write_json
-from autoimb._calibration import make_calibrator
-from autoimb._strategy import Strategy
-from autoimb._threshold import (
+from autoimb.pipeline.calibration import make_calibrator
+from autoimb.pipeline.strategy import Strategy
+from autoimb.pipeline.threshold import (
     _groups,
     _middle_of_minimum,
     bayes_threshold,

@@ -119,7 +119,7 @@ print(json.dumps({{"start": start, "end": time.time(),
 # The search of a seeded fit, timed, figures off; prints one JSON line.
 OVERHEAD_CHILD = """
 import json, sys, time, warnings
-import autoimb, autoimb._run as classifier
+import autoimb, autoimb.search.run as classifier
 from sklearn.datasets import make_classification
 space, storage, n_trials, name = sys.argv[1:5]
 classifier.artifact_store_for = lambda location: None
@@ -145,7 +145,7 @@ def _trials(storage: str, name: str = "bench"):
     sys.path.insert(0, str(REPO))
     import optuna
 
-    from autoimb._storage import StorageLocation
+    from autoimb.storage.studies import StorageLocation
 
     study = optuna.load_study(study_name=name, storage=StorageLocation.parse(
         storage).open(for_search=False))
@@ -204,9 +204,9 @@ def run_processes(k: int, name: str, budget: float, folder: Path) -> dict:
     import pandas as pd
     from threshold_rules import load
 
-    from autoimb._budget import Budget
-    from autoimb._run import SearchRun
-    from autoimb._settings import SearchSettings
+    from autoimb.search.budget import Budget
+    from autoimb.search.run import SearchRun
+    from autoimb.search.settings import SearchSettings
     from autoimb._validation import check_training_data
 
     X, y = load(name)

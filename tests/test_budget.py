@@ -7,8 +7,8 @@ import pytest
 from sklearn.datasets import make_classification
 
 import autoimb
-from autoimb._budget import Budget, strategy_size
-from autoimb._strategy import Strategy
+from autoimb.pipeline.strategy import Strategy
+from autoimb.search.budget import Budget, strategy_size
 
 
 def test_predict_scales_with_size_and_family():
@@ -91,7 +91,7 @@ def test_resampler_time_grows_with_the_square_of_the_rows_above_its_runs():
 
 def test_a_resampler_records_its_time():
     """Check that the resampling step reports the seconds it took."""
-    from autoimb._resampling import AdaptiveResampler
+    from autoimb.pipeline.resampling import AdaptiveResampler
 
     X, y = make_classification(n_samples=500, weights=[0.9], random_state=0)
     resampler = AdaptiveResampler("smote", sampling_ratio=0.5, k_neighbors=5,

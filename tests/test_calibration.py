@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss
 
-from autoimb._calibration import make_calibrator
+from autoimb.pipeline.calibration import make_calibrator
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_sigmoid_on_tied_scores_is_the_likelihood_fit_once_merged():
     """Check that on 200,000 rows with few distinct scores, the fit on the
     merged rows is the maximum-likelihood fit of every row (pooling the rows
     in runs of equal size is off by more than 1e-3 there)."""
-    from autoimb import _calibration
+    from autoimb.pipeline import calibration as _calibration
 
     rng = np.random.default_rng(0)
     y = (rng.random(200_000) < 0.004).astype(int)

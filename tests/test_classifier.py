@@ -205,7 +205,7 @@ def test_predict_checks_columns(mixed_frame, fast_options):
 def test_interrupt_keeps_best_so_far(small_data, fast_options, monkeypatch):
     """Check that Ctrl-C during the search returns the best model found so far."""
     X, y = small_data
-    from autoimb import _search
+    from autoimb.search import trials as _search
 
     original = _search.make_objective
 
@@ -272,7 +272,7 @@ def test_reported_score_does_not_beat_the_trivial_rule_on_noise():
     out 1.01-1.10; before the bias correction it reported the raw value.)"""
     from sklearn.datasets import make_classification
 
-    from autoimb._metrics import trivial_cost
+    from autoimb.pipeline.metrics import trivial_cost
 
     reported, raw = [], []
     for seed in range(3):

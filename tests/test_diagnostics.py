@@ -11,7 +11,6 @@ from sklearn.datasets import make_classification
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import autoimb
-from autoimb._objective import Objective
 from autoimb.cli import main
 from autoimb.exceptions import AutoImbError
 from autoimb.explain.diagnostics import (
@@ -21,6 +20,7 @@ from autoimb.explain.diagnostics import (
     separability,
     strategy_family,
 )
+from autoimb.pipeline.objective import Objective
 
 #: The seed article's data set: 2% of the labels drawn at random by construction.
 ARTICLE = {"n_samples": 20000, "n_features": 25, "n_informative": 10,

@@ -1,9 +1,9 @@
 import numpy as np
 
-from autoimb._ensemble import Candidate, blends
-from autoimb._evaluation import cross_fit_postprocessing
-from autoimb._objective import Objective
-from autoimb._strategy import Strategy
+from autoimb.pipeline.evaluation import cross_fit_postprocessing
+from autoimb.pipeline.objective import Objective
+from autoimb.pipeline.strategy import Strategy
+from autoimb.search.ensemble import Candidate, blends
 
 
 def _candidate(number, scores, y, fold_ids, objective):
@@ -51,7 +51,7 @@ def test_blend_members_are_cross_fitted():
     """Check that a blend's rows of fold k are decided by the members that score
     best without fold k: when fold k alone makes a member look best, fold k is
     blended without it."""
-    from autoimb._evaluation import cross_fit_postprocessing
+    from autoimb.pipeline.evaluation import cross_fit_postprocessing
 
     y, fold_ids, a, b, c = _views(n=2000, seed=3)
     objective = Objective("cost", 1.0, 9.0)

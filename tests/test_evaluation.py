@@ -15,11 +15,11 @@ from imblearn.pipeline import Pipeline
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedKFold
 
-from autoimb._evaluation import cross_fit_postprocessing, out_of_fold_scores
-from autoimb._objective import Objective
-from autoimb._postprocessing import CALIBRATIONS
-from autoimb._strategy import Strategy
 from autoimb._validation import check_frame, column_kinds
+from autoimb.pipeline.evaluation import cross_fit_postprocessing, out_of_fold_scores
+from autoimb.pipeline.objective import Objective
+from autoimb.pipeline.postprocessing import CALIBRATIONS
+from autoimb.pipeline.strategy import Strategy
 
 N = 300
 
@@ -192,7 +192,7 @@ def test_merged_rows_give_the_same_post_processing(calibrations, objective,
     """Check that post-processing tied scores on their distinct (score, label,
     fold) entries, weighted by counts, gives each row the probability, decision
     and value it gets row by row."""
-    import autoimb._evaluation as evaluation
+    import autoimb.pipeline.evaluation as evaluation
 
     scores, y, fold_ids = _tied()
     assert evaluation.merge_equal_rows(scores, y, fold_ids) is not None
@@ -210,7 +210,7 @@ def test_merged_rows_give_the_same_post_processing(calibrations, objective,
 
 def _rounded():
     """Distinct scores on enough rows to be rounded before they are merged."""
-    from autoimb._evaluation import ROUND_SCORES_ROWS
+    from autoimb.pipeline.evaluation import ROUND_SCORES_ROWS
 
     return _scored(n=ROUND_SCORES_ROWS, n_folds=3, seed=5)
 
@@ -234,7 +234,7 @@ def test_merged_rows_keep_fold_labels_out_of_fold_decisions(make):
 
 def test_distinct_scores_are_not_merged():
     """Check that merging is skipped where it would not halve the rows."""
-    from autoimb._evaluation import merge_equal_rows
+    from autoimb.pipeline.evaluation import merge_equal_rows
 
     scores, y, fold_ids = _scored()
     assert merge_equal_rows(scores, y, fold_ids) is None
@@ -243,7 +243,7 @@ def test_distinct_scores_are_not_merged():
 def test_rounded_scores_keep_their_order_and_odds():
     """Check that rounding on the logit scale never reverses two scores, moves
     no logit by more than half a step, and leaves at most the grid's values."""
-    from autoimb._evaluation import round_scores
+    from autoimb.pipeline.evaluation import round_scores
 
     rng = np.random.default_rng(3)
     scores = np.sort(np.r_[rng.random(20_000), 0.0, 1.0, 1e-9])
@@ -260,7 +260,7 @@ def test_many_rows_are_post_processed_on_rounded_scores(monkeypatch):
     """Check that from ROUND_SCORES_ROWS rows on, post-processing merges rounded
     scores into far fewer entries, and gives nearly the choices, decisions and
     value of the rows themselves; average precision is the scores' own."""
-    import autoimb._evaluation as evaluation
+    import autoimb.pipeline.evaluation as evaluation
 
     scores, y, fold_ids = _scored(n=evaluation.ROUND_SCORES_ROWS, n_folds=3, seed=4)
     assert evaluation.merge_equal_rows(scores, y, fold_ids) is None  # all distinct
@@ -290,7 +290,11 @@ def test_many_rows_are_post_processed_on_rounded_scores(monkeypatch):
 def test_merging_on_the_grid_equals_merging_rounded_scores(groups):
     """Check that counting rounded rows on the grid gives the entries, order
     and inverse map of merging the rounded scores by sorting."""
-    from autoimb._evaluation import merge_equal_rows, merge_rounded_rows, round_scores
+    from autoimb.pipeline.evaluation import (
+        merge_equal_rows,
+        merge_rounded_rows,
+        round_scores,
+    )
 
     scores, y, fold_ids = _scored(n=30_000, n_folds=4, seed=6)
     scores[:50] = 0.0  # clipped ends

@@ -17,7 +17,7 @@ from optuna_dashboard import get_note
 
 import autoimb
 import autoimb.explain
-from autoimb import _search
+from autoimb.search import trials as _search
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 import autoimb
 from autoimb import AutoImbError, AutoImbWarning, ModelFileError
-from autoimb._export import FORMAT, read_envelope, write_envelope
+from autoimb.deploy.export import FORMAT, read_envelope, write_envelope
 
 # LightGBM with SMOTE-NC and isotonic calibration: a third-party booster, an
 # imblearn pipeline with our resampler, and our calibrator and wrappers.
@@ -90,10 +90,10 @@ def test_skops_serializes_the_model_but_results(fitted):
     data = sio.dumps(clone)
     untrusted = sio.get_untrusted_types(data=data)
     for name in ("lightgbm.basic.Booster", "imblearn.pipeline.Pipeline",
-                 "autoimb._resampling.AdaptiveResampler",
-                 "autoimb._calibration.IsotonicCalibrator",
-                 "autoimb._models.CategoricalLGBM",
-                 "autoimb._fitted.ThresholdedPipeline",
+                 "autoimb.pipeline.resampling.AdaptiveResampler",
+                 "autoimb.pipeline.calibration.IsotonicCalibrator",
+                 "autoimb.pipeline.models.CategoricalLGBM",
+                 "autoimb.pipeline.fitted.ThresholdedPipeline",
                  "autoimb._classifier.AutoImbClassifier"):
         assert name in untrusted
     loaded = sio.loads(data, trusted=untrusted)

@@ -7,8 +7,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 
 import autoimb
-from autoimb._evaluation import out_of_fold_scores
-from autoimb._folds import (
+from autoimb.pipeline.evaluation import out_of_fold_scores
+from autoimb.search.folds import (
     Validation,
     check_folds,
     choose_validation,

@@ -8,7 +8,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from autoimb import AutoImbError
-from autoimb._io import SUPPORTED_FORMATS, read_table, table_format, write_table
+from autoimb.deploy.io import SUPPORTED_FORMATS, read_table, table_format, write_table
 
 
 @pytest.fixture

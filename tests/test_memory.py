@@ -17,11 +17,11 @@ import pytest
 from sklearn.datasets import make_classification
 
 import autoimb
-import autoimb._memory
-import autoimb._processes
-import autoimb._search
-from autoimb._memory import available_mb, data_mb, needed_mb, trials_that_fit
-from autoimb._processes import resolve_n_jobs
+import autoimb.search.memory
+import autoimb.search.processes
+import autoimb.search.trials
+from autoimb.search.memory import available_mb, data_mb, needed_mb, trials_that_fit
+from autoimb.search.processes import resolve_n_jobs
 
 MB = 2 ** 20
 
@@ -140,7 +140,7 @@ def test_available_memory_in_a_real_control_group():
     """Check, in a real control group limited to 300 MB, that a process sees
     at most that limit minus what it uses."""
     folder = _memory_cgroup(300)
-    out = _run_in(folder, "from autoimb._memory import available_mb\n"
+    out = _run_in(folder, "from autoimb.search.memory import available_mb\n"
                           "print(available_mb())")
     assert 0 <= float(out) < 300
 
@@ -203,8 +203,8 @@ def test_trials_that_fit(data, available, expected):
 def machine(monkeypatch):
     """Give this machine ``cores`` cores and ``available`` MB of free memory."""
     def make(cores, available):
-        monkeypatch.setattr(autoimb._processes, "_cores", lambda: cores)
-        monkeypatch.setattr(autoimb._memory, "available_mb", lambda: available)
+        monkeypatch.setattr(autoimb.search.processes, "_cores", lambda: cores)
+        monkeypatch.setattr(autoimb.search.memory, "available_mb", lambda: available)
     return make
 
 
@@ -272,7 +272,7 @@ def test_freed_memory_goes_back_to_the_system():
     # holes stay in the C allocator's heap until release_free_memory.
     code = textwrap.dedent("""
         import numpy as np
-        from autoimb._memory import release_free_memory, resident_mb
+        from autoimb.search.memory import release_free_memory, resident_mb
 
         arrays = [np.ones(8000) for _ in range(3200)]
         del arrays[::2]
@@ -289,7 +289,7 @@ def test_freed_memory_goes_back_to_the_system():
 
 def test_a_search_releases_memory_after_each_trial(monkeypatch):
     calls = []
-    monkeypatch.setattr(autoimb._search, "release_free_memory",
+    monkeypatch.setattr(autoimb.search.trials, "release_free_memory",
                         lambda: calls.append(1) or True)
     X, y = make_classification(n_samples=300, weights=[0.9], random_state=0)
     autoimb.fit(X, y, n_trials=3, storage="memory", random_state=0,

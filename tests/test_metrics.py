@@ -12,7 +12,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from autoimb._metrics import error_metrics, ranking_metrics
+from autoimb.pipeline.metrics import error_metrics, ranking_metrics
 
 
 def _cases():

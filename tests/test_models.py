@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from autoimb._models import make_model
-from autoimb._strategy import Strategy
 from autoimb._validation import check_frame, column_kinds
+from autoimb.pipeline.models import make_model
+from autoimb.pipeline.strategy import Strategy
 
 
 def _frame(n=1500, seed=0):
@@ -46,7 +46,7 @@ def test_forests_on_many_rows_draw_a_capped_sample_per_tree():
     a bootstrap sample of FOREST_ROWS rows, and below that all rows."""
     from dataclasses import replace
 
-    from autoimb._models import FOREST_ROWS
+    from autoimb.pipeline.models import FOREST_ROWS
 
     frame, _ = _frame()
     kinds = column_kinds(frame)

@@ -17,7 +17,7 @@ from conftest import read_dataset
 from sklearn.model_selection import train_test_split
 
 import autoimb
-from autoimb._monitor import population_stability_index
+from autoimb.deploy.monitor import population_stability_index
 from autoimb.exceptions import AutoImbError
 
 FP_COST, FN_COST = 1.0, 10.0

@@ -131,9 +131,10 @@ def test_cost_curve_every_step_matches_brute_force(seed, fp_cost, fn_cost):
 
 
 def test_cost_curve_counts_come_from_the_search_threshold_module():
-    """Check that the figure's steps are the cuts of autoimb._threshold.cost_curve,
-    the function the search chooses its thresholds with."""
-    from autoimb._threshold import cost_curve
+    """Check that the figure's steps are the cuts of
+    autoimb.pipeline.threshold.cost_curve, the function the search chooses its
+    thresholds with."""
+    from autoimb.pipeline.threshold import cost_curve
 
     y, p = _imbalanced(7, n=80)
     cuts, tp, fp = cost_curve(y, p, position=1.0)

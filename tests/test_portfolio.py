@@ -5,9 +5,9 @@ import math
 import optuna
 
 from autoimb import load_search_space
-from autoimb._portfolio import PORTFOLIO, enqueue_portfolio, portfolio_params
-from autoimb._preprocessing import ColumnKinds
-from autoimb._search import strategy_of
+from autoimb.pipeline.preprocessing import ColumnKinds
+from autoimb.search.portfolio import PORTFOLIO, enqueue_portfolio, portfolio_params
+from autoimb.search.trials import strategy_of
 
 NUMERIC = ColumnKinds(categorical=(), numeric=tuple(f"x{i}" for i in range(9)))
 MIXED = ColumnKinds(categorical=("c",), numeric=("a", "b"), levels=(3,))

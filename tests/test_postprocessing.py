@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from autoimb._objective import Objective
-from autoimb._postprocessing import CALIBRATIONS, PostProcessor, inner_groups
+from autoimb.pipeline.objective import Objective
+from autoimb.pipeline.postprocessing import CALIBRATIONS, PostProcessor, inner_groups
 
 
 def _log_loss(y, p):

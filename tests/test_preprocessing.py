@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 
-from autoimb._preprocessing import ColumnKinds, column_median, make_preprocessor
+from autoimb.pipeline.preprocessing import ColumnKinds, column_median, make_preprocessor
 
 
 def test_column_median_imputes_as_simple_imputer_median():

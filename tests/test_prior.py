@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from autoimb._prior import correct_odds, odds_factor
-from autoimb._strategy import Strategy
 from autoimb._validation import check_frame, column_kinds
+from autoimb.pipeline.prior import correct_odds, odds_factor
+from autoimb.pipeline.strategy import Strategy
 
 
 @pytest.mark.parametrize(("weighting", "positive_weight", "after", "expected"), [

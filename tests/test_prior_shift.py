@@ -17,9 +17,9 @@ from conftest import read_dataset
 from sklearn.model_selection import train_test_split
 
 import autoimb
-from autoimb._prior import adjust_to_prior, em_prior
-from autoimb._prior_shift import positive_proba
+from autoimb.deploy.prior_shift import positive_proba
 from autoimb.exceptions import AutoImbError
+from autoimb.pipeline.prior import adjust_to_prior, em_prior
 
 DATASET = "satimage_4"
 FP_COST, FN_COST = 1.0, 10.0

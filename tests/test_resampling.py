@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from autoimb._resampling import RESAMPLERS, AdaptiveResampler
+from autoimb.pipeline.resampling import RESAMPLERS, AdaptiveResampler
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_every_resampler_has_a_label():
 def test_interpolated_category_codes_are_snapped_to_a_code():
     """Check that SMOTE's interpolated rows get whole category codes in the
     categorical columns (a model splitting categories natively needs codes)."""
-    from autoimb._resampling import AdaptiveResampler
+    from autoimb.pipeline.resampling import AdaptiveResampler
 
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.integers(0, 4, 200).astype(float), rng.normal(size=200)])

@@ -13,14 +13,21 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from autoimb import AutoImbWarning, _memory, _search, load_search_space
-from autoimb._budget import Budget
-from autoimb._evaluation import PostProcessing
-from autoimb._folds import Validation, make_folds
-from autoimb._memory import TrialMemory
-from autoimb._objective import Objective
-from autoimb._preprocessing import ColumnKinds
-from autoimb._search import CACHED_TRIALS, SearchContext, make_objective, trial_size
+from autoimb import AutoImbWarning, load_search_space
+from autoimb.pipeline.evaluation import PostProcessing
+from autoimb.pipeline.objective import Objective
+from autoimb.pipeline.preprocessing import ColumnKinds
+from autoimb.search import memory as _memory
+from autoimb.search import trials as _search
+from autoimb.search.budget import Budget
+from autoimb.search.folds import Validation, make_folds
+from autoimb.search.memory import TrialMemory
+from autoimb.search.trials import (
+    CACHED_TRIALS,
+    SearchContext,
+    make_objective,
+    trial_size,
+)
 
 
 def _context(objective, holdout=True):
@@ -251,7 +258,7 @@ def test_a_trial_holds_one_fitted_pipeline_at_a_time(monkeypatch):
     pipeline is still alive: the trial keeps its resampling summary, not its
     model (five folds of a deep random forest would otherwise be held at once:
     over 1 GB on diabetes_readmit30)."""
-    from autoimb._strategy import Strategy
+    from autoimb.pipeline.strategy import Strategy
 
     made, alive_at_fit = [], []
     original = Strategy.make_pipeline

@@ -7,18 +7,18 @@ import pytest
 from sklearn.datasets import make_classification
 
 from autoimb import AutoImbClassifier
-from autoimb._budget import Budget
-from autoimb._objective import Objective
-from autoimb._run import SearchRun
-from autoimb._selection import (
+from autoimb._validation import check_training_data
+from autoimb.pipeline.objective import Objective
+from autoimb.search.budget import Budget
+from autoimb.search.run import SearchRun
+from autoimb.search.selection import (
     bias_corrected_estimate,
     candidate_pool,
     select,
     trivial_candidate,
     within_allowance,
 )
-from autoimb._settings import SearchSettings
-from autoimb._validation import check_training_data
+from autoimb.search.settings import SearchSettings
 
 COST = Objective("cost", 1.0, 9.0)
 
@@ -190,8 +190,8 @@ def test_the_prior_default_is_preferred_right_after_the_trivial_rule():
 def test_a_model_says_when_it_was_preferred_to_a_better_looking_candidate():
     """Check that cv_metrics_ and summary() name the place of a choice made
     within noise (the prior default here) and the best value it was preferred to."""
-    from autoimb._choice import _chosen_as
-    from autoimb._ensemble import Candidate
+    from autoimb.search.choice import _chosen_as
+    from autoimb.search.ensemble import Candidate
 
     def candidate(*numbers):
         return Candidate(numbers, (), np.zeros(1), None)
@@ -263,7 +263,7 @@ def test_a_final_chosen_before_stays_a_candidate_and_a_worse_choice_is_said(tmp_
     import optuna
 
     from autoimb import AutoImbWarning
-    from autoimb._choice import FINALS_KEY, previous_finals, record_final
+    from autoimb.search.choice import FINALS_KEY, previous_finals, record_final
 
     X, y = make_classification(n_samples=400, weights=[0.9], random_state=0)
     options = {"search_space": "fast", "n_trials": 5, "cv": 3, "random_state": 0,

@@ -1,4 +1,5 @@
-"""Tests of autoimb._shutdown: SIGTERM stops a search as Ctrl-C does, promptly."""
+"""Tests of autoimb.storage.shutdown: SIGTERM stops a search as Ctrl-C does,
+promptly."""
 
 import os
 import signal
@@ -10,10 +11,10 @@ import pytest
 from optuna.trial import TrialState
 
 import autoimb
-from autoimb import _search
-from autoimb._shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
-from autoimb._storage import resolve_storage
 from autoimb.exceptions import SearchTerminated, StorageUnavailableError
+from autoimb.search import trials as _search
+from autoimb.storage.shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
+from autoimb.storage.studies import resolve_storage
 
 
 def _sigterm_in_trial(monkeypatch, number):
@@ -122,8 +123,8 @@ def test_a_worker_process_exits_on_sigterm_outside_journal_writes(tmp_path):
 import os, signal, time
 import optuna
 from optuna.storages.journal import _file
-from autoimb._shutdown import exit_outside_journal_writes
-from autoimb._storage import resolve_storage
+from autoimb.storage.shutdown import exit_outside_journal_writes
+from autoimb.storage.studies import resolve_storage
 exit_outside_journal_writes()
 study = optuna.create_study(storage=resolve_storage({str(tmp_path / "w.journal")!r})[0],
                             study_name="w")

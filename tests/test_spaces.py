@@ -8,10 +8,10 @@ import optuna
 import pytest
 
 from autoimb import AutoImbError, list_search_spaces, load_search_space
-from autoimb._models import MODELS
-from autoimb._resampling import RESAMPLERS
-from autoimb._spaces import Param
-from autoimb._strategy import Strategy
+from autoimb.pipeline.models import MODELS
+from autoimb.pipeline.resampling import RESAMPLERS
+from autoimb.pipeline.strategy import Strategy
+from autoimb.search.spaces import Param
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Tests of autoimb._storage: locations, journal repair, database retries."""
+"""Tests of autoimb.storage.studies: locations, journal repair, database retries."""
 
 import inspect
 import json
@@ -17,9 +17,16 @@ from optuna.trial import TrialState
 from sklearn.datasets import make_classification
 
 import autoimb
-from autoimb import _optuna_compat, _storage
-from autoimb._job import JOB_KEY
-from autoimb._storage import (
+from autoimb import _optuna_compat
+from autoimb.exceptions import (
+    AutoImbError,
+    AutoImbWarning,
+    StorageUnavailableError,
+    StudyMismatchError,
+)
+from autoimb.search.job import JOB_KEY
+from autoimb.storage import studies as _storage
+from autoimb.storage.studies import (
     FINGERPRINT_KEY,
     ResilientRDBStorage,
     StorageLocation,
@@ -27,12 +34,6 @@ from autoimb._storage import (
     open_study,
     repair_journal,
     resolve_storage,
-)
-from autoimb.exceptions import (
-    AutoImbError,
-    AutoImbWarning,
-    StorageUnavailableError,
-    StudyMismatchError,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -278,7 +279,7 @@ def test_lost_connection_is_retried_until_the_database_answers(database,
         return original(self)
 
     monkeypatch.setattr(RDBStorage, "get_all_studies", flaky)
-    with caplog.at_level("WARNING", logger="autoimb._storage"):
+    with caplog.at_level("WARNING", logger="autoimb.storage.studies"):
         assert [s.study_name for s in storage.get_all_studies()] == ["s"]
     assert 0.8 * 1.75 <= clock["now"] <= 1.2 * 1.75  # 0.25 + 0.5 + 1 s, +-20%
     assert "Lost the connection to the study storage sqlite:///" in caplog.text

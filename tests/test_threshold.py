@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from autoimb._threshold import (
+from autoimb.pipeline.threshold import (
     bayes_threshold,
     best_cost_threshold,
     best_f1_threshold,
@@ -98,7 +98,7 @@ def test_a_wide_gap_puts_the_cut_near_the_cheap_errors():
 def test_objective_tunes_cost_thresholds_at_the_bayes_position():
     """Check that the cost objective's tuned threshold uses the cost-aware
     position, and the F1 threshold the middle."""
-    from autoimb._objective import Objective
+    from autoimb.pipeline.objective import Objective
 
     y = np.array([0, 0, 0, 1, 1])
     s = np.array([0.1, 0.2, 0.3, 0.7, 0.9])

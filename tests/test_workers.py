@@ -29,15 +29,15 @@ from sklearn.datasets import make_classification
 from test_postgres import server  # noqa: F401  (the module's PostgreSQL server)
 
 import autoimb
-from autoimb._budget import Budget
-from autoimb._job import BUDGET_KEY, JOB_KEY, rebuild_search_space
-from autoimb._processes import WorkerProcesses, release_left_lock, resolve_n_jobs
-from autoimb._run import SearchRun
-from autoimb._settings import SearchSettings
-from autoimb._storage import StorageLocation
 from autoimb._validation import check_training_data
 from autoimb.cli import main
 from autoimb.exceptions import AutoImbError, StudyMismatchError
+from autoimb.search.budget import Budget
+from autoimb.search.job import BUDGET_KEY, JOB_KEY, rebuild_search_space
+from autoimb.search.processes import WorkerProcesses, release_left_lock, resolve_n_jobs
+from autoimb.search.run import SearchRun
+from autoimb.search.settings import SearchSettings
+from autoimb.storage.studies import StorageLocation
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -316,8 +316,8 @@ def test_a_worker_that_does_not_stop_is_killed_and_cleaned_up_after(
     _STOP_SECONDS, removes the journal lock it held, so that the next write does
     not wait 30 s for it (Optuna's grace period), and fails its running trial
     and queues it again; all logged, and not warned about as a worker's crash."""
-    caplog.set_level(logging.WARNING, logger="autoimb._processes")
-    monkeypatch.setattr(autoimb._processes, "_STOP_SECONDS", 1.0)
+    caplog.set_level(logging.WARNING, logger="autoimb.search.processes")
+    monkeypatch.setattr(autoimb.search.processes, "_STOP_SECONDS", 1.0)
     journal = str(tmp_path / "study.journal")
     holder = subprocess.Popen(
         [sys.executable, "-c",
@@ -365,12 +365,12 @@ def test_a_journal_lock_taken_again_is_not_removed(tmp_path):
     as is a lock that was not there, and that a lock left as it was is removed."""
     lock = str(tmp_path / "study.journal.lock")
     os.symlink(str(tmp_path / "study.journal"), lock)
-    held = autoimb._processes._lock_identity(lock)
+    held = autoimb.search.processes._lock_identity(lock)
     os.rename(lock, lock + ".old")  # a new lock beside the old one: another inode
     os.symlink(str(tmp_path / "study.journal"), lock)
     assert not release_left_lock(lock, held)
     assert os.path.lexists(lock)
-    held = autoimb._processes._lock_identity(lock)
+    held = autoimb.search.processes._lock_identity(lock)
     os.unlink(lock)
     time.sleep(0.05)  # file times move in clock ticks
     os.symlink(str(tmp_path / "study.journal"), lock)
@@ -378,7 +378,7 @@ def test_a_journal_lock_taken_again_is_not_removed(tmp_path):
     assert os.path.lexists(lock)
     assert not release_left_lock(lock, None)
     assert os.path.lexists(lock)
-    assert release_left_lock(lock, autoimb._processes._lock_identity(lock))
+    assert release_left_lock(lock, autoimb.search.processes._lock_identity(lock))
     assert not os.path.lexists(lock)
     assert sorted(os.listdir(tmp_path)) == ["study.journal.lock.old"]
 
@@ -399,7 +399,7 @@ def test_resolve_n_jobs(monkeypatch, n_jobs, options, expected):
     """Check how many trials run at once for each n_jobs setting, on 8 cores:
     the default parallelizes only a timed search whose trials can run in
     processes, and at most 4 of them."""
-    monkeypatch.setattr(autoimb._processes, "_cores", lambda: 8)
+    monkeypatch.setattr(autoimb.search.processes, "_cores", lambda: 8)
     assert resolve_n_jobs(n_jobs, **options) == expected
 
 
@@ -528,7 +528,7 @@ methods = ["none"]
 
 
 def _child_workers():
-    """Process ids of this process's worker processes (``autoimb._processes``)."""
+    """Process ids of this process's worker processes (``autoimb.search.processes``)."""
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -536,7 +536,7 @@ def _child_workers():
             cmdline = (stat.parent / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == os.getpid() and b"autoimb._worker" in cmdline:
+        if ppid == os.getpid() and b"autoimb.workers.worker" in cmdline:
             pids.append(int(stat.parent.name))
     return pids
 

@@ -42,17 +42,21 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .dashboard import DashboardServer, dashboard_command, run_dashboard
-    from .diagnostics import Diagnosis, diagnose
-    from .explainer import Explainer, artifact_store_for
-    from .figures import (
+    from autoimb.explain.dashboard import (
+        DashboardServer,
+        dashboard_command,
+        run_dashboard,
+    )
+    from autoimb.explain.diagnostics import Diagnosis, diagnose
+    from autoimb.explain.explainer import Explainer, artifact_store_for
+    from autoimb.explain.figures import (
         figure_to_png,
         plot_cost_curve,
         plot_precision_recall,
         plot_reliability,
     )
-    from .notes import default_artifact_store
-    from .report import render_report
+    from autoimb.explain.notes import default_artifact_store
+    from autoimb.explain.report import render_report
 
 
 def __getattr__(name):

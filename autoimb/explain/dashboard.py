@@ -36,9 +36,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import optuna
 
-from autoimb._storage import DEFAULT_STORAGE, StorageLocation
 from autoimb.exceptions import AutoImbError
 from autoimb.explain.notes import default_artifact_store
+from autoimb.storage.studies import DEFAULT_STORAGE, StorageLocation
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -98,7 +98,8 @@ def _open_storage(location: str | BaseStorage) -> BaseStorage:
     """Storage object for a path or URL, without creating anything remote.
 
     A plain path is a journal file (created empty if missing); a database URL is
-    read without creating its tables (see :class:`autoimb._storage.StorageLocation`).
+    read without creating its tables (see
+    :class:`autoimb.storage.studies.StorageLocation`).
     """
     return StorageLocation.parse(location).open(for_search=False)
 

@@ -1,7 +1,7 @@
 """Trials and studies that explain themselves in optuna-dashboard.
 
 The :class:`Explainer` observes a search (it is a
-:class:`~autoimb._search.SearchObserver`): whoever runs the search (``fit``,
+:class:`~autoimb.search.trials.SearchObserver`): whoever runs the search (``fit``,
 ``autoimb worker``, ``autoimb export``) registers it, and the search core tells
 it of the study, each trial and the final choice without importing it.
 
@@ -23,13 +23,10 @@ import threading
 import numpy as np
 import optuna
 
-from .._metrics import METRICS
-from .._search import SearchObserver
-from .._storage import local_file
-from .._validation import plain_value
-from ..exceptions import AutoImbError
-from .dashboard import dashboard_command
-from .notes import (
+from autoimb._validation import plain_value
+from autoimb.exceptions import AutoImbError
+from autoimb.explain.dashboard import dashboard_command
+from autoimb.explain.notes import (
     artifact_url,
     attach_figures,
     attach_study_note,
@@ -38,6 +35,9 @@ from .notes import (
     study_note,
     trial_note,
 )
+from autoimb.pipeline.metrics import METRICS
+from autoimb.search.trials import SearchObserver
+from autoimb.storage.studies import local_file
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,11 @@ class Explainer(SearchObserver):
 
     def figures(self, y, scores, post) -> dict:
         """The best trial's figures, by name."""
-        from .figures import plot_cost_curve, plot_precision_recall, plot_reliability
+        from autoimb.explain.figures import (
+            plot_cost_curve,
+            plot_precision_recall,
+            plot_reliability,
+        )
 
         figures = {
             "precision_recall": plot_precision_recall(y, post.proba,

@@ -27,8 +27,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from autoimb._threshold import cost_curve, cost_loss
 from autoimb.exceptions import AutoImbError
+from autoimb.pipeline.threshold import cost_curve, cost_loss
 
 __all__ = [
     "figure_to_png",
@@ -133,7 +133,7 @@ def _cost_steps(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Total misclassification cost as a step function of the threshold.
 
-    The counts of every cut come from :func:`autoimb._threshold.cost_curve`
+    The counts of every cut come from :func:`autoimb.pipeline.threshold.cost_curve`
     (one sort, cumulative sums: O(n log n)), the function the search chooses
     its thresholds with; a sample is predicted positive when its score is
     ``>= threshold``.
@@ -313,7 +313,7 @@ def plot_cost_curve(
 
     A sample is predicted positive when ``proba >= threshold``; the total cost
     is ``fp_cost * FP + fn_cost * FN``. It is computed at every cut between
-    distinct scores by :func:`autoimb._threshold.cost_curve` (cumulative sums
+    distinct scores by :func:`autoimb.pipeline.threshold.cost_curve` (cumulative sums
     over the sorted scores, O(n log n)), and drawn as a step function.
 
     Parameters

@@ -57,8 +57,8 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from autoimb._optuna_compat import storage_of, study_id_of, trial_id_of, trial_stand_in
-from autoimb._storage import local_file
 from autoimb.exceptions import AutoImbError
+from autoimb.storage.studies import local_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -26,10 +26,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from autoimb._run import results_table
 from autoimb._validation import summarize_data
 from autoimb._version import __version__
 from autoimb.exceptions import AutoImbError
+from autoimb.search.run import results_table
 
 __all__ = ["render_report", "report", "summarize_data"]
 
@@ -115,7 +115,7 @@ def load_study(location: str, name: str):
     ``(study, None)`` or ``(None, reason)``."""
     import optuna
 
-    from autoimb._storage import StorageLocation
+    from autoimb.storage.studies import StorageLocation
 
     try:
         parsed = StorageLocation.parse(location)
@@ -129,8 +129,8 @@ def load_study(location: str, name: str):
 
 def _choices(results: pd.DataFrame) -> pd.DataFrame:
     """The choices of each completed trial in one vocabulary for all models."""
-    from autoimb._models import MODELS
-    from autoimb._resampling import RESAMPLERS
+    from autoimb.pipeline.models import MODELS
+    from autoimb.pipeline.resampling import RESAMPLERS
 
     rows = []
     for _, row in results.iterrows():
@@ -213,7 +213,7 @@ def importances(results: pd.DataFrame, *, minimize: bool,
 
 
 def _family_table(model, results) -> list[dict]:
-    from .diagnostics import FAMILIES, trial_families
+    from autoimb.explain.diagnostics import FAMILIES, trial_families
 
     done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
     if done.empty:
@@ -277,7 +277,7 @@ def _table(header: list[str], rows: list[list], *, numeric=(), classes=None) -> 
 
 
 def _figure(fig, alt: str, caption: str) -> str:
-    from .figures import figure_to_png
+    from autoimb.explain.figures import figure_to_png
 
     data = base64.b64encode(figure_to_png(fig, dpi=90)).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
@@ -359,7 +359,7 @@ def _pipeline_section(model) -> str:
 
 
 def _history_section(model, results, source) -> str:
-    from .figures import plot_search_history
+    from autoimb.explain.figures import plot_search_history
 
     minimize = model.objective_.kind == "cost"
     done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
@@ -380,7 +380,7 @@ def _history_section(model, results, source) -> str:
 
 
 def _importance_section(model, results) -> str:
-    from .figures import plot_bars
+    from autoimb.explain.figures import plot_bars
 
     found, note = importances(results, minimize=model.objective_.kind == "cost")
     parts = []
@@ -396,7 +396,7 @@ def _importance_section(model, results) -> str:
 
 
 def _family_section(model, results) -> str:
-    from .figures import plot_bars
+    from autoimb.explain.figures import plot_bars
 
     rows = _family_table(model, results)
     if not rows:
@@ -443,7 +443,11 @@ def _family_section(model, results) -> str:
 
 
 def _curves_section(model) -> str:
-    from .figures import plot_cost_curve, plot_precision_recall, plot_reliability
+    from autoimb.explain.figures import (
+        plot_cost_curve,
+        plot_precision_recall,
+        plot_reliability,
+    )
 
     y = np.asarray(model.oof_target_).astype(int)
     proba = np.asarray(model.oof_proba_, dtype=float)
@@ -494,7 +498,7 @@ def _confusion_section(model) -> str:
 
 
 def _diagnostics_section(diagnosis) -> str:
-    from .figures import plot_learning_curve
+    from autoimb.explain.figures import plot_learning_curve
 
     if diagnosis is None:
         return ""

@@ -53,20 +53,24 @@ import numpy as np
 
 # Names other modules and tests import from here are re-exported ("as" marks
 # them for the linter).
-from ._stats import MIN_GAIN as MIN_GAIN
-from ._stats import _paired_se as _paired_se
-from .families import FAMILIES, strategy_family
-from .families import trial_families as trial_families
-from .gain import StrategyGain, strategy_gain
-from .learning import FRACTIONS as FRACTIONS
-from .learning import LearningCurve, LearningPoint, _learning_curve_of
-from .learning import learning_curve as learning_curve
-from .noise import LOW_HALF_SHARE as LOW_HALF_SHARE
-from .noise import NOISE_SHARE as NOISE_SHARE
-from .noise import LabelNoise, label_noise
-from .separation import WEAK_AUC as WEAK_AUC
-from .separation import Separability, separability
-from .verdict import (
+from autoimb.explain.diagnostics._stats import MIN_GAIN as MIN_GAIN
+from autoimb.explain.diagnostics._stats import _paired_se as _paired_se
+from autoimb.explain.diagnostics.families import FAMILIES, strategy_family
+from autoimb.explain.diagnostics.families import trial_families as trial_families
+from autoimb.explain.diagnostics.gain import StrategyGain, strategy_gain
+from autoimb.explain.diagnostics.learning import FRACTIONS as FRACTIONS
+from autoimb.explain.diagnostics.learning import (
+    LearningCurve,
+    LearningPoint,
+    _learning_curve_of,
+)
+from autoimb.explain.diagnostics.learning import learning_curve as learning_curve
+from autoimb.explain.diagnostics.noise import LOW_HALF_SHARE as LOW_HALF_SHARE
+from autoimb.explain.diagnostics.noise import NOISE_SHARE as NOISE_SHARE
+from autoimb.explain.diagnostics.noise import LabelNoise, label_noise
+from autoimb.explain.diagnostics.separation import WEAK_AUC as WEAK_AUC
+from autoimb.explain.diagnostics.separation import Separability, separability
+from autoimb.explain.diagnostics.verdict import (
     _VERDICTS,
     _curve_sentence,
     _gain_sentence,

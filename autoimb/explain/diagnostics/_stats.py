@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoimb._metrics import (
+from autoimb.pipeline.metrics import (
     stratified_bootstrap_counts,
     trivial_cost,
     weighted_average_precision,

@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from autoimb._models import MODELS
+from autoimb.pipeline.models import MODELS
 
 #: Strategy families, in the order reports show them.
 FAMILIES = {

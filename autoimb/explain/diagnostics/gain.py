@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._stats import MIN_GAIN, _normalized, _paired_se, _trivial
-from .families import FAMILIES, trial_families
+from autoimb.explain.diagnostics._stats import (
+    MIN_GAIN,
+    _normalized,
+    _paired_se,
+    _trivial,
+)
+from autoimb.explain.diagnostics.families import FAMILIES, trial_families
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,16 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from autoimb._evaluation import cross_fit_postprocessing
-from autoimb._postprocessing import CALIBRATIONS
-from autoimb._spaces import load_search_space
 from autoimb.exceptions import AutoImbError
-
-from ._stats import MIN_GAIN, _normalized, _paired_se, _trivial
+from autoimb.explain.diagnostics._stats import (
+    MIN_GAIN,
+    _normalized,
+    _paired_se,
+    _trivial,
+)
+from autoimb.pipeline.evaluation import cross_fit_postprocessing
+from autoimb.pipeline.postprocessing import CALIBRATIONS
+from autoimb.search.spaces import load_search_space
 
 #: Fractions of each fold's training rows the learning curve refits on.
 FRACTIONS = (0.25, 0.5, 0.75)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autoimb._metrics import weighted_average_precision, weighted_roc_auc
-
-from ._stats import _bootstrap
+from autoimb.explain.diagnostics._stats import _bootstrap
+from autoimb.pipeline.metrics import weighted_average_precision, weighted_roc_auc
 
 #: ROC AUC below which the features are said to separate the classes poorly.
 WEAK_AUC = 0.80

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 
-from .gain import StrategyGain
-from .learning import LearningCurve
-from .noise import NOISE_SHARE, LabelNoise
-from .separation import WEAK_AUC, Separability
+from autoimb.explain.diagnostics.gain import StrategyGain
+from autoimb.explain.diagnostics.learning import LearningCurve
+from autoimb.explain.diagnostics.noise import NOISE_SHARE, LabelNoise
+from autoimb.explain.diagnostics.separation import WEAK_AUC, Separability
 
 _VERDICTS = {
     "label_noise": "Label noise (or classes that overlap) limits this model more "

@@ -1,0 +1,586 @@
+"""The Optuna study: objective, article recipes first, stopping and progress."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+from optuna.trial import FixedTrial, TrialState
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
+from tqdm.auto import tqdm
+
+from autoimb._warnings import warn
+from autoimb.exceptions import NoCompletedTrialError
+from autoimb.pipeline.evaluation import (
+    PostProcessing,
+    _rows,
+    cross_fit_postprocessing,
+    out_of_fold_scores,
+)
+from autoimb.pipeline.metrics import TRIAL_ATTRS as _METRIC_ATTRS
+from autoimb.pipeline.objective import Objective
+from autoimb.pipeline.postprocessing import inner_groups
+from autoimb.pipeline.preprocessing import ColumnKinds
+from autoimb.pipeline.resampling import resampled_rows
+from autoimb.search.budget import UNSTOPPABLE_MARGIN, Budget, strategy_size
+from autoimb.search.folds import first_partition
+from autoimb.search.memory import TrialMemory, release_free_memory
+from autoimb.search.scores import ScoreStore
+from autoimb.search.spaces import SearchSpace
+from autoimb.storage.shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
+from autoimb.storage.studies import fail_dead_workers_trials, worker_id
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SearchContext", "SearchObserver", "run_search", "strategy_of"]
+
+
+# Warnings that trials raise by design and that say nothing to the user: a
+# strategy that does not converge, or scores a fold without positives, is judged
+# by its score. Everything else (FutureWarning, DeprecationWarning...) shows.
+_TRIAL_NOISE = (ConvergenceWarning, UndefinedMetricWarning,
+                optuna.exceptions.ExperimentalWarning)
+# Pruning acts only with this many folds or fewer, and this many positives in
+# every fold (medium and large data).
+_PRUNE_UP_TO_FOLDS = 3
+_PRUNE_MIN_POSITIVES = 100
+# The search stops after this many trials in a row of one process were pruned
+# before they started for want of memory: the space then proposes only trials
+# that do not fit, and each pruned trial still costs a sampler's proposal and a
+# write to the storage (a search restricted to over-sampling in 370 MB pruned
+# 2,321 in 60 s and completed 8).
+MAX_SHORT_OF_MEMORY = 20
+# A resampler that never ran is timed on an eighth of the first training fold
+# before its first trial on folds of this many rows (after over-sampling) or more.
+_MEASURE_FROM_ROWS = 20_000
+_MEASURE_SHARE = 8
+
+# Completed trials whose out-of-fold scores are kept for choosing the final
+# model (the best by value; the candidate pool takes at most this many). On
+# large data fewer are kept, so that the cache and the choice's matrices (one
+# column per candidate, one row per scored row) hold at most about
+# CACHED_VALUES scores: 50 trials of 212,000 scored rows took 95 MB, and the
+# choice three times that. Among candidates measured on that many rows, the
+# best ten by value are the ones in contention.
+CACHED_TRIALS = 50
+CACHED_VALUES = 2_000_000
+MIN_CACHED_TRIALS = 10
+
+
+class SearchObserver:
+    """What a search tells those who watch it: the explaining layer's notes
+    and figures (:class:`autoimb.explain.Explainer`), registered by whoever
+    runs the search. Every method does nothing here; the search core calls
+    them and never imports who listens.
+    """
+
+    def study_ready(self, run) -> None:
+        """The study is open and its folds made (``run``: the SearchRun)."""
+
+    def trial_completed(self, trial, strategy, scores, post, y) -> None:
+        """A trial completed: its out-of-fold ``scores`` of the scored rows,
+        their post-processing ``post`` and labels ``y``."""
+
+    def trial_stopped(self, trial, strategy, state: str, reason: str) -> None:
+        """A trial was pruned (``state`` "PRUNED") or failed ("FAIL")."""
+
+    def final_chosen(self, run, choice) -> None:
+        """The final model was chosen (``choice``: a FinalChoice)."""
+
+
+@dataclass
+class SearchContext:
+    """What every trial of one search shares."""
+
+    X: object
+    y: np.ndarray
+    kinds: ColumnKinds
+    folds: list
+    objective: Objective
+    space: SearchSpace
+    model_seed: int
+    oof_cache: dict = field(default_factory=dict)  # see keep_scores
+    scores: ScoreStore = field(default_factory=ScoreStore)  # the study's, stored
+    kept: set = field(default_factory=set)  # trials never trimmed from the cache
+    observers: list = field(default_factory=list)  # SearchObserver, see there
+    budget: Budget = field(default_factory=lambda: Budget(None))
+    memory: TrialMemory = field(default_factory=TrialMemory)
+    model_threads: int = 1
+
+    @functools.cached_property
+    def class_counts(self) -> tuple[int, int]:
+        """Negatives and positives among all rows."""
+        n_pos = int(np.sum(self.y))
+        return len(self.y) - n_pos, n_pos
+
+    @functools.cached_property
+    def fold_ids(self) -> np.ndarray:
+        """The fold each row is held out in (in the first repetition, when folds
+        are repeated); -1 for rows no fold holds out."""
+        ids = np.full(len(self.y), -1, dtype=int)
+        for k, (_, test) in enumerate(self.partition):
+            ids[test] = k
+        return ids
+
+    @functools.cached_property
+    def partition(self) -> list:
+        """The folds of the first repetition (all of them when not repeated)."""
+        return first_partition(self.folds)
+
+    @functools.cached_property
+    def scored(self) -> np.ndarray:
+        """Rows that some fold holds out: those every candidate is scored on."""
+        return self.fold_ids >= 0
+
+    @functools.cached_property
+    def groups(self) -> np.ndarray:
+        """The groups post-processing is cross-fitted over, for the scored rows:
+        their folds, or three stratified groups when one split scored them all
+        (a holdout)."""
+        groups = self.fold_ids[self.scored]
+        if len(np.unique(groups)) >= 2:
+            return groups
+        y = self.y[self.scored]
+        return inner_groups(y, np.arange(len(y)))
+
+    @functools.cached_property
+    def cached_trials(self) -> int:
+        """How many trials' scores the cache keeps: ``CACHED_TRIALS``, fewer
+        (down to ``MIN_CACHED_TRIALS``) when the scored rows are many."""
+        n_scored = max(int(self.scored.sum()), 1)
+        return max(MIN_CACHED_TRIALS, min(CACHED_TRIALS, CACHED_VALUES // n_scored))
+
+    def keep_scores(self, trial, scores, post: PostProcessing) -> None:
+        """Store a completed trial's out-of-fold scores (of the scored rows, as
+        float32) with the study, where every process that chooses the final
+        model reads them (:mod:`autoimb.search.scores`), and cache them with their
+        post-processing in this process, keeping the best ``cached_trials`` by
+        value so that the cache stays the same size however many trials run.
+
+        ``post`` must be :meth:`postprocess` of the same float32 scores, as
+        :meth:`stored` computes it again in another process."""
+        scored = np.asarray(scores)[self.scored].astype(np.float32)
+        try:
+            self.scores.save(trial, scored)
+        except Exception as exc:  # the trial counts; the choice will not see it
+            warn(f"Could not store the out-of-fold scores of trial {trial.number} "
+                 f"in {self.scores.describe()} ({type(exc).__name__}: {exc}); the "
+                 "final model will be chosen without it. Free disk space or check "
+                 "the folder's permissions.")
+        self.oof_cache[trial.number] = (scored, post)
+        self.trim_cache()
+
+    def stored(self, trial):
+        """``(scores, post)`` of a completed trial: its stored out-of-fold
+        scores (float32, of the scored rows) and their post-processing, from
+        this process's cache or from the study's store; None when the study
+        holds none for it."""
+        cached = self.oof_cache.get(trial.number)
+        if cached is not None:
+            return cached
+        scores = self.scores.load(trial, n_rows=int(self.scored.sum()))
+        if scores is None:
+            return None
+        post = self._postprocess_scored(scores)
+        post.proba = post.proba.astype(np.float32)
+        return scores, post
+
+    def trim_cache(self) -> None:
+        """Drop the worst cached trials beyond ``cached_trials``, except those
+        in ``kept`` (the prior default's, which the final choice may prefer)."""
+        cache = self.oof_cache
+        sign = 1.0 if self.objective.direction == "minimize" else -1.0
+        while len(cache) > self.cached_trials:
+            items = [item for item in list(cache.items())  # other threads add
+                     if item[0] not in self.kept]
+            if not items:
+                break
+            worst = max(items, key=lambda item: sign * item[1][1].value)[0]
+            cache.pop(worst, None)
+
+    def postprocess(self, scores) -> PostProcessing:
+        """Cross-fitted post-processing of out-of-fold scores (of all rows), in
+        the one precision they are stored in (float32), so that any process
+        that reads them back computes the same."""
+        return self._postprocess_scored(
+            np.asarray(scores)[self.scored].astype(np.float32))
+
+    def _postprocess_scored(self, scored) -> PostProcessing:
+        return cross_fit_postprocessing(
+            scored.astype(float), self.y[self.scored], self.groups,
+            objective=self.objective, calibrations=self.space.calibrations)
+
+
+def strategy_of(space: SearchSpace, params: dict, kinds: ColumnKinds):
+    """The strategy a finished trial's parameters stand for."""
+    return space.suggest(FixedTrial(params), has_categorical=kinds.has_categorical,
+                         has_numeric=kinds.has_numeric)
+
+
+class _Stopper:
+    """Stops the study once enough trials finished, when they keep failing, when
+    no trial could finish before the budget's deadline, or when the last
+    :data:`MAX_SHORT_OF_MEMORY` trials were all too large for the memory left."""
+
+    def __init__(self, n_trials, max_failures, budget):
+        self.n_trials = n_trials
+        self.max_failures = max_failures
+        self.budget = budget
+        self.failures = 0
+        self.short_of_memory = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, study, trial):
+        with self._lock:
+            if trial.state == TrialState.FAIL:
+                self.failures += 1
+                logger.warning("Trial %d failed: %s", trial.number,
+                               trial.user_attrs.get("error", "unknown error"))
+            if trial.user_attrs.get(_SHORT_OF_MEMORY):
+                self.short_of_memory += 1
+            elif trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                self.short_of_memory = 0
+            done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
+            if (self.n_trials is not None and done >= self.n_trials) or \
+                    self.failures >= self.max_failures or \
+                    not self.budget.allows(self.budget.cheapest_trial()):
+                study.stop()
+            elif self.short_of_memory >= MAX_SHORT_OF_MEMORY:
+                self.short_of_memory = 0
+                left = (f", {self.budget.remaining():.0f} s before its deadline"
+                        if self.budget.timeout is not None else "")
+                warn(f"The search stopped{left}: its last {MAX_SHORT_OF_MEMORY} "
+                     "trials were pruned before they started, each needing more "
+                     "memory than was left for its over-sampled rows "
+                     f"({trial.user_attrs.get('pruned_reason', '')}). Give it more "
+                     "memory, or a search space with lower sampling ratios or "
+                     "without over-sampling.")
+                study.stop()
+
+
+#: Marks a trial pruned because it would not fit in the memory left.
+_SHORT_OF_MEMORY = "short_of_memory"
+
+
+class _Progress:
+    """A tqdm bar over finished trials, showing the best trial so far and, with
+    a time budget, the seconds left.
+
+    The best is shown unit-free, as the summary shows it: the normalized cost
+    (the cost over that of the cheaper trivial rule on the same rows), or the
+    average precision. A trial's raw cost is a total over the rows it was
+    scored on, a holdout's fifth of the data on large data, whereas
+    ``best_score_`` and the summary count costs over all the training rows.
+
+    >>> from types import SimpleNamespace
+    >>> best = SimpleNamespace(number=3, value=120.0,
+    ...                        user_attrs={"normalized_cost": 0.41234})
+    >>> _Progress.describe(best, "cost")
+    'best #3: normalized cost 0.412'
+    >>> _Progress.describe(SimpleNamespace(number=0, value=0.61789, user_attrs={}),
+    ...                    "average_precision")
+    'best #0: average precision 0.6179'
+    """
+
+    def __init__(self, total, initial, enabled, metric, budget):
+        self.bar = tqdm(total=total, initial=initial, desc="autoimb search",
+                        unit="trial", disable=not enabled, dynamic_ncols=True)
+        self.metric = metric
+        self.budget = budget
+
+    def __call__(self, study, trial):
+        if self.bar.disable:
+            return
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            # every worker's trials count, whoever ran them
+            done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
+            self.bar.update(max(0, done - self.bar.n))
+        parts = []
+        try:
+            parts.append(self.describe(study.best_trial, self.metric))
+        except ValueError:
+            pass
+        if self.budget.timeout is not None:
+            parts.append(f"{max(self.budget.remaining(), 0.0):.0f} s left")
+        if parts:
+            self.bar.set_postfix_str(", ".join(parts))
+
+    @staticmethod
+    def describe(best, metric) -> str:
+        """The best trial in a few words: its number and unit-free value."""
+        normalized = best.user_attrs.get("normalized_cost")
+        if metric == "cost" and normalized is not None:
+            return f"best #{best.number}: normalized cost {normalized:.3f}"
+        return f"best #{best.number}: {metric.replace('_', ' ')} {best.value:.4g}"
+
+    def close(self):
+        self.bar.close()
+
+
+def _count(study, states):
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def make_objective(ctx: SearchContext):
+    """The function Optuna calls for each trial."""
+    objective = ctx.objective
+    observers = ctx.observers
+
+    budget = ctx.budget
+    # Pruning on a fold's rows leaves the surviving trials lucky on those rows,
+    # which no later correction sees. It is worth that only where trials are
+    # slow and folds hold many positives: 3 folds or fewer, 100+ positives each.
+    prune = 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and min(
+        int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
+    # A trial on one split cannot stop between folds: it needs a wider margin.
+    margin = UNSTOPPABLE_MARGIN if len(ctx.folds) == 1 else 1.0
+
+    def run_trial(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker_id())
+        started = time.perf_counter()
+        strategy = None
+        # Each fold's fitted pipeline is dropped once it has scored its fold:
+        # holding all of them would hold one model per fold at once (five
+        # forests of a deep random forest). Only its resampling summary stays.
+        fitted, summaries, fold_scores = [], [], []
+
+        def stop_early(reason):
+            trial.set_user_attr("pruned_reason", reason)
+            for observer in observers:
+                observer.trial_stopped(trial, strategy, "PRUNED", reason)
+            raise optuna.TrialPruned(reason)
+
+        def make_pipeline():
+            fitted.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed,
+                                                 n_jobs=ctx.model_threads))
+            return fitted[-1]
+
+        def report(k, test, scores):
+            steps = fitted.pop().named_steps
+            if "resample" in steps:
+                summaries.append(steps["resample"].summary_)
+            left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
+            if left > 0 and not budget.allows(left):
+                stop_early(f"after fold {k + 1} of {len(ctx.folds)}, the other "
+                           f"folds (about {left:.0f} s) would overrun the budget")
+            fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
+            trial.set_user_attr("fold_scores", fold_scores)
+            trial.report(float(np.mean(fold_scores)), step=k)
+            # A trial whose last fold is scored is complete: keep it.
+            if prune and k < len(ctx.folds) - 1 and trial.should_prune():
+                reason = (
+                    f"after fold {k + 1} of {len(ctx.folds)}, its running "
+                    f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
+                    f"{np.mean(fold_scores):.4g} was worse than the median of earlier "
+                    "trials at the same fold")
+                trial.set_user_attr("pruned_reason", reason)
+                for observer in observers:
+                    observer.trial_stopped(trial, strategy, "PRUNED", reason)
+                raise optuna.TrialPruned()
+
+        try:
+            strategy = ctx.space.suggest(
+                trial, has_categorical=ctx.kinds.has_categorical,
+                has_numeric=ctx.kinds.has_numeric)
+            trial.set_user_attr("strategy", strategy.describe())
+            size, fold_rows = trial_size(strategy, ctx)
+            rows_factor = fold_rows / len(ctx.folds[0][0])
+            if rows_factor > 1:  # what every process has learned so far
+                ctx.memory.learn(trial.study)
+            short = ctx.memory.shortfall(strategy.model, fold_rows, rows_factor)
+            if short is not None:  # one that over-samples less may still fit
+                trial.set_user_attr(_SHORT_OF_MEMORY, True)
+                stop_early(short)
+            if budget.timeout is not None and fold_rows >= _MEASURE_FROM_ROWS \
+                    and budget.needs_measuring(strategy.resampler):
+                budget.record_resampling(strategy.resampler,
+                                         _time_resampler(strategy, ctx))
+            predicted = budget.predict(strategy.model, size, strategy.resampler,
+                                       rows=fold_rows, folds=len(ctx.folds))
+            if not budget.allows(margin * predicted):  # a cheaper one may still fit
+                stop_early(f"it would take about {predicted:.0f} s and the "
+                           "budget has less left"
+                           + (" (a one-split trial cannot stop part way, so it "
+                              f"needs {margin:g} times that)" if margin > 1 else ""))
+            try:
+                with stop_at(budget.hard_stop()), ctx.memory.watch() as memory:
+                    scores, _, seconds = out_of_fold_scores(
+                        make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report,
+                        call=call_stoppably)
+            except OutOfTime:
+                stop_early(f"stopped in fold {len(fold_scores) + 1} of "
+                           f"{len(ctx.folds)}: the budget's time for trials ran out")
+            post = ctx.postprocess(scores)
+        except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see _shutdown)
+            reason = str(exc) or "interrupted (Ctrl-C)"
+            trial.set_user_attr("error", f"{reason}; queued again")
+            trial.study.enqueue_trial(trial.params,
+                                      user_attrs={"retry_of": trial.number})
+            raise
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            for observer in observers:
+                observer.trial_stopped(trial, strategy, "FAIL",
+                                  f"{type(exc).__name__}: {exc}")
+            raise
+        for key in _METRIC_ATTRS:
+            trial.set_user_attr(key, _json_float(post.metrics[key]))
+        trial.set_user_attr("calibration", post.calibration)
+        trial.set_user_attr("threshold_rule", post.rule)
+        trial.set_user_attr("fit_time", round(seconds, 3))
+        trial.set_user_attr("confusion", {k: post.metrics[k] for k in
+                                          ("tn", "fp", "fn", "tp")})
+        resample_seconds = sum(s.get("seconds", 0.0) for s in summaries)
+        if summaries:
+            trial.set_user_attr("resampling", _resampling_text(summaries))
+            trial.set_user_attr("resample_time", round(resample_seconds, 3))
+        post.proba = post.proba.astype(np.float32)
+        ctx.keep_scores(trial, scores, post)
+        if memory.increase is not None:
+            ctx.memory.keep(trial, strategy.model, fold_rows, memory.increase)
+        budget.record(strategy.model, size,
+                      time.perf_counter() - started, seconds / len(ctx.folds),
+                      is_best=_is_best(trial.study, post.value),
+                      resampler=strategy.resampler, resample_seconds=resample_seconds,
+                      resample_runs=_resampler_runs(strategy, summaries))
+        for observer in observers:
+            observer.trial_completed(trial, strategy, scores[ctx.scored], post,
+                                ctx.y[ctx.scored])
+        return post.value
+
+    return run_trial
+
+
+def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:
+    """What the budget predicts a trial's time from: the strategy's size
+    (:func:`strategy_size`) times the share of the rows its model trains on
+    after resampling, and the rows of one training fold after over-sampling."""
+    rows = resampled_rows(strategy.resampler, strategy.sampling_ratio,
+                          *ctx.class_counts)
+    return (strategy_size(strategy) * rows / len(ctx.y),
+            rows * len(ctx.folds[0][0]) / len(ctx.y))
+
+
+def _time_resampler(strategy, ctx: SearchContext) -> list:
+    """Time the strategy's resampler on an eighth of the first training fold's
+    rows (preprocessed as the pipeline does), before its first run on a large
+    fold: its time there is then predicted from this, not from the model's.
+    Returns ``[(rows, seconds)]``, or ``[]`` when it fails on the sample."""
+    train = ctx.folds[0][0]
+    rows = np.random.default_rng(0).choice(
+        train, size=max(len(train) // _MEASURE_SHARE, 2), replace=False)
+    steps = strategy.make_pipeline(ctx.kinds, ctx.model_seed).pipeline.named_steps
+    y = ctx.y[rows]
+    try:
+        X = steps["preprocess"].fit_transform(_rows(ctx.X, rows), y)
+        started = time.perf_counter()
+        steps["resample"].fit_resample(X, y)
+    except Exception as exc:  # the trial itself will say what is wrong
+        logger.debug("Timing %s on a sample failed: %s", strategy.resampler, exc)
+        return []
+    seconds = time.perf_counter() - started
+    return _resampler_runs(strategy, [{**steps["resample"].summary_,
+                                       "seconds": seconds}])
+
+
+def _resampler_runs(strategy, summaries) -> list:
+    """``(rows after over-sampling, seconds)`` of each fold the resampler ran on."""
+    return [(resampled_rows(strategy.resampler, strategy.sampling_ratio,
+                            *summary["before"]), summary["seconds"])
+            for summary in summaries if "seconds" in summary]
+
+
+def _is_best(study, value) -> bool:
+    """Whether ``value`` beats every completed trial so far."""
+    try:
+        best = study.best_value
+    except ValueError:
+        return True
+    return value < best if study.direction.name == "MINIMIZE" else value > best
+
+
+def _json_float(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _resampling_text(summaries):
+    (neg0, pos0), (neg1, pos1) = summaries[0]["before"], summaries[0]["after"]
+    text = (f"fold 1: {neg0} negatives / {pos0} positives -> "
+            f"{neg1} / {pos1}")
+    adapted = sorted({s["adapted"] for s in summaries if s["adapted"]})
+    if adapted:
+        text += "; adapted: " + "; ".join(adapted)
+    return text
+
+
+def run_search(study, ctx: SearchContext, *, n_trials, timeout, n_jobs,
+               show_progress_bar, callbacks=()):
+    """Run trials until ``n_trials`` have finished in the study, or ``timeout``."""
+    dead = fail_dead_workers_trials(study)
+    if dead:
+        logger.warning("Trials %s of study %r were left running by a process that is "
+                       "gone; marked them failed.", dead, study.study_name)
+    finished = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
+    remaining = None if n_trials is None else n_trials - finished
+    if remaining is not None and remaining <= 0:
+        logger.info("Study %r already has %d finished trials; nothing to run.",
+                    study.study_name, finished)
+        return study
+    stopper = _Stopper(n_trials, max_failures=max(10, 2 * (n_trials or 10)),
+                       budget=ctx.budget)
+    progress = _Progress(n_trials, finished, show_progress_bar,
+                         ctx.objective.metric_name, ctx.budget)
+    verbosity = optuna.logging.get_verbosity()
+    # Failed trials are logged by _Stopper in one line, with the reason recorded.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings(), stop_cleanly(study):
+            for category in _TRIAL_NOISE:
+                warnings.simplefilter("ignore", category)
+            study.optimize(make_objective(ctx), n_trials=None,
+                           timeout=None if timeout is None else ctx.budget.remaining(),
+                           n_jobs=n_jobs, catch=(Exception,),
+                           callbacks=[stopper, progress, *callbacks, _release])
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+        progress.close()
+    return study
+
+
+def _release(study, trial) -> None:
+    """After each trial: the memory it freed back to the system."""
+    release_free_memory()
+
+
+def best_trial_or_raise(study):
+    """The best completed trial, or a NoCompletedTrialError with the first cause."""
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if completed:
+        return study.best_trial
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    first = next((t.user_attrs["error"] for t in failed if t.user_attrs.get("error")),
+                 None)
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    why = next((t.user_attrs["pruned_reason"] for t in pruned
+                if t.user_attrs.get("pruned_reason")), None)
+    if first or not why:
+        cause = f"First failure: {first or 'unknown'}"
+    else:
+        cause = f"First trial pruned: {why}"
+    error = NoCompletedTrialError(
+        f"No trial of study {study.study_name!r} completed ({len(failed)} failed, "
+        f"{len(pruned)} pruned). {cause}. Fix the cause, or widen the search space "
+        "or the timeout.")
+    if first:
+        error.__cause__ = RuntimeError(first)
+    raise error
