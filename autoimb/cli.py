@@ -711,7 +711,7 @@ def export(
 
 
 def _shown(storage: str) -> str:
-    from autoimb.storage.studies import StorageLocation
+    from autoimb.storage.location import StorageLocation
 
     return StorageLocation.parse(storage).shown
 

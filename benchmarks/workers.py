@@ -145,7 +145,7 @@ def _trials(storage: str, name: str = "bench"):
     sys.path.insert(0, str(REPO))
     import optuna
 
-    from autoimb.storage.studies import StorageLocation
+    from autoimb.storage.location import StorageLocation
 
     study = optuna.load_study(study_name=name, storage=StorageLocation.parse(
         storage).open(for_search=False))

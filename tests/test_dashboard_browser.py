@@ -96,7 +96,7 @@ def study_factory(tmp_path: Path) -> Callable[..., BrowserStudy]:
     """Return ``make(n_trials=3) -> BrowserStudy``: a real autoimb search whose
     study lives in a journal file, as ``autoimb.fit`` writes it by default."""
     import autoimb
-    from autoimb.storage.studies import resolve_storage
+    from autoimb.storage.location import resolve_storage
 
     X, y = make_classification(n_samples=600, n_features=6, weights=[0.9],
                                random_state=0)

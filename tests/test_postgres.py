@@ -149,7 +149,7 @@ def test_storage_url_resumes(postgres_url):
 # is random forests of 100 trees on 2000 rows, 1.5 to 3.5 s a trial on this machine
 # (300 trees took 4.6 to 7.4 s, and the tests a minute each),
 # so that no sleep is needed in library code. Heartbeats are shortened with the
-# documented environment variables (see autoimb.storage.studies).
+# documented environment variables (see autoimb.storage.databases).
 
 SLOW_SPACE = """
 description = "Random forests of 100 trees: trials of a second or two, for crash tests"

@@ -13,8 +13,8 @@ from optuna.trial import TrialState
 import autoimb
 from autoimb.exceptions import SearchTerminated, StorageUnavailableError
 from autoimb.search import trials as _search
+from autoimb.storage.location import resolve_storage
 from autoimb.storage.shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
-from autoimb.storage.studies import resolve_storage
 
 
 def _sigterm_in_trial(monkeypatch, number):
@@ -124,7 +124,7 @@ import os, signal, time
 import optuna
 from optuna.storages.journal import _file
 from autoimb.storage.shutdown import exit_outside_journal_writes
-from autoimb.storage.studies import resolve_storage
+from autoimb.storage.location import resolve_storage
 exit_outside_journal_writes()
 study = optuna.create_study(storage=resolve_storage({str(tmp_path / "w.journal")!r})[0],
                             study_name="w")

@@ -1,4 +1,4 @@
-"""Tests of autoimb.storage.studies: locations, journal repair, database retries."""
+"""Tests of autoimb.storage: locations, journal repair, database retries, studies."""
 
 import inspect
 import json
@@ -25,16 +25,12 @@ from autoimb.exceptions import (
     StudyMismatchError,
 )
 from autoimb.search.job import JOB_KEY
-from autoimb.storage import studies as _storage
-from autoimb.storage.studies import (
-    FINGERPRINT_KEY,
-    ResilientRDBStorage,
-    StorageLocation,
-    check_study_matches,
-    open_study,
-    repair_journal,
-    resolve_storage,
-)
+from autoimb.storage import databases as _databases
+from autoimb.storage import studies as _studies
+from autoimb.storage.databases import ResilientRDBStorage
+from autoimb.storage.journal import repair_journal
+from autoimb.storage.location import StorageLocation, local_file, resolve_storage
+from autoimb.storage.studies import FINGERPRINT_KEY, check_study_matches, open_study
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -58,7 +54,7 @@ def test_locations_are_parsed_in_one_place(given, kind, text, local):
     """Check that each kind of location is told apart, with its local file."""
     location = StorageLocation.parse(given)
     assert (location.kind, location.text, location.local_file) == (kind, text, local)
-    assert _storage.local_file(given) == local
+    assert local_file(given) == local
 
 
 def test_location_of_a_storage_object_and_a_path_object(tmp_path):
@@ -254,12 +250,12 @@ def database(tmp_path, monkeypatch):
     """A ResilientRDBStorage on SQLite with a short retry and no real sleeping."""
     monkeypatch.setenv("AUTOIMB_STORAGE_RETRY_SECONDS", "3")
     clock = {"now": 0.0}
-    monkeypatch.setattr(_storage.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(_databases.time, "monotonic", lambda: clock["now"])
 
     def sleep(seconds):
         clock["now"] += seconds
 
-    monkeypatch.setattr(_storage.time, "sleep", sleep)
+    monkeypatch.setattr(_databases.time, "sleep", sleep)
     storage, _ = resolve_storage(f"sqlite:///{tmp_path}/a.db")
     study = optuna.create_study(storage=storage, study_name="s")
     return storage, study, clock
@@ -279,7 +275,7 @@ def test_lost_connection_is_retried_until_the_database_answers(database,
         return original(self)
 
     monkeypatch.setattr(RDBStorage, "get_all_studies", flaky)
-    with caplog.at_level("WARNING", logger="autoimb.storage.studies"):
+    with caplog.at_level("WARNING", logger="autoimb.storage.databases"):
         assert [s.study_name for s in storage.get_all_studies()] == ["s"]
     assert 0.8 * 1.75 <= clock["now"] <= 1.2 * 1.75  # 0.25 + 0.5 + 1 s, +-20%
     assert "Lost the connection to the study storage sqlite:///" in caplog.text
@@ -417,7 +413,7 @@ def test_a_study_created_at_once_by_another_process_is_waited_for(tmp_path):
 
 def test_an_empty_study_made_by_hand_is_taken_over_after_a_short_wait(
         tmp_path, monkeypatch):
-    monkeypatch.setattr(_storage, "_SETTINGS_WAIT", 0.3)
+    monkeypatch.setattr(_studies, "_SETTINGS_WAIT", 0.3)
     storage = _journal_storage(tmp_path)
     optuna.create_study(storage=storage, study_name="s")
     study, created = open_study(storage, study_name="s", direction="minimize")
@@ -459,14 +455,14 @@ def test_a_trial_whose_process_died_is_retried_once(tmp_path):
     space = {"x": optuna.distributions.FloatDistribution(0, 1)}
     first = study.ask(space)
     first.set_user_attr("worker", _dead_worker())
-    assert _storage.fail_dead_workers_trials(study) == [0]
+    assert _studies.fail_dead_workers_trials(study) == [0]
     queued = [t for t in study.get_trials() if t.state == TrialState.WAITING]
     assert [t.user_attrs["retry_of"] for t in queued] == [0]
 
     retry = study.ask(space)  # the queued retry, by a process that dies too
     assert retry.number == 1 and retry.params == first.params
     retry.set_user_attr("worker", _dead_worker())
-    assert _storage.fail_dead_workers_trials(study) == [1]
+    assert _studies.fail_dead_workers_trials(study) == [1]
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
     assert trials[1].user_attrs["error"].endswith(
@@ -486,18 +482,18 @@ def test_a_trial_stopped_by_the_search_itself_is_not_a_death(tmp_path):
     worker = _dead_worker()
     stopped.set_user_attr("worker", worker)
     pid = int(worker.rsplit(":", 1)[1])
-    assert _storage.fail_dead_workers_trials(study, stopped=[pid]) == [0]
+    assert _studies.fail_dead_workers_trials(study, stopped=[pid]) == [0]
     assert study.get_trials()[0].user_attrs["error"] == (
         f"worker {worker} was stopped at the end of the search while running this "
         "trial")
     retry = study.ask(space)
     retry.set_user_attr("worker", _dead_worker())
-    assert _storage.fail_dead_workers_trials(study) == [1]
+    assert _studies.fail_dead_workers_trials(study) == [1]
     assert [t.user_attrs.get("retry_of") for t in study.get_trials()
             if t.state == TrialState.WAITING] == [1]
     again = study.ask(space)  # retries trial 1, which died
     again.set_user_attr("worker", _dead_worker())
-    assert _storage.fail_dead_workers_trials(study) == [2]
+    assert _studies.fail_dead_workers_trials(study) == [2]
     assert "as one did running the same parameters in trial 1" in \
         study.get_trials()[2].user_attrs["error"]
     assert not [t for t in study.get_trials() if t.state == TrialState.WAITING]

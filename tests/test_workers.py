@@ -37,7 +37,7 @@ from autoimb.search.job import BUDGET_KEY, JOB_KEY, rebuild_search_space
 from autoimb.search.processes import WorkerProcesses, release_left_lock, resolve_n_jobs
 from autoimb.search.run import SearchRun
 from autoimb.search.settings import SearchSettings
-from autoimb.storage.studies import StorageLocation
+from autoimb.storage.location import StorageLocation
 
 pytestmark = pytest.mark.timeout(180)
 

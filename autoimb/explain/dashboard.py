@@ -38,7 +38,8 @@ import optuna
 
 from autoimb.exceptions import AutoImbError
 from autoimb.explain.notes import default_artifact_store
-from autoimb.storage.studies import DEFAULT_STORAGE, StorageLocation
+from autoimb.storage.journal import DEFAULT_STORAGE
+from autoimb.storage.location import StorageLocation
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -99,7 +100,7 @@ def _open_storage(location: str | BaseStorage) -> BaseStorage:
 
     A plain path is a journal file (created empty if missing); a database URL is
     read without creating its tables (see
-    :class:`autoimb.storage.studies.StorageLocation`).
+    :class:`autoimb.storage.location.StorageLocation`).
     """
     return StorageLocation.parse(location).open(for_search=False)
 

@@ -37,7 +37,7 @@ from autoimb.explain.notes import (
 )
 from autoimb.pipeline.metrics import METRICS
 from autoimb.search.trials import SearchObserver
-from autoimb.storage.studies import local_file
+from autoimb.storage.location import local_file
 
 logger = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ import optuna
 
 from autoimb._optuna_compat import storage_of, study_id_of, trial_id_of, trial_stand_in
 from autoimb.exceptions import AutoImbError
-from autoimb.storage.studies import local_file
+from autoimb.storage.location import local_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -115,7 +115,7 @@ def load_study(location: str, name: str):
     ``(study, None)`` or ``(None, reason)``."""
     import optuna
 
-    from autoimb.storage.studies import StorageLocation
+    from autoimb.storage.location import StorageLocation
 
     try:
         parsed = StorageLocation.parse(location)

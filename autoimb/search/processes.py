@@ -57,7 +57,8 @@ from pathlib import Path
 from autoimb._warnings import warn
 from autoimb.search import memory as _memory  # through the module: tests patch it
 from autoimb.search.settings import DEFAULT_PARALLEL
-from autoimb.storage.studies import StorageLocation, fail_dead_workers_trials
+from autoimb.storage.location import StorageLocation
+from autoimb.storage.studies import fail_dead_workers_trials
 
 __all__ = ["AUTO_PARALLEL_FROM_SECONDS", "DEFAULT_PARALLEL", "WorkerProcesses",
            "choose_parallel", "release_left_lock", "resolve_n_jobs"]

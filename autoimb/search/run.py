@@ -72,12 +72,8 @@ from autoimb.search.processes import WorkerProcesses, resolve_n_jobs
 from autoimb.search.scores import score_store_for
 from autoimb.search.spaces import load_search_space
 from autoimb.search.trials import SearchContext, run_search
-from autoimb.storage.studies import (
-    FINGERPRINT_KEY,
-    check_study_matches,
-    open_study,
-    resolve_storage,
-)
+from autoimb.storage.location import resolve_storage
+from autoimb.storage.studies import FINGERPRINT_KEY, check_study_matches, open_study
 
 if TYPE_CHECKING:
     from autoimb.search.settings import SearchSettings

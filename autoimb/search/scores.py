@@ -172,7 +172,7 @@ def score_store_for(storage, location) -> ScoreStore:
     >>> type(score_store_for(None, None)).__name__
     'ScoreStore'
     """
-    from autoimb.storage.studies import local_file
+    from autoimb.storage.location import local_file
 
     path = local_file(location) if location is not None else None
     if path is not None:

@@ -16,7 +16,7 @@ from autoimb._validation import check_training_data
 from autoimb.explain.explainer import Explainer
 from autoimb.search.budget import Budget
 from autoimb.search.run import SearchRun
-from autoimb.storage.studies import StorageLocation
+from autoimb.storage.location import StorageLocation
 from autoimb.workers.worker import (
     Speaker,
     count_trials,

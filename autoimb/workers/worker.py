@@ -55,8 +55,9 @@ from autoimb.search.job import (
 from autoimb.search.run import SearchRun
 from autoimb.search.settings import SearchSettings
 from autoimb.search.trials import strategy_of, trial_size
+from autoimb.storage.location import StorageLocation
 from autoimb.storage.shutdown import exit_outside_journal_writes
-from autoimb.storage.studies import FINGERPRINT_KEY, StorageLocation
+from autoimb.storage.studies import FINGERPRINT_KEY
 
 __all__ = ["FINISHED", "Speaker", "StopWithParent", "WorkerReport", "count_trials",
            "read_job_data", "refuse_memory", "run_worker", "settings_of_job",
