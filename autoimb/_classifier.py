@@ -69,22 +69,15 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         counts the trials it already has. ``None``: as many as ``timeout``
         allows, or 50 without a timeout.
     timeout : float, default=None
-        Seconds for the whole fit, the refit of the final model included: the
-        search starts no trial that would not finish in time, stops a trial
-        part way through a fold that runs past the time for trials (in the
-        main thread, with SIGALRM, unless the caller uses it), and keeps time
-        for the refit. ``fit`` returns within about this; ``fit_times_`` says
-        where the time went.
+        Seconds for the whole fit, the final refit included: no trial starts
+        that would not end in time, one that runs past it is stopped, and time
+        is kept for the refit (``fit_times_`` says where the time went).
     cv : None, int, cross-validation splitter or iterable, default=None
         ``None`` chooses by the data's size and the budget: 5 stratified folds
-        for small data (repeated when a ``timeout`` leaves room and positives
-        are few: up to 3 times a core-minute, counting one core per trial run
-        at once, at most 10; each row's score averaged), 3 for medium, a
-        stratified 20% holdout for large data (see ``validation_`` and
-        :func:`autoimb.search.folds.choose_validation`). An int asks for that many
-        stratified folds (lowered to the minority count if needed); a splitter
-        or a list of (train, test) pairs gives the splits (test parts must not
-        overlap).
+        for small data (repeated when the budget leaves room), 3 for medium, a
+        20% holdout for large (:func:`autoimb.search.folds.choose_validation`).
+        An int asks for that many stratified folds; a splitter or a list of
+        (train, test) pairs gives the splits (test parts must not overlap).
     storage : None, str or optuna storage, default=None
         Where the study lives. ``None``: the journal file ``autoimb.journal`` in the
         current folder, readable by optuna-dashboard while the search runs;
@@ -138,12 +131,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     best_params_ : dict
         Optuna parameters of the best trial.
     best_score_ : float
-        What the returned model is expected to score on new data, in the units
-        of the objective: total cost over as many rows as the training data
-        (lower is better), or average precision (higher is better). It is the
-        bootstrap bias-corrected cross-validation estimate (BBC-CV), which
-        accounts for the returned model being the best of many candidates
-        scored on the same rows.
+        What the returned model is expected to score on new data: total cost
+        over as many rows as the training data, or average precision. The
+        bootstrap bias-corrected estimate (BBC-CV) of choosing among many
+        candidates on the same rows.
     best_score_raw_ : float
         The returned model's own cross-validated value: the best of the
         candidates on the rows that chose it, so optimistic. ``results_["value"]``
@@ -158,18 +149,11 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         The splits the candidates were scored on: folds (``n_repeats`` times
         when repeated), or a holdout; ``validation_.describe()`` in words.
     cv_metrics_ : dict
-        Cross-validated metrics of the returned model at its threshold (raw, not
-        bias-corrected), with the chosen ``calibration`` and ``threshold_rule``,
-        ``brier`` and ``ece`` (expected calibration error) of its probabilities,
-        ``n_candidates`` it was chosen among and the ``tolerance`` of that
-        choice (in standard errors, see :mod:`autoimb.search.selection`),
-        ``chosen_as`` (``"trivial rule"``,
-        ``"prior default"``, ``"blend"`` or ``"single strategy"``: its place in
-        the order of preference) and ``best_candidate_value`` (the best raw
-        cross-validated value among the candidates: the chosen one's, or one
-        it was preferred to within noise), and for the cost objective
-        ``normalized_cost_corrected`` (``best_score_`` over the cost of the best
-        trivial rule).
+        Cross-validated metrics of the returned model at its threshold (raw),
+        its ``calibration``, ``threshold_rule``, ``brier`` and ``ece``; the
+        choice's ``n_candidates``, ``tolerance``, ``chosen_as`` (trivial rule,
+        prior default, blend or single strategy) and ``best_candidate_value``
+        (:mod:`autoimb.search.selection`); ``normalized_cost_corrected``.
     oof_proba_ : ndarray of float32
         The returned model's cross-fitted probabilities of the positive class
         on the scored training rows (from models and a calibrator not fitted on
@@ -209,10 +193,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Runs with ``n_jobs=1`` and a fixed ``random_state`` give the same best
-    parameters and predictions when bounded by ``n_trials``. With more than one
-    trial at once they do not; ``n_jobs=None`` (the default) runs one trial per
-    core when ``timeout`` is 30 s or more and the storage is shared.
+    With ``n_jobs=1``, a fixed ``random_state`` and ``n_trials``, runs give the
+    same model. On one study, ``fit``, a rerun and ``autoimb export`` choose
+    the same model (:mod:`autoimb.search.choice`).
 
     Examples
     --------
@@ -271,7 +254,6 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         self.show_progress_bar = show_progress_bar
         self.dashboard = dashboard
         self.data_location = data_location
-
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y) -> AutoImbClassifier:

@@ -58,6 +58,10 @@ from autoimb.search.settings import DEFAULT_PARALLEL
 
 __all__ = ["app", "main"]
 
+# Each command imports what it runs inside its own function: `autoimb --help`
+# and `autoimb predict` start without loading Optuna, the search or the
+# dashboard (start-up speed, not an import cycle: lint-imports checks).
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -693,9 +697,10 @@ def export(
 ):
     """Build the final model from a study's trials and write the model file.
 
-    The best trials of the study, whoever ran them, are scored again on the
-    study's folds; the final model is chosen and refitted on all rows, as
-    `autoimb fit` does after its search.
+    The final model is chosen among the study's completed trials, whoever ran
+    them, from the out-of-fold scores stored with the study, exactly as
+    `autoimb fit` chooses after its search (the same trials give the same
+    model and bias-corrected score), then refitted on all rows.
     """
     from autoimb.workers.export import export_study
 

@@ -98,3 +98,29 @@ def test_a_resampler_records_its_time():
                                   random_state=0)
     resampler.fit_resample(X, y)
     assert 0.0 < resampler.summary_["seconds"] < 10.0
+
+
+def test_the_budget_answers_every_question_about_time():
+    """Check the budget's answers: a trial is refused when its predicted time
+    (twice it on one split) passes the time for trials, and the reason says
+    so; the rest of a trial's folds is refused at the pace of those done; the
+    wait for other workers' trials ends with the trials' grace; the refit
+    allowance is a share of the timeout, none without one."""
+    budget = Budget(100.0)
+    budget.record("lightgbm", 1.0, 30.0, 6.0, is_best=True)
+    left = budget.remaining() - budget.reserve
+    assert budget.refuses_trial("lightgbm", 1.0, folds=5) is None
+    assert budget.refuses_trial("lightgbm", left / 30.0 + 0.1, folds=5) \
+        .startswith("it would take about")
+    one_split = budget.refuses_trial("lightgbm", 0.6 * left / 30.0, folds=1)
+    assert one_split is not None and "needs 2 times that" in one_split
+    assert budget.refuses_folds(10.0, done=1, total=5) is None
+    assert budget.refuses_folds(50.0, done=1, total=5) == (
+        "after fold 1 of 5, the other folds (about 200 s) would overrun the budget")
+    assert budget.refuses_folds(80.0, done=5, total=5) is None  # nothing left
+    assert budget.wait_for_others(1e6) == pytest.approx(left + 5.0, abs=0.1)
+    assert Budget(None).wait_for_others(3.0) == 16.0
+    assert not budget.trials_over() and Budget(1e-9).trials_over()
+    assert not Budget(None).trials_over()
+    assert Budget.refit_allowance(60.0) == pytest.approx(6.0)
+    assert Budget.refit_allowance(None) is None

@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from autoimb.deploy.export import load
 from autoimb.deploy.prior_shift import positive_proba, training_rate
 from autoimb.exceptions import AutoImbError
 from autoimb.pipeline.metrics import binary_metrics
@@ -392,8 +393,6 @@ class Monitor:
                  max_psi: float | None = 0.2, max_rate_ratio: float | None = 2.0,
                  n_bins: int = 10, min_rows: int = 100):
         if isinstance(model, (str, os.PathLike)):
-            from autoimb.deploy.export import load
-
             model = load(model)
         self.model = model
         share, positive = "between 0 and 1", "of at least 0"

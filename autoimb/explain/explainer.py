@@ -158,6 +158,7 @@ class Explainer(SearchObserver):
 
     def figures(self, y, scores, post) -> dict:
         """The best trial's figures, by name."""
+        # lazy: matplotlib loads only when a figure is drawn
         from autoimb.explain.figures import (
             plot_cost_curve,
             plot_precision_recall,

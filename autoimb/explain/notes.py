@@ -61,6 +61,7 @@ from autoimb.exceptions import AutoImbError
 from autoimb.storage.location import local_file
 
 if TYPE_CHECKING:
+    # lazy: matplotlib loads only when a figure is drawn
     from matplotlib.figure import Figure
 
     from autoimb._optuna_compat import ArtifactStore
@@ -502,8 +503,10 @@ def attach_figures(
         raise TypeError(
             "artifact_store is None; pass e.g. default_artifact_store(journal_path)."
         )
+    # lazy: matplotlib loads only when a figure is drawn
     from matplotlib.figure import Figure
 
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import figure_to_png
 
     for name, fig in figures.items():

@@ -24,12 +24,20 @@ import os
 import warnings
 
 import numpy as np
+import optuna
 import pandas as pd
+from optuna.distributions import CategoricalDistribution
+from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+from sklearn.utils.validation import check_is_fitted
 
 from autoimb._validation import summarize_data
 from autoimb._version import __version__
 from autoimb.exceptions import AutoImbError
+from autoimb.explain.diagnostics import FAMILIES, trial_families
+from autoimb.pipeline.models import MODELS
+from autoimb.pipeline.resampling import RESAMPLERS
 from autoimb.search.run import results_table
+from autoimb.storage.location import StorageLocation
 
 __all__ = ["render_report", "report", "summarize_data"]
 
@@ -113,10 +121,6 @@ def open_model_study(model):
 def load_study(location: str, name: str):
     """Open study ``name`` in a storage without creating anything; return
     ``(study, None)`` or ``(None, reason)``."""
-    import optuna
-
-    from autoimb.storage.location import StorageLocation
-
     try:
         parsed = StorageLocation.parse(location)
         if parsed.local_file is not None and not os.path.isfile(parsed.local_file):
@@ -129,9 +133,6 @@ def load_study(location: str, name: str):
 
 def _choices(results: pd.DataFrame) -> pd.DataFrame:
     """The choices of each completed trial in one vocabulary for all models."""
-    from autoimb.pipeline.models import MODELS
-    from autoimb.pipeline.resampling import RESAMPLERS
-
     rows = []
     for _, row in results.iterrows():
         model = row.get("params.model")
@@ -170,10 +171,6 @@ def importances(results: pd.DataFrame, *, minimize: bool,
     note : str
         Why there are none, or how to read them.
     """
-    import optuna
-    from optuna.distributions import CategoricalDistribution
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
-
     choices = _choices(results)
     if len(choices) < MIN_TRIALS_FOR_IMPORTANCE:
         return None, (f"{len(choices)} completed trial(s): at least "
@@ -213,8 +210,6 @@ def importances(results: pd.DataFrame, *, minimize: bool,
 
 
 def _family_table(model, results) -> list[dict]:
-    from autoimb.explain.diagnostics import FAMILIES, trial_families
-
     done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
     if done.empty:
         return []
@@ -277,6 +272,7 @@ def _table(header: list[str], rows: list[list], *, numeric=(), classes=None) -> 
 
 
 def _figure(fig, alt: str, caption: str) -> str:
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import figure_to_png
 
     data = base64.b64encode(figure_to_png(fig, dpi=90)).decode("ascii")
@@ -359,6 +355,7 @@ def _pipeline_section(model) -> str:
 
 
 def _history_section(model, results, source) -> str:
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import plot_search_history
 
     minimize = model.objective_.kind == "cost"
@@ -380,6 +377,7 @@ def _history_section(model, results, source) -> str:
 
 
 def _importance_section(model, results) -> str:
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import plot_bars
 
     found, note = importances(results, minimize=model.objective_.kind == "cost")
@@ -396,6 +394,7 @@ def _importance_section(model, results) -> str:
 
 
 def _family_section(model, results) -> str:
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import plot_bars
 
     rows = _family_table(model, results)
@@ -443,6 +442,7 @@ def _family_section(model, results) -> str:
 
 
 def _curves_section(model) -> str:
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import (
         plot_cost_curve,
         plot_precision_recall,
@@ -498,6 +498,7 @@ def _confusion_section(model) -> str:
 
 
 def _diagnostics_section(diagnosis) -> str:
+    # lazy: matplotlib loads only when a figure is drawn
     from autoimb.explain.figures import plot_learning_curve
 
     if diagnosis is None:
@@ -566,8 +567,6 @@ def render_report(model, *, X=None, y=None, study=None, diagnose: bool = True,
     str
         A complete HTML document with inline CSS and images.
     """
-    from sklearn.utils.validation import check_is_fitted
-
 
     check_is_fitted(model)
     if study is None and getattr(model, "study_", None) is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autoimb.exceptions import AutoImbError
+
 __all__ = ["METRICS", "TRIAL_ATTRS", "binary_metrics", "error_metrics",
            "expected_calibration_error", "ranking_metrics", "trivial_cost"]
 
@@ -284,8 +286,6 @@ def evaluate(model, X, y) -> dict:
     >>> sorted(autoimb.evaluate(model, X, y))[:3]
     ['average_precision', 'balanced_accuracy', 'brier']
     """
-    from autoimb.exceptions import AutoImbError
-
     y = np.asarray(y)
     unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
     if unknown:

@@ -228,6 +228,67 @@ class Budget:
         # Another family's time is a rough guide: count on twice as much.
         return float(2.0 * per_unit * _RELATIVE_COST.get(model, 1.0) * size) + extra
 
+    # -- the questions a search asks of its time --------------------------------
+
+    def refuses_trial(self, model: str, size: float, resampler: str = "none", *,
+                      rows: float | None = None, folds: int = 1) -> str | None:
+        """Why a trial of this family, size and resampler may not start (it
+        would not end before the time for trials is up), or None. A trial on
+        one split cannot stop between folds: it needs
+        :data:`UNSTOPPABLE_MARGIN` times its predicted duration."""
+        margin = UNSTOPPABLE_MARGIN if folds == 1 else 1.0
+        predicted = self.predict(model, size, resampler, rows=rows, folds=folds)
+        if self.allows(margin * predicted):
+            return None
+        return (f"it would take about {predicted:.0f} s and the budget has less left"
+                + (" (a one-split trial cannot stop part way, so it needs "
+                   f"{margin:g} times that)" if margin > 1 else ""))
+
+    def refuses_folds(self, elapsed: float, *, done: int, total: int) -> str | None:
+        """Why a trial that took ``elapsed`` seconds for ``done`` of its
+        ``total`` folds must stop (the others, at that pace, would overrun the
+        time for trials), or None."""
+        left = elapsed / done * (total - done)
+        if left <= 0 or self.allows(left):
+            return None
+        return (f"after fold {done} of {total}, the other folds (about {left:.0f} s) "
+                "would overrun the budget")
+
+    def trials_over(self) -> bool:
+        """Whether only the time kept for the final model is left."""
+        return self.timeout is not None and self.remaining() <= self.reserve
+
+    def wait_for_others(self, longest_trial: float) -> float:
+        """Seconds the fit may wait for other processes' running trials before
+        it chooses: to the time for trials plus the grace a trial may overrun
+        into (5 % of the timeout), or without a deadline twice the study's
+        longest trial plus 10 s."""
+        if self.timeout is None:
+            return 2.0 * longest_trial + 10.0
+        return self.remaining() - self.reserve + _TRIAL_GRACE * self.timeout
+
+    @staticmethod
+    def seconds_until(deadline: float | None, timeout: float | None) -> float | None:
+        """Seconds a worker may run: to a study's ``deadline`` (seconds since
+        the epoch), or its own ``timeout`` if sooner; None: no limit.
+
+        Examples
+        --------
+        >>> Budget.seconds_until(None, 30.0), Budget.seconds_until(None, None)
+        (30.0, None)
+        """
+        left = None if deadline is None else deadline - time.time()
+        if timeout is not None:
+            left = timeout if left is None else min(left, timeout)
+        return left
+
+    @staticmethod
+    def refit_allowance(timeout: float | None) -> float | None:
+        """Seconds the final model's refit may take in a study of this timeout
+        (None: no limit): :data:`REFIT_SHARE` of it. A function of the study's
+        setting, not of the clock, so that every process chooses alike."""
+        return None if timeout is None else REFIT_SHARE * timeout
+
     def hard_stop(self) -> float | None:
         """Seconds from now after which a running trial is stopped even in the
         middle of a fold: the time for trials (the reserve kept), plus 5 % of

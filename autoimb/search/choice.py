@@ -9,8 +9,8 @@ choice is a function of the study alone:
   same cross-fitting;
 * its settings (objective, costs, folds and seeds, ``ensemble_size``) and its
   recorded timeout, which sets how long the final model's refit may take
-  (:data:`autoimb.search.budget.REFIT_SHARE` of it; the best single strategy always
-  stays a candidate).
+  (:meth:`autoimb.search.budget.Budget.refit_allowance`; the best single
+  strategy always stays a candidate).
 
 Neither the seconds left when the choice is made, nor the memory free at that
 moment, nor which process holds which trial's scores changes it: time and
@@ -43,7 +43,7 @@ from sklearn.dummy import DummyClassifier
 
 from autoimb._warnings import warn
 from autoimb.pipeline.metrics import trivial_cost
-from autoimb.search.budget import REFIT_SHARE
+from autoimb.search.budget import Budget
 from autoimb.search.ensemble import Candidate
 from autoimb.search.job import BUDGET_KEY, CLOSED_KEY
 from autoimb.search.selection import (
@@ -69,9 +69,6 @@ _WORSE_BY = 1.10
 logger = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.2
-# Without a deadline, how long to wait for other processes' running trials:
-# this many times the longest trial of the study, plus a fixed part.
-_WAIT_TRIALS, _WAIT_FIXED = 2.0, 10.0
 
 
 @dataclass(frozen=True)
@@ -146,11 +143,7 @@ def settle(study, budget) -> int:
     """
     longest = max((t.duration.total_seconds() for t in study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE,)) if t.duration), default=0.0)
-    if budget.timeout is None:
-        give_up = time.perf_counter() + _WAIT_TRIALS * longest + _WAIT_FIXED
-    else:
-        give_up = (time.perf_counter() + budget.remaining() - budget.reserve
-                   + 0.05 * budget.timeout)
+    give_up = time.perf_counter() + budget.wait_for_others(longest)
     while True:
         fail_dead_workers_trials(study)
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -185,7 +178,7 @@ def choose_final(study, context, *, ensemble_size: int) -> FinalChoice:
                           limit=50 if context.objective.kind == "cost" else 10,
                           kept_finals=[f["trials"] for f in previous_finals(study)])
     timeout = study.user_attrs.get(BUDGET_KEY, {}).get("timeout")
-    pool = within_allowance(pool, None if timeout is None else REFIT_SHARE * timeout)
+    pool = within_allowance(pool, Budget.refit_allowance(timeout))
     y_scored = context.y[context.scored]
     selection = bias_corrected_estimate(pool, y_scored, context.objective,
                                         random_state=context.model_seed)

@@ -354,7 +354,7 @@ class WorkerProcesses:
         """Wait for the workers to stop by themselves (the study's budget is
         reached), at most until the time kept for the refit starts."""
         while any(p.poll() is None for p, _ in self.children):
-            if budget.timeout is not None and budget.remaining() <= budget.reserve:
+            if budget.trials_over():
                 return
             time.sleep(0.1)
 

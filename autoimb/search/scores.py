@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autoimb.storage.location import local_file
+
 __all__ = ["SCORES_DIR_SUFFIX", "ScoreStore", "score_store_for"]
 
 logger = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ class TableScores(ScoreStore):
 
     def __init__(self, engine):
         super().__init__()
-        import sqlalchemy as sa
+        import sqlalchemy as sa  # lazy: an optional library (autoimb[postgres])
 
         self.engine = engine
         metadata = sa.MetaData()
@@ -141,7 +143,7 @@ class TableScores(ScoreStore):
             connection.execute(table.insert().values(trial_id=key, scores=data))
 
     def load(self, trial, *, n_rows: int) -> np.ndarray | None:
-        import sqlalchemy as sa
+        import sqlalchemy as sa  # lazy: an optional library (autoimb[postgres])
 
         table = self.table
         try:
@@ -172,8 +174,6 @@ def score_store_for(storage, location) -> ScoreStore:
     >>> type(score_store_for(None, None)).__name__
     'ScoreStore'
     """
-    from autoimb.storage.location import local_file
-
     path = local_file(location) if location is not None else None
     if path is not None:
         return FolderScores(path + SCORES_DIR_SUFFIX)

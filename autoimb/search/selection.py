@@ -51,7 +51,7 @@ import numpy as np
 from optuna.trial import TrialState
 
 from autoimb.pipeline.calibration import IdentityCalibrator
-from autoimb.pipeline.evaluation import PostProcessing
+from autoimb.pipeline.evaluation import PostProcessing, out_of_fold_scores
 from autoimb.pipeline.metrics import (
     error_metrics,
     ranking_metrics,
@@ -59,6 +59,9 @@ from autoimb.pipeline.metrics import (
     stratified_bootstrap_counts,
     weighted_average_precision,
 )
+from autoimb.pipeline.postprocessing import PostProcessor
+from autoimb.search.ensemble import Candidate, blends, fixed_blend
+from autoimb.search.trials import strategy_of
 
 __all__ = ["Selection", "bias_corrected_estimate", "candidate_pool",
            "is_prior_default", "select", "trivial_candidate", "within_allowance"]
@@ -268,8 +271,6 @@ def trivial_candidate(y, objective):
     """The rule that needs no model: every row negative, or every row positive,
     whichever costs less on these rows (negative on ties, and for the average
     precision objective). Its probability is the share of positives."""
-    from autoimb.pipeline.postprocessing import PostProcessor
-    from autoimb.search.ensemble import Candidate
 
     y = np.asarray(y)
     n_pos, n_neg = int(np.sum(y == 1)), int(np.sum(y == 0))
@@ -326,8 +327,6 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50,
     (a single strategy, or a blend of those members) when its trials' scores
     are stored, so that a rerun that adds trials never loses the model it had.
     """
-    from autoimb.search.ensemble import Candidate, blends
-    from autoimb.search.trials import strategy_of
 
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     reverse = study.direction.name == "MAXIMIZE"
@@ -388,7 +387,6 @@ def candidate_pool(study, context, *, ensemble_size: int, limit: int = 50,
 def _kept_finals(kept_finals, made, singles, completed, context, add) -> list:
     """Blends of earlier final models not among the pool's blends; an earlier
     single strategy not in the pool joins the singles (through ``add``)."""
-    from autoimb.search.ensemble import fixed_blend
 
     by_number = {t.number: t for t in completed}
     have = {tuple(sorted(c.trial_numbers)) for c in (*made, *singles)}
@@ -420,8 +418,6 @@ def _score_again(trial, context):
     """A completed trial's out-of-fold scores computed again on the study's
     folds (with its seeds, as the trial computed them), stored with the study,
     and their post-processing."""
-    from autoimb.pipeline.evaluation import out_of_fold_scores
-    from autoimb.search.trials import strategy_of
 
     strategy = strategy_of(context.space, trial.params, context.kinds)
     scores, _, _ = out_of_fold_scores(

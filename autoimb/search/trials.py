@@ -29,7 +29,7 @@ from autoimb.pipeline.objective import Objective
 from autoimb.pipeline.postprocessing import inner_groups
 from autoimb.pipeline.preprocessing import ColumnKinds
 from autoimb.pipeline.resampling import resampled_rows
-from autoimb.search.budget import UNSTOPPABLE_MARGIN, Budget, strategy_size
+from autoimb.search.budget import Budget, strategy_size
 from autoimb.search.folds import first_partition
 from autoimb.search.memory import TrialMemory, release_free_memory
 from autoimb.search.scores import ScoreStore
@@ -39,7 +39,7 @@ from autoimb.storage.studies import fail_dead_workers_trials, worker_id
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SearchContext", "SearchObserver", "run_search", "strategy_of"]
+__all__ = ["SearchContext", "SearchObserver", "TrialRun", "run_search", "strategy_of"]
 
 
 # Warnings that trials raise by design and that say nothing to the user: a
@@ -329,98 +329,50 @@ def _count(study, states):
 
 
 def make_objective(ctx: SearchContext):
-    """The function Optuna calls for each trial."""
-    objective = ctx.objective
-    observers = ctx.observers
-
-    budget = ctx.budget
+    """The function Optuna calls for each trial: a :class:`TrialRun` of it."""
     # Pruning on a fold's rows leaves the surviving trials lucky on those rows,
     # which no later correction sees. It is worth that only where trials are
     # slow and folds hold many positives: 3 folds or fewer, 100+ positives each.
     prune = 1 < len(ctx.folds) <= _PRUNE_UP_TO_FOLDS and min(
         int(ctx.y[test].sum()) for _, test in ctx.folds) >= _PRUNE_MIN_POSITIVES
-    # A trial on one split cannot stop between folds: it needs a wider margin.
-    margin = UNSTOPPABLE_MARGIN if len(ctx.folds) == 1 else 1.0
 
     def run_trial(trial: optuna.Trial) -> float:
-        trial.set_user_attr("worker", worker_id())
-        started = time.perf_counter()
-        strategy = None
+        return TrialRun(ctx, trial, prune=prune).run()
+
+    return run_trial
+
+
+class TrialRun:
+    """One trial, in named steps: :meth:`propose` a strategy, :meth:`admit` it
+    under the memory and the time budget, :meth:`fit_folds` (stopping between
+    folds when the rest would overrun, or when the pruner says so),
+    post-process the out-of-fold scores, :meth:`record` what the study keeps
+    of it, and :meth:`learn` from it (the budget's durations, the memory's
+    measurements, the observers). Every question about time is the budget's
+    (:class:`~autoimb.search.budget.Budget`).
+    """
+
+    def __init__(self, ctx: SearchContext, trial: optuna.Trial, *, prune: bool):
+        self.ctx, self.trial, self.prune = ctx, trial, prune
+        self.started = time.perf_counter()
+        self.strategy = None
         # Each fold's fitted pipeline is dropped once it has scored its fold:
         # holding all of them would hold one model per fold at once (five
         # forests of a deep random forest). Only its resampling summary stays.
-        fitted, summaries, fold_scores = [], [], []
+        self.fitted, self.summaries, self.fold_scores = [], [], []
 
-        def stop_early(reason):
-            trial.set_user_attr("pruned_reason", reason)
-            for observer in observers:
-                observer.trial_stopped(trial, strategy, "PRUNED", reason)
-            raise optuna.TrialPruned(reason)
-
-        def make_pipeline():
-            fitted.append(strategy.make_pipeline(ctx.kinds, ctx.model_seed,
-                                                 n_jobs=ctx.model_threads))
-            return fitted[-1]
-
-        def report(k, test, scores):
-            steps = fitted.pop().named_steps
-            if "resample" in steps:
-                summaries.append(steps["resample"].summary_)
-            left = (time.perf_counter() - started) / (k + 1) * (len(ctx.folds) - k - 1)
-            if left > 0 and not budget.allows(left):
-                stop_early(f"after fold {k + 1} of {len(ctx.folds)}, the other "
-                           f"folds (about {left:.0f} s) would overrun the budget")
-            fold_scores.append(objective.oracle_fold_score(ctx.y[test], scores[test]))
-            trial.set_user_attr("fold_scores", fold_scores)
-            trial.report(float(np.mean(fold_scores)), step=k)
-            # A trial whose last fold is scored is complete: keep it.
-            if prune and k < len(ctx.folds) - 1 and trial.should_prune():
-                reason = (
-                    f"after fold {k + 1} of {len(ctx.folds)}, its running "
-                    f"{'normalized oracle cost' if objective.kind == 'cost' else 'AP'} "
-                    f"{np.mean(fold_scores):.4g} was worse than the median of earlier "
-                    "trials at the same fold")
-                trial.set_user_attr("pruned_reason", reason)
-                for observer in observers:
-                    observer.trial_stopped(trial, strategy, "PRUNED", reason)
-                raise optuna.TrialPruned()
-
+    def run(self) -> float:
+        """The trial's value (Optuna's objective)."""
+        trial = self.trial
+        trial.set_user_attr("worker", worker_id())
         try:
-            strategy = ctx.space.suggest(
-                trial, has_categorical=ctx.kinds.has_categorical,
-                has_numeric=ctx.kinds.has_numeric)
-            trial.set_user_attr("strategy", strategy.describe())
-            size, fold_rows = trial_size(strategy, ctx)
-            rows_factor = fold_rows / len(ctx.folds[0][0])
-            if rows_factor > 1:  # what every process has learned so far
-                ctx.memory.learn(trial.study)
-            short = ctx.memory.shortfall(strategy.model, fold_rows, rows_factor)
-            if short is not None:  # one that over-samples less may still fit
-                trial.set_user_attr(_SHORT_OF_MEMORY, True)
-                stop_early(short)
-            if budget.timeout is not None and fold_rows >= _MEASURE_FROM_ROWS \
-                    and budget.needs_measuring(strategy.resampler):
-                budget.record_resampling(strategy.resampler,
-                                         _time_resampler(strategy, ctx))
-            predicted = budget.predict(strategy.model, size, strategy.resampler,
-                                       rows=fold_rows, folds=len(ctx.folds))
-            if not budget.allows(margin * predicted):  # a cheaper one may still fit
-                stop_early(f"it would take about {predicted:.0f} s and the "
-                           "budget has less left"
-                           + (" (a one-split trial cannot stop part way, so it "
-                              f"needs {margin:g} times that)" if margin > 1 else ""))
-            try:
-                with stop_at(budget.hard_stop()), ctx.memory.watch() as memory:
-                    scores, _, seconds = out_of_fold_scores(
-                        make_pipeline, ctx.X, ctx.y, ctx.folds, on_fold=report,
-                        call=call_stoppably)
-            except OutOfTime:
-                stop_early(f"stopped in fold {len(fold_scores) + 1} of "
-                           f"{len(ctx.folds)}: the budget's time for trials ran out")
-            post = ctx.postprocess(scores)
+            self.propose()
+            self.admit()
+            scores, seconds, memory = self.fit_folds()
+            post = self.ctx.postprocess(scores)
         except optuna.TrialPruned:
             raise
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see _shutdown)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see shutdown)
             reason = str(exc) or "interrupted (Ctrl-C)"
             trial.set_user_attr("error", f"{reason}; queued again")
             trial.study.enqueue_trial(trial.params,
@@ -428,10 +380,63 @@ def make_objective(ctx: SearchContext):
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            for observer in observers:
-                observer.trial_stopped(trial, strategy, "FAIL",
-                                  f"{type(exc).__name__}: {exc}")
+            self._tell_stopped("FAIL", f"{type(exc).__name__}: {exc}")
             raise
+        self.record(scores, post, seconds)
+        self.learn(scores, post, seconds, memory)
+        return post.value
+
+    # -- the steps -------------------------------------------------------------
+
+    def propose(self) -> None:
+        """The strategy the sampler proposes."""
+        ctx = self.ctx
+        self.strategy = ctx.space.suggest(
+            self.trial, has_categorical=ctx.kinds.has_categorical,
+            has_numeric=ctx.kinds.has_numeric)
+        self.trial.set_user_attr("strategy", self.strategy.describe())
+        self.size, self.fold_rows = trial_size(self.strategy, ctx)
+
+    def admit(self) -> None:
+        """Start the trial only if its folds fit in the memory left and end
+        within the budget; else prune it before it starts (a cheaper one may
+        still fit)."""
+        ctx, strategy, budget = self.ctx, self.strategy, self.ctx.budget
+        rows_factor = self.fold_rows / len(ctx.folds[0][0])
+        if rows_factor > 1:  # what every process has learned so far
+            ctx.memory.learn(self.trial.study)
+        short = ctx.memory.shortfall(strategy.model, self.fold_rows, rows_factor)
+        if short is not None:
+            self.trial.set_user_attr(_SHORT_OF_MEMORY, True)
+            self._stop(short)
+        if budget.timeout is not None and self.fold_rows >= _MEASURE_FROM_ROWS \
+                and budget.needs_measuring(strategy.resampler):
+            budget.record_resampling(strategy.resampler,
+                                     _time_resampler(strategy, ctx))
+        refusal = budget.refuses_trial(strategy.model, self.size, strategy.resampler,
+                                       rows=self.fold_rows, folds=len(ctx.folds))
+        if refusal is not None:
+            self._stop(refusal)
+
+    def fit_folds(self):
+        """Out-of-fold scores of the strategy: ``(scores, seconds, memory)``,
+        the fold models' fitting time and the memory they took."""
+        ctx = self.ctx
+        try:
+            with stop_at(ctx.budget.hard_stop()), ctx.memory.watch() as memory:
+                scores, _, seconds = out_of_fold_scores(
+                    self._make_pipeline, ctx.X, ctx.y, ctx.folds,
+                    on_fold=self._fold_done, call=call_stoppably)
+        except OutOfTime:
+            self._stop(f"stopped in fold {len(self.fold_scores) + 1} of "
+                       f"{len(ctx.folds)}: the budget's time for trials ran out")
+        return scores, seconds, memory
+
+    def record(self, scores, post, seconds) -> None:
+        """What the study keeps of a completed trial: its metrics, its
+        post-processing, its times, its resampling, and its out-of-fold
+        scores (stored with the study, :mod:`autoimb.search.scores`)."""
+        trial = self.trial
         for key in _METRIC_ATTRS:
             trial.set_user_attr(key, _json_float(post.metrics[key]))
         trial.set_user_attr("calibration", post.calibration)
@@ -439,25 +444,74 @@ def make_objective(ctx: SearchContext):
         trial.set_user_attr("fit_time", round(seconds, 3))
         trial.set_user_attr("confusion", {k: post.metrics[k] for k in
                                           ("tn", "fp", "fn", "tp")})
-        resample_seconds = sum(s.get("seconds", 0.0) for s in summaries)
-        if summaries:
-            trial.set_user_attr("resampling", _resampling_text(summaries))
-            trial.set_user_attr("resample_time", round(resample_seconds, 3))
+        if self.summaries:
+            trial.set_user_attr("resampling", _resampling_text(self.summaries))
+            trial.set_user_attr("resample_time", round(self._resample_seconds, 3))
         post.proba = post.proba.astype(np.float32)
-        ctx.keep_scores(trial, scores, post)
-        if memory.increase is not None:
-            ctx.memory.keep(trial, strategy.model, fold_rows, memory.increase)
-        budget.record(strategy.model, size,
-                      time.perf_counter() - started, seconds / len(ctx.folds),
-                      is_best=_is_best(trial.study, post.value),
-                      resampler=strategy.resampler, resample_seconds=resample_seconds,
-                      resample_runs=_resampler_runs(strategy, summaries))
-        for observer in observers:
-            observer.trial_completed(trial, strategy, scores[ctx.scored], post,
-                                ctx.y[ctx.scored])
-        return post.value
+        self.ctx.keep_scores(trial, scores, post)
 
-    return run_trial
+    def learn(self, scores, post, seconds, memory) -> None:
+        """Tell the budget how long the trial took, the memory what it held,
+        and the observers how it went."""
+        ctx, strategy, trial = self.ctx, self.strategy, self.trial
+        if memory.increase is not None:
+            ctx.memory.keep(trial, strategy.model, self.fold_rows, memory.increase)
+        ctx.budget.record(strategy.model, self.size,
+                          time.perf_counter() - self.started,
+                          seconds / len(ctx.folds),
+                          is_best=_is_best(trial.study, post.value),
+                          resampler=strategy.resampler,
+                          resample_seconds=self._resample_seconds,
+                          resample_runs=_resampler_runs(strategy, self.summaries))
+        for observer in ctx.observers:
+            observer.trial_completed(trial, strategy, scores[ctx.scored], post,
+                                     ctx.y[ctx.scored])
+
+    # -- within the steps ------------------------------------------------------
+
+    def _make_pipeline(self):
+        ctx = self.ctx
+        self.fitted.append(self.strategy.make_pipeline(ctx.kinds, ctx.model_seed,
+                                                       n_jobs=ctx.model_threads))
+        return self.fitted[-1]
+
+    def _fold_done(self, k, test, scores) -> None:
+        """After fold ``k``: stop if the other folds would overrun the budget;
+        report the running score; prune if the pruner says so (never after
+        the last fold: a trial whose last fold is scored is complete)."""
+        ctx, n_folds = self.ctx, len(self.ctx.folds)
+        steps = self.fitted.pop().named_steps
+        if "resample" in steps:
+            self.summaries.append(steps["resample"].summary_)
+        overrun = ctx.budget.refuses_folds(time.perf_counter() - self.started,
+                                           done=k + 1, total=n_folds)
+        if overrun is not None:
+            self._stop(overrun)
+        self.fold_scores.append(ctx.objective.oracle_fold_score(ctx.y[test],
+                                                                scores[test]))
+        self.trial.set_user_attr("fold_scores", self.fold_scores)
+        running = float(np.mean(self.fold_scores))
+        self.trial.report(running, step=k)
+        if self.prune and k < n_folds - 1 and self.trial.should_prune():
+            metric = ("normalized oracle cost" if ctx.objective.kind == "cost"
+                      else "AP")
+            self._stop(f"after fold {k + 1} of {n_folds}, its running {metric} "
+                       f"{running:.4g} was worse than the median of earlier trials "
+                       "at the same fold", pruner=True)
+
+    @property
+    def _resample_seconds(self) -> float:
+        return sum(s.get("seconds", 0.0) for s in self.summaries)
+
+    def _stop(self, reason: str, *, pruner: bool = False):
+        """Prune the trial, saying why (in its attributes and to observers)."""
+        self.trial.set_user_attr("pruned_reason", reason)
+        self._tell_stopped("PRUNED", reason)
+        raise optuna.TrialPruned() if pruner else optuna.TrialPruned(reason)
+
+    def _tell_stopped(self, state: str, reason: str) -> None:
+        for observer in self.ctx.observers:
+            observer.trial_stopped(self.trial, self.strategy, state, reason)
 
 
 def trial_size(strategy, ctx: SearchContext) -> tuple[float, float]:

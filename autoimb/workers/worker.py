@@ -198,7 +198,7 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
     X, y, data_file = read_job_data(job, data, target, study_name)
     report = WorkerReport(study_name, n_trials=budget_attrs.get("n_trials"),
                           deadline=budget_attrs.get("deadline"))
-    seconds = _seconds_left(budget_attrs.get("deadline"), timeout)
+    seconds = Budget.seconds_until(budget_attrs.get("deadline"), timeout)
     if seconds is not None and seconds <= 0:
         say(f"the deadline of study {study_name!r} has passed; nothing to run")
         return report
@@ -345,14 +345,6 @@ def read_job_data(job: dict, data, target, name: str):
             f"({', '.join(map(repr, missing[:10]))}); pass a copy of the study's "
             "data file (--data).")
     return frame[columns], frame[target], path
-
-
-def _seconds_left(deadline, timeout):
-    """Seconds this worker may run: the study's deadline, or its own timeout."""
-    left = None if deadline is None else deadline - time.time()
-    if timeout is not None:
-        left = timeout if left is None else min(left, timeout)
-    return left
 
 
 def settings_of_job(job, storage, study_name, *, search_space, n_trials, timeout,
