@@ -424,6 +424,5 @@ def _score_again(trial, context):
         lambda: strategy.make_pipeline(context.kinds, context.model_seed),
         context.X, context.y, context.folds)
     post = context.postprocess(scores)
-    post.proba = post.proba.astype(np.float32)
     context.keep_scores(trial, scores, post)
     return context.oof_cache.get(trial.number)

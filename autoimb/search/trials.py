@@ -188,9 +188,7 @@ class SearchContext:
         scores = self.scores.load(trial, n_rows=int(self.scored.sum()))
         if scores is None:
             return None
-        post = self._postprocess_scored(scores)
-        post.proba = post.proba.astype(np.float32)
-        return scores, post
+        return scores, self._postprocess_scored(scores)
 
     def trim_cache(self) -> None:
         """Drop the worst cached trials beyond ``cached_trials``, except those
@@ -213,9 +211,13 @@ class SearchContext:
             np.asarray(scores)[self.scored].astype(np.float32))
 
     def _postprocess_scored(self, scored) -> PostProcessing:
-        return cross_fit_postprocessing(
+        """Post-processing of float32 scores of the scored rows; its
+        probabilities kept as float32 too, as every process keeps them."""
+        post = cross_fit_postprocessing(
             scored.astype(float), self.y[self.scored], self.groups,
             objective=self.objective, calibrations=self.space.calibrations)
+        post.proba = post.proba.astype(np.float32)
+        return post
 
 
 def strategy_of(space: SearchSpace, params: dict, kinds: ColumnKinds):
@@ -447,7 +449,6 @@ class TrialRun:
         if self.summaries:
             trial.set_user_attr("resampling", _resampling_text(self.summaries))
             trial.set_user_attr("resample_time", round(self._resample_seconds, 3))
-        post.proba = post.proba.astype(np.float32)
         self.ctx.keep_scores(trial, scores, post)
 
     def learn(self, scores, post, seconds, memory) -> None:
