@@ -496,3 +496,19 @@ def test_the_progress_bar_shows_the_best_trial_unit_free_and_the_time_left(capsy
     assert f"best #{best.number}: normalized cost " \
            f"{best.user_attrs['normalized_cost']:.3f}, " in last
     assert re.search(r", \d+ s left\]", last), last
+
+
+def test_under_a_time_budget_alone_the_progress_bar_fills_with_the_seconds(capsys):
+    """Check that a fit with a timeout and no trial count shows the time budget
+    as the bar (a total and a percentage), and how many trials finished; the
+    bar over trials had no total to fill ("0trial [00:00, ?trial/s]")."""
+    import autoimb
+
+    X, y = make_classification(n_samples=600, weights=[0.9], random_state=0)
+    autoimb.fit(X, y, search_space="fast", cv=3, timeout=6, storage="memory",
+                random_state=0)
+    shown = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    last = [line for line in shown if "autoimb search" in line][-1]
+    assert re.search(r"autoimb search:\s+\d+%\|.*\| \d+/6 s, best #\d+: "
+                     r"normalized cost [\d.]+, \d+ trials?$", last), last
+    assert "?trial/s" not in "\n".join(shown)

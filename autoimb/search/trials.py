@@ -272,14 +272,19 @@ _SHORT_OF_MEMORY = "short_of_memory"
 
 
 class _Progress:
-    """A tqdm bar over finished trials, showing the best trial so far and, with
-    a time budget, the seconds left.
+    """A tqdm bar over the search: over finished trials when ``n_trials`` is
+    set, otherwise over the seconds of the time budget. It shows the best
+    trial so far and how many trials finished.
 
     The best is shown unit-free, as the summary shows it: the normalized cost
     (the cost over that of the cheaper trivial rule on the same rows), or the
     average precision. A trial's raw cost is a total over the rows it was
     scored on, a holdout's fifth of the data on large data, whereas
     ``best_score_`` and the summary count costs over all the training rows.
+
+    Under a time budget alone the bar fills with the seconds spent, ticking
+    once a second from a background thread, so that it moves during long
+    trials too.
 
     >>> from types import SimpleNamespace
     >>> best = SimpleNamespace(number=3, value=120.0,
@@ -291,28 +296,62 @@ class _Progress:
     'best #0: average precision 0.6179'
     """
 
+    #: Seconds between two moves of a time bar.
+    TICK = 1.0
+
     def __init__(self, total, initial, enabled, metric, budget):
-        self.bar = tqdm(total=total, initial=initial, desc="autoimb search",
-                        unit="trial", disable=not enabled, dynamic_ncols=True)
         self.metric = metric
         self.budget = budget
+        self.finished = initial
+        self.by_time = total is None and budget.timeout is not None
+        if self.by_time:
+            self.bar = tqdm(total=round(budget.timeout), initial=0,
+                            desc="autoimb search", unit="s", disable=not enabled,
+                            dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+                                       "{n:.0f}/{total:.0f} s{postfix}")
+        else:
+            self.bar = tqdm(total=total, initial=initial, desc="autoimb search",
+                            unit="trial", disable=not enabled, dynamic_ncols=True)
+        self._stop = threading.Event()
+        self._ticker = None
+        if self.by_time and not self.bar.disable:
+            self._ticker = threading.Thread(target=self._tick, daemon=True,
+                                            name="autoimb-progress")
+            self._ticker.start()
+
+    def _tick(self):
+        while not self._stop.wait(self.TICK):
+            self._show_time()
+
+    def _show_time(self):
+        spent = min(self.budget.timeout,
+                    max(0.0, self.budget.timeout - self.budget.remaining()))
+        with self.bar.get_lock():
+            self.bar.n = round(spent)
+            self.bar.refresh()
 
     def __call__(self, study, trial):
         if self.bar.disable:
             return
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             # every worker's trials count, whoever ran them
-            done = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
-            self.bar.update(max(0, done - self.bar.n))
+            self.finished = _count(study, (TrialState.COMPLETE, TrialState.PRUNED))
+            if not self.by_time:
+                self.bar.update(max(0, self.finished - self.bar.n))
         parts = []
         try:
             parts.append(self.describe(study.best_trial, self.metric))
         except ValueError:
             pass
-        if self.budget.timeout is not None:
+        if self.by_time:
+            parts.append(f"{self.finished} trial{'s' if self.finished != 1 else ''}")
+        elif self.budget.timeout is not None:
             parts.append(f"{max(self.budget.remaining(), 0.0):.0f} s left")
         if parts:
-            self.bar.set_postfix_str(", ".join(parts))
+            self.bar.set_postfix_str(", ".join(parts), refresh=not self.by_time)
+        if self.by_time:
+            self._show_time()
 
     @staticmethod
     def describe(best, metric) -> str:
@@ -323,6 +362,11 @@ class _Progress:
         return f"best #{best.number}: {metric.replace('_', ' ')} {best.value:.4g}"
 
     def close(self):
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        if self.by_time and not self.bar.disable:
+            self._show_time()
         self.bar.close()
 
 
