@@ -44,7 +44,6 @@ import numpy as np
 import pandas as pd
 import typer
 
-from autoimb._validation import plain_value
 from autoimb._version import __version__
 from autoimb.deploy.io import read_table, table_format, write_table
 from autoimb.exceptions import (
@@ -238,7 +237,8 @@ def _load_model(path: str, trust: bool):
 
 def _plain(value):
     """A JSON-ready value: Python scalars, NaN and infinities as null."""
-    value = plain_value(value)
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

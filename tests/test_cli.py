@@ -569,3 +569,22 @@ def test_dashboard_missing_function(quick, case):
     missing from autoimb.explain.dashboard."""
     assert_error(quick[case], 1, "The dashboard is not available",
                  "run_dashboard")
+
+
+def test_help_and_version_load_no_machine_learning_library():
+    """Check that ``autoimb --help`` and ``--version`` answer without importing
+    scikit-learn, SciPy, Optuna or LightGBM, which took most of their 2-3 s
+    (the time is measured in benchmarks/README.md, not here)."""
+    heavy = ("sklearn", "scipy", "optuna", "lightgbm", "imblearn", "matplotlib")
+    for flag in ("--help", "--version"):
+        code = ("import sys\n"
+                "from autoimb.cli import app\n"
+                "try:\n"
+                f"    app([{flag!r}])\n"
+                "except SystemExit:\n"
+                "    pass\n"
+                "loaded = {m.split('.')[0] for m in sys.modules}\n"
+                f"print(sorted(loaded & {set(heavy)!r}))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                             text=True, check=True).stdout
+        assert out.strip().splitlines()[-1] == "[]", (flag, out[-500:])
