@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import peers_report
 import peers_systems
+import splits
 from _common import BENCH_DIR, REPO_DIR, RESULTS_DIR, speed_probe, write_json
 from peers_systems import AUTOIMB_OPTIONS_VAR, SMALL, SYSTEMS
 
@@ -105,6 +106,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--budgets", help="several budgets, e.g. 30,60,120 "
                         "(overrides --budget)")
     parser.add_argument("--seeds", default="0", help="split seeds, e.g. 0,1,2,3")
+    parser.add_argument("--evaluation", type=Path, metavar="DECISIONS.md",
+                        help="run autoimb on evaluation splits (seeds >= "
+                             f"{splits.EVALUATION_START}), testing the committed "
+                             "decision record DECISIONS.md; see splits.py")
     parser.add_argument("--only", help="comma-separated data sets")
     parser.add_argument("--small", action="store_true",
                         help="only the six small data sets")
@@ -136,6 +141,10 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error("--autoimb-options must be a JSON object of keyword "
                          "arguments, e.g. '{\"n_jobs\": 1}'")
     args.seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        args.split_kind = splits.kind(args.seeds)
+    except ValueError as exc:
+        parser.error(str(exc))
     args.systems = _choose(args.systems, list(SYSTEMS), "system")
     names = peers_systems.dataset_names()
     chosen = args.only or (",".join(SMALL) if args.small else None)
@@ -438,6 +447,7 @@ def write_run_info(run_dir: Path, args) -> None:
     info["starts"].append({
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "argv": sys.argv[1:], "cpu_count": os.cpu_count(),
+        "splits": args.split_kind,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "speed_probe": speed_probe(),
         "python": platform.python_version(), "platform": platform.platform(),
@@ -490,6 +500,16 @@ def run(args) -> int:
         return 0
     if args.retry_errors:
         print(f"Dropped {drop_errors(csv_path, fits)} error rows to retry", flush=True)
+    if "autoimb" in args.systems and (args.split_kind == "evaluation"
+                                      or args.evaluation is not None):
+        if args.evaluation is None:
+            sys.exit(f"--seeds {','.join(map(str, args.seeds))} are evaluation splits: "
+                     "autoimb runs on them only with --evaluation DECISIONS.md, the "
+                     "committed record of what was decided on development splits "
+                     "(see benchmarks/splits.py); to compare or decide, use seeds "
+                     f"below {splits.EVALUATION_START}.")
+        splits.claim(args.seeds, autoimb_path=args.autoimb_path or REPO_DIR,
+                     decisions=args.evaluation, run_name=args.run_name)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_run_info(run_dir, args)
     for i, fit in enumerate(todo, 1):
