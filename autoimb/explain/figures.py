@@ -686,7 +686,7 @@ def plot_search_history(
     array([5., 3., 3.])
     >>> fig = plot_search_history(range(8), [600, 610, 590, 14000, 605, 580, 620,
     ...                           575], minimize=True, metric="cost")
-    >>> fig.axes[0].get_ylim()[1] < 1000
+    >>> bool(fig.axes[0].get_ylim()[1] < 1000)
     True
     """
     numbers = np.asarray(numbers, dtype=int)
