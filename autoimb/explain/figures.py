@@ -806,7 +806,7 @@ def plot_learning_curve(
     ax.plot(n_train, values, "o-", color="tab:blue", gid="learning_curve")
     ax.set_xlabel("Training rows per fold")
     ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
-    ax.set_title("Learning curve of the best strategy")
+    ax.set_title("Learning curve of the returned model's strategy")
     ax.grid(alpha=0.3)
     return fig
 
