@@ -355,3 +355,13 @@ def test_learning_curve_sentence_names_the_returned_models_strategy():
                           standard_error=0.01)
     text = _curve_sentence(curve)
     assert text.startswith("Learning curve of the returned model's strategy")
+
+
+def test_gain_sentence_writes_large_costs_in_full():
+    """Check that costs of five digits read 21,140 and 25,520, not 2.114e+04."""
+    from autoimb.explain.diagnostics.verdict import _gain_sentence
+
+    text = _gain_sentence(_gain(best_value=21_140.0, plain_value=25_520.0,
+                                gain=4_380.0, standard_error=4_067.0))
+    assert "e+0" not in text
+    assert ": 21,140)" in text and ": 25,520;" in text and "4,380 ± 4,067" in text

@@ -327,3 +327,15 @@ def test_report_says_the_returned_model_and_why_its_threshold_is_not_the_lowest(
     rule = model.cv_metrics_["threshold_rule"]
     assert {"bayes": "The chosen threshold is the Bayes one",
             "tuned": "The chosen threshold was tuned"}[rule] in text
+
+
+def test_report_numbers_are_never_in_scientific_notation():
+    """Check that an expected cost of 22,409.6 reads 22,410 (not 2.241e+04), and
+    that small values keep four significant digits."""
+    from autoimb.explain.report import _n
+
+    assert _n(22_409.6) == "22,410"
+    assert _n(-150_000.4) == "-150,000"
+    assert _n(1130.0) == "1,130"
+    assert _n(0.01961) == "0.01961"
+    assert _n(1086.54) == "1,087"

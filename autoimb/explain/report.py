@@ -260,7 +260,9 @@ def _n(value, digits: int = 4) -> str:
     value = float(value)
     if value.is_integer() and abs(value) < 1e12:
         return f"{int(value):,}"
-    return f"{value:.{digits}g}"
+    if 10 ** digits <= abs(value) < 1e12:  # 22,410, not 2.241e+04
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
 
 
 def _table(header: list[str], rows: list[list], *, numeric=(), classes=None) -> str:
@@ -453,8 +455,9 @@ def _family_section(model, results) -> str:
             "strategy families",
             "Raw cross-validated values of the best trial of each family (the "
             "family of the returned model's trial in red)."))
-    parts.append(_p("Trials counts every trial of the family, whatever became of "
-                    "it; completed, those that finished with a value. Values are "
+    parts.append(_p("The column \"trials\" counts every trial of the family, "
+                    "whatever became of it; \"completed\", those that finished "
+                    "with a value. Values are "
                     "each trial's raw cross-validated value; the best of many "
                     "trials is optimistic, so small differences are noise (see "
                     "the diagnostics below).", "note"))

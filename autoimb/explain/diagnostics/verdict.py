@@ -48,7 +48,9 @@ def _verdict(gain, sep, noise, curve) -> str:
 def _num(value, digits=4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    return f"{value:.{digits}g}"
+    if 10 ** digits <= abs(value) < 1e12:  # 21,140, not 2.114e+04
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
 
 
 def _pct(value) -> str:
