@@ -448,3 +448,10 @@ def test_importing_does_not_touch_pyplot_or_the_backend():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_search_history_ticks_are_whole_trial_numbers():
+    """Check that the trial-number axis has no tick at 2.5 or 7.5."""
+    fig = _history(np.linspace(600, 500, 20))
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 3 and np.all(ticks == np.round(ticks))

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from autoimb.exceptions import AutoImbError
 from autoimb.pipeline.threshold import cost_curve, cost_loss
@@ -728,6 +729,7 @@ def plot_search_history(
             xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 3),
             textcoords="offset points", ha="right", va="bottom", fontsize="small",
             color="tab:purple", gid="outlier_note")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Trial number")
     ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
     ax.set_title("Search history", loc="left" if far.any() else "center")
