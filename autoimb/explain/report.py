@@ -2,7 +2,7 @@
 
 The file opens offline and can be sent to someone without the dashboard: CSS is
 inline, figures are PNG images inlined as ``data:`` URLs, nothing is fetched.
-It shows the data, the winning pipeline in words, the search history, which
+It shows the data, the returned model in words, the search history, which
 choices mattered (Optuna's parameter importances), the best trial of each
 strategy family side by side, the precision-recall curve, the cost against the
 threshold with the chosen threshold marked, the reliability diagram before and
@@ -694,7 +694,7 @@ def report(model, path: str | os.PathLike[str] = "autoimb-report.html", *, X=Non
     """Write the HTML report of a fitted model to one self-contained file.
 
     The file opens offline in any browser: the data (rows, columns, classes,
-    missing values), the winning pipeline in words, the search history, which
+    missing values), the returned model in words, the search history, which
     choices mattered, the best trial of each strategy family side by side, the
     precision-recall curve, cost against threshold, the reliability diagram
     before and after calibration, the confusion matrix at the chosen threshold
