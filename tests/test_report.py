@@ -110,6 +110,9 @@ def test_importances_need_a_few_trials(fitted):
     done = results[results["state"] == "COMPLETE"]
     found, note = importances(done.iloc[:2], minimize=True)
     assert found is None and "at least 3" in note
+    assert note.startswith("2 completed trials: ")
+    found, note = importances(done.iloc[:1], minimize=True)
+    assert note.startswith("1 completed trial: ")
     found, note = importances(results, minimize=True)
     assert found is not None and sum(found.values()) == pytest.approx(1.0)
     assert set(found) == {"model", "class weights", "resampler", "calibration",

@@ -173,7 +173,8 @@ def importances(results: pd.DataFrame, *, minimize: bool,
     """
     choices = _choices(results)
     if len(choices) < MIN_TRIALS_FOR_IMPORTANCE:
-        return None, (f"{len(choices)} completed trial(s): at least "
+        n = len(choices)
+        return None, (f"{n} completed trial{'' if n == 1 else 's'}: at least "
                       f"{MIN_TRIALS_FOR_IMPORTANCE} are needed to say which choices "
                       "mattered. Run more trials.")
     names = [c for c in choices.columns if c != "value"]
