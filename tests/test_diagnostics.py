@@ -284,3 +284,84 @@ def test_no_signal_gives_overlap_and_a_report(tmp_path):
     assert any("trivial rule" in m for m in diagnosis.missing)
     text = Path(autoimb.report(model, tmp_path / "r.html")).read_text()
     assert "The classes overlap" in text
+
+
+def _gain(**changes):
+    from autoimb.explain.diagnostics import StrategyGain
+
+    values = {"metric": "cost", "best_trial": 1, "best_strategy": "LightGBM, SMOTE",
+              "best_value": 610.0, "best_family": "oversampling", "plain_trial": 4,
+              "plain_strategy": "LightGBM, no resampling", "plain_value": 620.0,
+              "gain": 10.0, "relative_gain": 10 / 620, "normalized_gain": 0.01,
+              "standard_error": 8.0, "standard_error_method": "paired bootstrap",
+              "chosen_estimate": 640.0, "chosen_raw": 615.0}
+    return StrategyGain(**{**values, **changes})
+
+
+def test_gain_sentence_puts_each_value_beside_its_own_trial():
+    """Check that the gain sentence names the best single trial (not "the best
+    strategy", which the report uses for the returned model) and gives each
+    cost beside its own trial, in the order the sentence names them: #1's 610,
+    then #4's 620."""
+    from autoimb.explain.diagnostics.verdict import _gain_sentence
+
+    text = _gain_sentence(_gain())
+    assert "best strategy" not in text.lower()
+    assert text.startswith("The best single trial by cross-validated cost (#1, "
+                           "LightGBM, SMOTE: 610) saves 10 ± 8 cost over the best "
+                           "trial without weights or resampling (#4, LightGBM, no "
+                           "resampling: 620;")
+    assert text.index("610") < text.index("620")
+    same = _gain_sentence(_gain(plain_trial=1, plain_value=610.0, gain=0.0))
+    assert same.startswith("The best single trial by cross-validated cost (#1, ")
+
+
+def _noise(suspect, low_half):
+    from autoimb.explain.diagnostics import LabelNoise
+
+    return LabelNoise(
+        method="confident learning", positive_threshold=0.1,
+        negative_threshold=0.5, n_positive=200, n_suspect_positives=suspect,
+        share_of_positives=suspect / 200, positive_examples=(), n_negative=9800,
+        n_suspect_negatives=0, share_of_negatives=0.0, negative_examples=(),
+        positives_in_low_half=low_half, low_half_share=low_half / 200,
+        row_numbers="training rows")
+
+
+def test_noise_sentence_verbs_agree_with_their_counts():
+    """Check "1 (0.5%) sits among", "3 (1.5%) sit among", "1 of 200 positives
+    (0.5%) scores" and "2 of 200 positives (1.0%) score"."""
+    from autoimb.explain.diagnostics.verdict import _noise_sentence
+
+    one = _noise_sentence(_noise(1, 1))
+    assert "1 of 200 positives (0.5%) scores no higher" in one
+    assert "1 (0.5%) sits among the half" in one
+    many = _noise_sentence(_noise(2, 3))
+    assert "2 of 200 positives (1.0%) score no higher" in many
+    assert "3 (1.5%) sit among the half" in many
+
+
+def test_learning_curve_sentence_names_the_returned_models_strategy():
+    """Check that the learning curve is said to refit the returned model's
+    strategy, the one it refits (best_strategy_), not "the best strategy"."""
+    from autoimb.explain.diagnostics import LearningCurve, LearningPoint
+    from autoimb.explain.diagnostics.verdict import _curve_sentence
+
+    points = tuple(LearningPoint(fraction=f, n_train=int(1000 * f), value=1.0 - f / 2,
+                                 normalized_cost=0.5 - f / 4, seconds=0.1)
+                   for f in (0.5, 1.0))
+    curve = LearningCurve(strategy="LightGBM", points=points, last_doubling_gain=0.25,
+                          relative_gain=0.3, normalized_gain=0.125,
+                          standard_error=0.01)
+    text = _curve_sentence(curve)
+    assert text.startswith("Learning curve of the returned model's strategy")
+
+
+def test_gain_sentence_writes_large_costs_in_full():
+    """Check that costs of five digits read 21,140 and 25,520, not 2.114e+04."""
+    from autoimb.explain.diagnostics.verdict import _gain_sentence
+
+    text = _gain_sentence(_gain(best_value=21_140.0, plain_value=25_520.0,
+                                gain=4_380.0, standard_error=4_067.0))
+    assert "e+0" not in text
+    assert ": 21,140)" in text and ": 25,520;" in text and "4,380 ± 4,067" in text

@@ -20,6 +20,7 @@ from autoimb.explain.figures import (
     plot_cost_curve,
     plot_precision_recall,
     plot_reliability,
+    plot_search_history,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,12 +202,13 @@ def test_reliability_plots_both_curves_and_diagonal():
     assert list(diag.get_ydata()) == [0, 1]
 
     (before,) = _by_gid(fig, "before_calibration")
-    # Two quantile bins of four samples each.
-    np.testing.assert_allclose(before.get_xdata(), [0.25, 0.75])
-    np.testing.assert_allclose(before.get_ydata(), [0.25, 0.75])
+    # Two bins of two positives each: cut at the median positive score, 0.75
+    # (raw) and 0.775 (calibrated), six rows below and two above.
+    np.testing.assert_allclose(before.get_xdata(), [2.3 / 6, 0.85])
+    np.testing.assert_allclose(before.get_ydata(), [2 / 6, 1.0])
     (after,) = _by_gid(fig, "after_calibration")
-    np.testing.assert_allclose(after.get_xdata(), [0.125, 0.775])
-    np.testing.assert_allclose(after.get_ydata(), [0.25, 0.75])
+    np.testing.assert_allclose(after.get_xdata(), [1.95 / 6, 0.825])
+    np.testing.assert_allclose(after.get_ydata(), [2 / 6, 1.0])
 
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     brier_raw = np.mean((raw - y) ** 2)
@@ -221,6 +223,133 @@ def test_reliability_with_tied_scores_uses_fewer_bins():
     (before,) = _by_gid(fig, "before_calibration")
     assert list(before.get_xdata()) == [0.5]
     assert list(before.get_ydata()) == [0.5]
+
+
+def test_reliability_at_low_prevalence_spreads_its_points_where_positives_are():
+    """Check that on 2% prevalence most reliability points lie above the
+    prevalence, where the positives' scores are, each bin resting on about the
+    same number of positives; bins of equal widths or equal row counts put
+    nearly all of them in a heap at the bottom left."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=20_000)
+    p = 1 / (1 + np.exp(-(2.0 * z - 5.5)))  # calibrated, about 2% positives
+    y = (rng.random(z.size) < p).astype(int)
+    prevalence = y.mean()
+    assert 0.01 < prevalence < 0.04
+    fig = plot_reliability(y, p, p, n_bins=10)
+    (after,) = _by_gid(fig, "after_calibration")
+    x = np.asarray(after.get_xdata())
+    assert x.size == 10
+    assert np.sum(x > 2 * prevalence) >= 7, x
+    # Each bin holds about a tenth of the positives.
+    edges = np.quantile(p[y == 1], np.linspace(0, 1, 11))[1:-1]
+    per_bin = np.bincount(np.searchsorted(edges, p[y == 1], side="right"))
+    assert per_bin.min() >= 0.8 * y.sum() / 10
+
+
+def _history(values, *, minimize=True):
+    values = np.asarray(values, dtype=float)
+    return plot_search_history(np.arange(values.size), values, minimize=minimize,
+                               metric="cost" if minimize else "AP")
+
+
+def test_search_history_leaves_a_far_outlier_trial_off_its_axis():
+    """Check that one trial at 14,000 among trials near 600 does not stretch the
+    value axis: the axis spans the other trials, the best-so-far line fills a
+    readable part of it, and the outlier is marked on the top edge with a note
+    of how many trials are above and how far they go."""
+    rng = np.random.default_rng(0)
+    values = 600 + 40 * rng.random(30)
+    values[[5, 12, 20]] = [590, 580, 570]
+    values[3] = 14_000
+    fig = _history(values)
+    ax = fig.axes[0]
+    bottom, top = ax.get_ylim()
+    assert bottom <= 570 and 640 <= top < 700
+    (best,) = _by_gid(fig, "best_so_far")
+    best_y = np.asarray(best.get_ydata())
+    # Outside the outlier (trial 3 is not the best so far at any point) the
+    # best-so-far steps take at least a third of the axis's height.
+    assert (best_y.max() - best_y.min()) / (top - bottom) > 1 / 3
+    (dots,) = _by_gid(fig, "trials")
+    assert 14_000 not in dots.get_ydata() and len(dots.get_ydata()) == 29
+    (far,) = _by_gid(fig, "outliers")
+    assert list(far.get_xdata()) == [3]
+    (note,) = _by_gid(fig, "outlier_note")
+    assert note.get_text() == "1 trial above, up to 14,000"
+
+
+def test_search_history_outliers_of_a_maximized_value_sit_below():
+    """Check that for a value to maximize (AP) the far-low trials are the
+    outliers, marked on the bottom edge, and the axis spans the others."""
+    values = np.r_[np.linspace(0.60, 0.70, 12), 0.02, 0.01]
+    fig = _history(values, minimize=False)
+    bottom, top = fig.axes[0].get_ylim()
+    assert 0.5 < bottom <= 0.60 and top >= 0.70
+    (note,) = _by_gid(fig, "outlier_note")
+    assert note.get_text() == "2 trials below, down to 0.01"
+
+
+def test_search_history_without_outliers_shows_every_trial():
+    """Check that trials of comparable values all stay on the axis, unmarked."""
+    values = np.r_[600.0, 640, 620, 700, 590, 610, 900]
+    fig = _history(values)
+    bottom, top = fig.axes[0].get_ylim()
+    assert bottom < 590 and top > 900
+    assert not [a for a in fig.axes[0].get_children() if a.get_gid() == "outliers"]
+
+
+def test_cost_curve_zooms_on_the_low_costs_around_the_chosen_threshold():
+    """Check that the cost axis is not stretched by the costs of predicting
+    everything positive or negative (a hundred times the lowest): the view
+    holds the minimum, the chosen and the Bayes thresholds, and its top is a
+    few times the costs of interest, with a note of how high the curve goes."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=5_000)
+    p = 1 / (1 + np.exp(-(2.5 * z - 6.0)))
+    y = (rng.random(z.size) < p).astype(int)
+    fp_cost, fn_cost, threshold = 10.0, 500.0, 0.05
+    fig = plot_cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost, threshold=threshold)
+    ax = fig.axes[0]
+    line = _line_by_label(fig, "total cost")
+    high, low = max(line.get_ydata()), min(line.get_ydata())
+    bottom, top = ax.get_ylim()
+    assert bottom <= low and top < high / 2
+    chosen = _brute_force_cost(y, p, threshold, fp_cost, fn_cost)
+    bayes = _brute_force_cost(y, p, fp_cost / (fp_cost + fn_cost), fp_cost, fn_cost)
+    assert top >= max(chosen, bayes)
+    left, right = ax.get_xlim()
+    (minimum,) = _by_gid(fig, "minimum_cost")
+    for x in (threshold, fp_cost / (fp_cost + fn_cost), minimum.get_xdata()[0]):
+        assert left < x < right
+    assert right < 0.8  # the neighbourhood of the thresholds, not all of [0, 1]
+    (note,) = _by_gid(fig, "zoom_note")
+    assert f"{high:,.0f}" in note.get_text()
+
+
+def test_cost_curve_shows_both_lines_when_the_chosen_threshold_is_bayes():
+    """Check that when the chosen threshold is the Bayes one, the Bayes line is
+    drawn dashed on top of a thicker chosen line (so both show) and the legend
+    says they are the same; the lowest point is labelled as found in hindsight."""
+    y, p = _imbalanced(4)
+    fp_cost, fn_cost = 1.0, 9.0
+    fig = plot_cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost,
+                          threshold=fp_cost / (fp_cost + fn_cost))
+    (chosen,) = _by_gid(fig, "chosen_threshold")
+    (bayes,) = _by_gid(fig, "bayes_threshold")
+    assert bayes.get_zorder() > chosen.get_zorder()
+    assert bayes.get_linestyle() == "--"
+    assert chosen.get_linewidth() > 2 * bayes.get_linewidth()
+    assert "chosen = Bayes" in bayes.get_label()
+    (minimum,) = _by_gid(fig, "minimum_cost")
+    assert "in hindsight" in minimum.get_label()
+    # Apart, each keeps its own look and its own cost in the legend.
+    fig = plot_cost_curve(y, p, fp_cost=fp_cost, fn_cost=fn_cost, threshold=0.5)
+    (chosen,) = _by_gid(fig, "chosen_threshold")
+    (bayes,) = _by_gid(fig, "bayes_threshold")
+    assert "chosen = Bayes" not in bayes.get_label()
+    bayes_cost = _brute_force_cost(y, p, 0.1, fp_cost, fn_cost)
+    assert f"cost {bayes_cost:.4g}" in bayes.get_label()
 
 
 def test_figure_to_png_returns_png_bytes_of_the_figure_size():
@@ -319,3 +448,10 @@ def test_importing_does_not_touch_pyplot_or_the_backend():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_search_history_ticks_are_whole_trial_numbers():
+    """Check that the trial-number axis has no tick at 2.5 or 7.5."""
+    fig = _history(np.linspace(600, 500, 20))
+    ticks = fig.axes[0].get_xticks()
+    assert len(ticks) >= 3 and np.all(ticks == np.round(ticks))

@@ -9,6 +9,7 @@ fails when ``CI`` is set. Screenshots go to ``$AUTOIMB_SCREENSHOT_DIR`` if set
 """
 
 import base64
+import html
 import os
 import pickle
 import re
@@ -109,6 +110,9 @@ def test_importances_need_a_few_trials(fitted):
     done = results[results["state"] == "COMPLETE"]
     found, note = importances(done.iloc[:2], minimize=True)
     assert found is None and "at least 3" in note
+    assert note.startswith("2 completed trials: ")
+    found, note = importances(done.iloc[:1], minimize=True)
+    assert note.startswith("1 completed trial: ")
     found, note = importances(results, minimize=True)
     assert found is not None and sum(found.values()) == pytest.approx(1.0)
     assert set(found) == {"model", "class weights", "resampler", "calibration",
@@ -225,3 +229,116 @@ def test_report_opens_offline_in_chromium_with_every_figure(thyroid_report):
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
     assert "Diagnostics: is imbalance the real problem?" in headings
     assert (folder / "report.png").stat().st_size > 50_000
+
+
+def _trials(rows):
+    """A results_ table of trials given as (number, state, value, model,
+    class_weight, resampler, strategy)."""
+    import pandas as pd
+
+    table = []
+    for number, state, value, model, weight, resampler, strategy in rows:
+        table.append({"number": number, "state": state, "value": value,
+                      "params.model": model, f"params.{model}.class_weight": weight,
+                      "params.resampler": resampler, "strategy": strategy,
+                      "normalized_cost": value / 1000, "average_precision": 0.5,
+                      "recall": 0.8, "precision": 0.2, "calibration": "sigmoid"})
+    return pd.DataFrame(table)
+
+
+def _stub_model(returned, *, ensemble=None, chosen_as="prior default"):
+    from types import SimpleNamespace
+
+    from autoimb.pipeline.objective import Objective
+
+    return SimpleNamespace(objective_=Objective("cost", 10.0, 500.0),
+                           best_trial_number_=returned,
+                           ensemble_=ensemble or [returned],
+                           cv_metrics_={"chosen_as": chosen_as,
+                                        "threshold_rule": "bayes"})
+
+
+def _table_rows(html_text):
+    """The cells of each row of the first table of an HTML text."""
+    table = html_text.split("<table>", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table)
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in rows]
+
+
+TRIALS = [
+    (0, "COMPLETE", 640.0, "lightgbm", None, "none", "LightGBM, no resampling"),
+    (1, "PRUNED", float("nan"), "logistic_regression", "balanced", "none",
+     "Logistic regression, class weights balanced"),
+    (2, "COMPLETE", 620.0, "lightgbm", None, "smote", "LightGBM, SMOTE"),
+    (3, "COMPLETE", 14_000.0, "lightgbm", None, "smote", "LightGBM, SMOTE (k=3)"),
+    (4, "FAIL", float("nan"), "lightgbm", None, "smote", "LightGBM, SMOTE (k=9)"),
+    (5, "COMPLETE", 610.0, "lightgbm", None, "random_under",
+     "LightGBM, random under-sampling"),
+]
+
+
+def test_families_table_counts_trials_and_completed_trials_apart():
+    """Check that a family whose one trial was pruned reads "1 trial, 0
+    completed, none completed" (not "completed trials 1" beside "none
+    completed"), and a family of three trials of which two completed reads 3
+    and 2."""
+    from autoimb.explain.report import _family_section
+
+    text = _family_section(_stub_model(2), _trials(TRIALS))
+    rows = {cells[0]: cells for cells in _table_rows(text)}
+    header = _table_rows(text)[0]
+    assert header[1:4] == ["trials", "completed", "best trial of the family"]
+    assert rows["class weights"][1:4] == ["1", "0", "none completed"]
+    assert rows["oversampling"][1:4] == ["3", "2", "#2"]
+    assert rows["no handling"][1:4] == ["1", "1", "#0"]
+    assert rows["undersampling"][1:4] == ["1", "1", "#5"]
+    assert rows["balanced ensembles"][1:4] == ["0", "0", "not tried"]
+
+
+def test_families_section_names_the_returned_model_and_the_best_single_trial():
+    """Check that the families section says which trial the returned model is
+    and which is the best single trial by cross-validated cost, when they
+    differ, and that nothing there is called "the best strategy"."""
+    from autoimb.explain.report import _family_section
+
+    text = html.unescape(_family_section(_stub_model(2), _trials(TRIALS)))
+    assert "The returned model is trial #2 (highlighted)." in text
+    assert ("The best single trial by cross-validated cost is #5 (LightGBM, "
+            "random under-sampling, 610); the returned model was chosen as the "
+            "prior default") in text
+    assert "best strategy" not in text.lower()
+    same = html.unescape(_family_section(_stub_model(5), _trials(TRIALS)))
+    assert ("The returned model is trial #5 (highlighted). It is also the best "
+            "single trial by cross-validated cost (610).") in same
+    blend = html.unescape(_family_section(_stub_model(2, ensemble=[2, 0]),
+                                          _trials(TRIALS)))
+    assert "The returned model averages trials #2, #0" in blend
+
+
+def test_report_says_the_returned_model_and_why_its_threshold_is_not_the_lowest(
+        fitted):
+    """Check that the report calls the model it returns "the returned model"
+    (never "the best strategy", which named three different things), and that
+    the cost figure's caption says the curve's lowest point is found in
+    hindsight and where the chosen threshold comes from (its rule)."""
+    model, _, _ = fitted
+    text = html.unescape(autoimb.explain.render_report(model, diagnose=True,
+                                                       time_limit=30))
+    assert "best strategy" not in text.lower()
+    assert f"The returned model: {model.strategy_}." in text
+    assert "found in hindsight" in text
+    rule = model.cv_metrics_["threshold_rule"]
+    assert {"bayes": "The chosen threshold is the Bayes one",
+            "tuned": "The chosen threshold was tuned"}[rule] in text
+
+
+def test_report_numbers_are_never_in_scientific_notation():
+    """Check that an expected cost of 22,409.6 reads 22,410 (not 2.241e+04), and
+    that small values keep four significant digits."""
+    from autoimb.explain.report import _n
+
+    assert _n(22_409.6) == "22,410"
+    assert _n(-150_000.4) == "-150,000"
+    assert _n(1130.0) == "1,130"
+    assert _n(0.01961) == "0.01961"
+    assert _n(1086.54) == "1,087"

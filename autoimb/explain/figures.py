@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from autoimb.exceptions import AutoImbError
 from autoimb.pipeline.threshold import cost_curve, cost_loss
@@ -52,6 +53,7 @@ _CHOSEN_GID = "chosen_threshold"
 _BAYES_GID = "bayes_threshold"
 _TRIVIAL_GID = "trivial_cost"
 _MINIMUM_GID = "minimum_cost"
+_ZOOM_GID = "zoom_note"
 _PR_LINE_GID = "pr_curve"
 _OPERATING_POINT_GID = "operating_point"
 _DIAGONAL_GID = "diagonal"
@@ -378,32 +380,47 @@ def plot_cost_curve(
     xs = np.r_[x_left, thresholds]
     ys = np.r_[costs[0], costs]
 
-    fig = Figure(figsize=(6.0, 4.5), layout="constrained")
+    fig = Figure(figsize=(6.0, 4.8), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(xs, ys, drawstyle="steps-pre", color="tab:blue", label=_COST_LINE)
     best = int(np.argmin(costs))
+    bayes_cost = _cost_at(y, p, bayes, fp_cost=fp_cost, fn_cost=fn_cost)
+    view = _cost_view(xs, ys, marks=(threshold, bayes, float(thresholds[best])),
+                      costs_of_interest=(chosen_cost, bayes_cost))
+    off_axis = view is not None and trivial > view[3]
     ax.axhline(
         trivial,
         linestyle="--",
         color="grey",
         gid=_TRIVIAL_GID,
-        label=f"best trivial classifier ({trivial:.4g})",
+        label=f"best trivial classifier ({_short(trivial)}"
+        + (", above the axis)" if off_axis else ")"),
     )
+    same = math.isclose(threshold, bayes, rel_tol=1e-9, abs_tol=1e-12)
+    # When the chosen threshold is the Bayes one, the thick red line shows
+    # through on both sides of the dashed green one drawn on top of it.
     ax.axvline(
         threshold,
         color="tab:red",
+        linewidth=3.5 if same else 1.5,
+        alpha=0.6 if same else 1.0,
+        zorder=2.5,
         gid=_CHOSEN_GID,
-        label=f"chosen threshold {threshold:.3g} (cost {chosen_cost:.4g})",
+        label=f"chosen threshold {threshold:.3g} (cost {_short(chosen_cost)})",
     )
     ax.axvline(
         bayes,
         color="tab:green",
-        linestyle=":",
+        linestyle="--" if same else ":",
+        linewidth=1.5,
+        zorder=3.0,
         gid=_BAYES_GID,
-        label=f"Bayes threshold fp/(fp+fn) = {bayes:.3g}",
+        label=(f"Bayes threshold fp/(fp+fn) = {bayes:.3g}: chosen = Bayes" if same
+               else f"Bayes threshold fp/(fp+fn) = {bayes:.3g} (cost "
+               f"{_short(bayes_cost)})"),
     )
     ax.annotate(
-        f"chosen {threshold:.3g}",
+        "chosen = Bayes" if same else f"chosen {threshold:.3g}",
         xy=(threshold, 0.0),
         xycoords=("data", "axes fraction"),
         xytext=(3, 4),
@@ -418,22 +435,84 @@ def plot_cost_curve(
         marker="v",
         linestyle="none",
         color="black",
+        zorder=3.5,
         gid=_MINIMUM_GID,
-        label=f"minimum {costs[best]:.4g} at {thresholds[best]:.3g}",
+        label=f"lowest cost of this curve {_short(costs[best])} at "
+        f"{thresholds[best]:.3g} (in hindsight)",
     )
+    if view is not None:
+        ax.set_xlim(view[0], view[1])
+        ax.set_ylim(view[2], view[3])
+        ax.annotate(
+            f"zoomed on the low costs: the curve goes up to {_short(float(ys.max()))}",
+            xy=(0.5, 1.0), xycoords="axes fraction", xytext=(0, 3),
+            textcoords="offset points", ha="center", va="bottom",
+            fontsize="small", color="#555555", gid=_ZOOM_GID,
+        )
     ax.set_xlabel("Decision threshold (positive when score >= threshold)")
     ax.set_ylabel("Total cost")
-    ax.set_title(f"Total cost (FP = {fp_cost:g}, FN = {fn_cost:g})")
+    ax.set_title(f"Total cost (FP = {fp_cost:g}, FN = {fn_cost:g})",
+                 pad=16 if view is not None else 6)
     ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
+    fig.legend(loc="outside lower center", ncols=1, fontsize="small")
     return fig
+
+
+def _cost_view(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    marks: tuple[float, ...],
+    costs_of_interest: tuple[float, ...],
+) -> tuple[float, float, float, float] | None:
+    """Axis limits ``(x0, x1, y0, y1)`` around the low part of a cost curve.
+
+    The cost of predicting everything positive (or negative) can be a hundred
+    times the lowest cost, which squeezes the region that matters (the
+    minimum, the chosen and the Bayes thresholds) into a flat line at the
+    bottom. The value axis stops at the lowest cost plus three times the
+    larger of (the worst cost of interest minus the lowest, a quarter of the
+    lowest), and the threshold axis spans the thresholds whose cost is below
+    that, and the ``marks``, with a margin. None when the whole curve fits
+    under that limit anyway.
+    """
+    low = float(ys.min())
+    high = float(ys.max())
+    worst = max(costs_of_interest)
+    span = max(worst - low, 0.25 * low) or 0.05 * (high - low)
+    top = low + 3.0 * span
+    if span <= 0 or top >= 0.8 * high:
+        return None
+    bottom = max(0.0, low - 0.3 * span)
+    # ys[k] holds over (xs[k-1], xs[k]]: a step under the top spans from the
+    # previous x to its own.
+    under = np.flatnonzero(ys <= top)
+    x_lo = float(xs[max(under[0] - 1, 0)])
+    x_hi = float(xs[under[-1]])
+    x_lo, x_hi = min(x_lo, *marks), max(x_hi, *marks)
+    margin = 0.1 * (x_hi - x_lo or 0.1)
+    x0 = max(x_lo - margin, float(xs[0]) - 0.02)
+    x1 = min(x_hi + margin, float(xs[-1]) + 0.02)
+    return x0, x1, bottom, top
 
 
 def _reliability_points(
     y: np.ndarray, p: np.ndarray, n_bins: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean score and observed positive rate in quantile bins of ``p``."""
-    edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)))
+    """Mean score and observed positive rate in bins of ``p`` that hold about
+    the same number of positives each.
+
+    Bins of equal width, or of equal numbers of rows, put nearly every point
+    of a rare positive class at the bottom left: on 2% prevalence nine bins
+    in ten hold the low scores of negatives. Cutting the scores at the
+    quantiles of the positives' scores instead gives each observed rate about
+    ``n_positives / n_bins`` positives to rest on, and spreads the points over
+    the scores positives get. Without positives (or with fewer than
+    ``n_bins``), the bins hold equal numbers of rows.
+    """
+    positives = p[y == 1]
+    reference = positives if positives.size >= n_bins else p
+    edges = np.unique(np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)))
     if edges.size < 2:
         return np.array([p.mean()]), np.array([y.mean()])
     # Inner edges only: bins are (-inf, e1), [e1, e2), ..., [e_last, +inf).
@@ -454,10 +533,11 @@ def plot_reliability(
 ) -> Figure:
     """Plot a reliability diagram before and after calibration.
 
-    The samples are split into ``n_bins`` quantile bins of each score (equal
-    counts, so the sparse high-score region of an imbalanced problem is not
-    left with empty bins); each bin gives one point (mean score, observed
-    fraction of positives).
+    The samples are split into ``n_bins`` bins of each score cut at the
+    quantiles of the positives' scores, so that each bin holds about the same
+    number of positives (bins of equal width or of equal row counts leave
+    almost every point at the bottom left when positives are rare); each bin
+    gives one point (mean score, observed fraction of positives).
 
     Parameters
     ----------
@@ -468,7 +548,7 @@ def plot_reliability(
     calibrated_proba : array-like of shape (n_samples,)
         Positive-class probabilities after calibration, for the same samples.
     n_bins : int, default=10
-        Number of quantile bins (fewer when scores are tied).
+        Number of bins (fewer when scores are tied).
 
     Returns
     -------
@@ -524,12 +604,40 @@ def plot_reliability(
         )
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("Mean predicted probability (quantile bins)")
+    ax.set_xlabel("Mean predicted probability (bins of equal numbers of positives)")
     ax.set_ylabel("Observed fraction of positives")
     ax.set_title("Reliability")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small")
     return fig
+
+
+#: A trial's value is an outlier of the search history when it lies further
+#: from the best value than this many times the spread of the best three
+#: quarters of the values (best value to their third quartile).
+OUTLIER_SPREADS = 4.0
+
+
+def _outlier_limit(values: np.ndarray, *, minimize: bool) -> float | None:
+    """The worst value the search-history axis shows, or None to show all.
+
+    Values worse than ``best + OUTLIER_SPREADS * (q - best)``, ``q`` the third
+    quartile of the values counted from the best side (the 75th percentile
+    when lower is better, the 25th when higher is), would flatten the others:
+    the axis stops there and they are marked at its edge instead.
+    """
+    if values.size < 4:
+        return None
+    sign = 1.0 if minimize else -1.0
+    v = sign * values  # lower is better from here on
+    best = float(v.min())
+    spread = float(np.quantile(v, 0.75)) - best
+    if spread <= 0:
+        spread = float(np.median(np.abs(v - best))) or abs(best) * 0.05 or 1.0
+    limit = best + OUTLIER_SPREADS * spread
+    if float(v.max()) <= limit:
+        return None
+    return sign * limit
 
 
 def plot_search_history(
@@ -541,6 +649,14 @@ def plot_search_history(
     stopped: np.ndarray | None = None,
 ) -> Figure:
     """Plot each trial's value and the best value so far.
+
+    A few trials far worse than the rest (a model that failed on this data)
+    would stretch the value axis until the others and the best-so-far line
+    sit flat along one edge. The axis therefore stops at
+    ``OUTLIER_SPREADS`` times the spread of the best three quarters of the
+    values beyond the best one (see :func:`_outlier_limit`); the trials beyond
+    it are drawn as triangles on the axis edge (gid ``"outliers"``), and a
+    note says how many there are and how far they go.
 
     Parameters
     ----------
@@ -559,7 +675,9 @@ def plot_search_history(
     -------
     matplotlib.figure.Figure
         The trials as dots (gid ``"trials"``), the best so far as a step line
-        (gid ``"best_so_far"``).
+        (gid ``"best_so_far"``), and the trials off the axis, if any, as
+        triangles on its edge (gid ``"outliers"``) with a note (gid
+        ``"outlier_note"``).
 
     Examples
     --------
@@ -567,6 +685,10 @@ def plot_search_history(
     ...                           metric="cost", stopped=[2])
     >>> [ln for ln in fig.axes[0].lines if ln.get_gid() == "best_so_far"][0].get_ydata()
     array([5., 3., 3.])
+    >>> fig = plot_search_history(range(8), [600, 610, 590, 14000, 605, 580, 620,
+    ...                           575], minimize=True, metric="cost")
+    >>> bool(fig.axes[0].get_ylim()[1] < 1000)
+    True
     """
     numbers = np.asarray(numbers, dtype=int)
     values = np.asarray(values, dtype=float)
@@ -576,20 +698,51 @@ def plot_search_history(
         if values.size else values
     fig = Figure(figsize=(6.5, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(numbers, values, "o", color="tab:blue", alpha=0.6, gid="trials",
-            label="completed trial")
+    limit = _outlier_limit(values, minimize=minimize)
+    if limit is None:
+        far = np.zeros(values.size, dtype=bool)
+    else:
+        far = values > limit if minimize else values < limit
+    ax.plot(numbers[~far], values[~far], "o", color="tab:blue", alpha=0.6,
+            gid="trials", label="completed trial")
     ax.plot(numbers, best, drawstyle="steps-post", color="tab:red", gid="best_so_far",
             label="best so far")
     if stopped is not None and len(stopped):
         ax.plot(np.asarray(stopped), np.full(len(stopped), 0.0), "x", color="grey",
                 transform=ax.get_xaxis_transform(), gid="stopped",
                 label="pruned or failed")
+    if far.any():
+        shown = values[~far]
+        low, high = float(shown.min()), float(shown.max())
+        pad = 0.06 * (high - low or abs(high) or 1.0)
+        ax.set_ylim(low - pad, high + pad)
+        edge = 1.0 if minimize else 0.0
+        ax.plot(numbers[far], np.full(int(far.sum()), edge), "^" if minimize else "v",
+                color="tab:purple", clip_on=False, transform=ax.get_xaxis_transform(),
+                gid="outliers", label="trial off the axis")
+        worst = float(values[far].max() if minimize else values[far].min())
+        n_far = int(far.sum())
+        ax.annotate(
+            f"{n_far} trial{'s' if n_far > 1 else ''} "
+            f"{'above' if minimize else 'below'}, "
+            f"{'up' if minimize else 'down'} to {_short(worst)}",
+            xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 3),
+            textcoords="offset points", ha="right", va="bottom", fontsize="small",
+            color="tab:purple", gid="outlier_note")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Trial number")
     ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
-    ax.set_title("Search history")
+    ax.set_title("Search history", loc="left" if far.any() else "center")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def _short(value: float) -> str:
+    """A number for a note: thousands separated, 4 significant digits."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 def plot_bars(
@@ -655,7 +808,7 @@ def plot_learning_curve(
     ax.plot(n_train, values, "o-", color="tab:blue", gid="learning_curve")
     ax.set_xlabel("Training rows per fold")
     ax.set_ylabel(f"{metric} ({'lower' if minimize else 'higher'} is better)")
-    ax.set_title("Learning curve of the best strategy")
+    ax.set_title("Learning curve of the returned model's strategy")
     ax.grid(alpha=0.3)
     return fig
 

@@ -2,7 +2,7 @@
 
 The file opens offline and can be sent to someone without the dashboard: CSS is
 inline, figures are PNG images inlined as ``data:`` URLs, nothing is fetched.
-It shows the data, the winning pipeline in words, the search history, which
+It shows the data, the returned model in words, the search history, which
 choices mattered (Optuna's parameter importances), the best trial of each
 strategy family side by side, the precision-recall curve, the cost against the
 threshold with the chosen threshold marked, the reliability diagram before and
@@ -173,7 +173,8 @@ def importances(results: pd.DataFrame, *, minimize: bool,
     """
     choices = _choices(results)
     if len(choices) < MIN_TRIALS_FOR_IMPORTANCE:
-        return None, (f"{len(choices)} completed trial(s): at least "
+        n = len(choices)
+        return None, (f"{n} completed trial{'' if n == 1 else 's'}: at least "
                       f"{MIN_TRIALS_FOR_IMPORTANCE} are needed to say which choices "
                       "mattered. Run more trials.")
     names = [c for c in choices.columns if c != "value"]
@@ -210,21 +211,25 @@ def importances(results: pd.DataFrame, *, minimize: bool,
 
 
 def _family_table(model, results) -> list[dict]:
+    """The best trial of each strategy family, with the family's trials counted
+    in every state (``"tried"``) and completed with a value (``"completed"``)."""
     done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
     if done.empty:
         return []
-    done = done.assign(family=trial_families(done))
+    families = trial_families(results)
+    done = done.assign(family=families[done.index])
     lower = model.objective_.kind == "cost"
     rows = []
     for key, label in FAMILIES.items():
+        tried = int((families == key).sum())
         trials = done[done["family"] == key].sort_values("value", ascending=lower,
                                                          kind="mergesort")
         if trials.empty:
-            tried = int((trial_families(results) == key).sum())
-            rows.append({"family": label, "tried": tried, "trial": None})
+            rows.append({"family": label, "tried": tried, "completed": 0,
+                         "trial": None})
             continue
         best = trials.iloc[0]
-        rows.append({"family": label, "tried": len(trials),
+        rows.append({"family": label, "tried": tried, "completed": len(trials),
                      "trial": int(best["number"]), "strategy": best["strategy"],
                      **{k: best.get(k) for k in ("value", "normalized_cost",
                                                  "average_precision", "recall",
@@ -256,7 +261,9 @@ def _n(value, digits: int = 4) -> str:
     value = float(value)
     if value.is_integer() and abs(value) < 1e12:
         return f"{int(value):,}"
-    return f"{value:.{digits}g}"
+    if 10 ** digits <= abs(value) < 1e12:  # 22,410, not 2.241e+04
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
 
 
 def _table(header: list[str], rows: list[list], *, numeric=(), classes=None) -> str:
@@ -328,7 +335,7 @@ def _pipeline_section(model) -> str:
     kind = model.objective_.kind
     metric = "cost" if kind == "cost" else "average precision"
     words = [
-        f"Strategy: {model.strategy_}.",
+        f"The returned model: {model.strategy_}.",
         f"It predicts {model.pos_label_!r} when its calibrated probability is at "
         f"least {model.threshold_:.4g} (threshold rule: "
         f"{m.get('threshold_rule', 'n/a')}; calibration: "
@@ -337,6 +344,14 @@ def _pipeline_section(model) -> str:
         f"bias-corrected: the best of {m.get('n_candidates', '?')} candidates "
         f"scored {_n(model.best_score_raw_)} on the rows that chose it).",
     ]
+    best = m.get("best_candidate_value")
+    if best is not None and _finite(best) and best != model.best_score_raw_:
+        within = (f"{m['tolerance']:.2g} standard errors" if "tolerance" in m
+                  else "noise")
+        words.append(f"Chosen as the {m.get('chosen_as', 'candidate')}: within "
+                     f"{within} of the best candidate's cross-validated {metric} "
+                     f"{_n(best)}, and simpler: among candidates within noise of "
+                     "the best, the simplest is preferred.")
     if kind == "cost":
         words.append(f"A false positive costs {_n(model.objective_.fp_cost)}, a "
                      f"false negative {_n(model.objective_.fn_cost)}.")
@@ -348,10 +363,12 @@ def _pipeline_section(model) -> str:
     parts = [f'<div class="headline">{"<br>".join(_e(w) for w in words)}</div>']
     params = getattr(model, "best_params_", {}) or {}
     if params:
-        parts.append(_table(["parameter of the best trial", "value"],
+        trial = getattr(model, "best_trial_number_", None)
+        parts.append(_table([f"parameter of the returned model's trial (#{trial})",
+                             "value"],
                             [[k, v if isinstance(v, str) else _n(v)]
                              for k, v in params.items()]))
-    return _section("The winning pipeline", *parts, anchor="pipeline")
+    return _section("The returned model", *parts, anchor="pipeline")
 
 
 def _history_section(model, results, source) -> str:
@@ -372,7 +389,9 @@ def _history_section(model, results, source) -> str:
         parts.append(_figure(fig, "search history",
                              "Each completed trial's cross-validated value (raw) and "
                              "the best so far; crosses at the bottom are pruned or "
-                             "failed trials."))
+                             "failed trials. Trials far worse than the others are "
+                             "left off the axis, marked by triangles on its edge, "
+                             "with their number and worst value above the plot."))
     return _section("Search history", *parts, anchor="history")
 
 
@@ -407,19 +426,21 @@ def _family_section(model, results) -> str:
     for row in rows:
         if row["trial"] is None:
             what = "not tried" if not row["tried"] else "none completed"
-            table_rows.append([row["family"], row["tried"], what, "", None, None,
-                               None, None, None])
+            table_rows.append([row["family"], row["tried"], row["completed"], what,
+                               "", None, None, None, None, None])
             css.append(None)
             continue
-        table_rows.append([row["family"], row["tried"], f"#{row['trial']}",
-                           row["strategy"], row["value"], row["normalized_cost"],
-                           row["average_precision"], row["recall"],
-                           row["precision"]])
+        table_rows.append([row["family"], row["tried"], row["completed"],
+                           f"#{row['trial']}", row["strategy"], row["value"],
+                           row["normalized_cost"], row["average_precision"],
+                           row["recall"], row["precision"]])
         css.append("best" if row["trial"] == best_trial else None)
-    header = ["family", "completed trials", "best trial", "strategy",
-              "cost" if kind == "cost" else "average precision", "normalized cost",
-              "AP", "recall", "precision"]
-    parts = [_table(header, table_rows, numeric=(1, 4, 5, 6, 7, 8), classes=css)]
+    header = ["family", "trials", "completed", "best trial of the family",
+              "its strategy", "cost" if kind == "cost" else "average precision",
+              "normalized cost", "AP", "recall", "precision"]
+    parts = [_table(header, table_rows, numeric=(1, 2, 5, 6, 7, 8, 9),
+                    classes=css)]
+    parts.append(_p(_which_is_which(model, results), "note"))
     done = [r for r in rows if r["trial"] is not None]
     key = "normalized_cost" if kind == "cost" else "average_precision"
     if len(done) >= 2 and all(_finite(r[key]) for r in done):
@@ -433,12 +454,51 @@ def _family_section(model, results) -> str:
                               if kind == "cost" else "average precision"),
                       highlight=winner),
             "strategy families",
-            "Raw cross-validated values of each family's best trial (the returned "
-            "model's family in red, when it is a single strategy)."))
-    parts.append(_p("Values are each trial's raw cross-validated value; the best "
-                    "of many trials is optimistic, so small differences are noise "
-                    "(see the diagnostics below).", "note"))
+            "Raw cross-validated values of the best trial of each family (the "
+            "family of the returned model's trial in red)."))
+    parts.append(_p("The column \"trials\" counts every trial of the family, "
+                    "whatever became of it; \"completed\", those that finished "
+                    "with a value. Values are "
+                    "each trial's raw cross-validated value; the best of many "
+                    "trials is optimistic, so small differences are noise (see "
+                    "the diagnostics below).", "note"))
     return _section("Strategy families side by side", *parts, anchor="families")
+
+
+def _which_is_which(model, results) -> str:
+    """The returned model's trial and the best single trial, named apart: they
+    differ when the selection prefers a simpler candidate within noise of the
+    best, or an ensemble."""
+    done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
+    kind = model.objective_.kind
+    metric = "cost" if kind == "cost" else "average precision"
+    returned = getattr(model, "best_trial_number_", None)
+    ensemble = list(getattr(model, "ensemble_", []) or [])
+    if len(ensemble) > 1:
+        text = ("The returned model averages trials "
+                + ", ".join(f"#{n}" for n in ensemble) + " (highlighted: #"
+                f"{ensemble[0]}).")
+    elif returned is not None:
+        text = f"The returned model is trial #{returned} (highlighted)."
+    else:
+        text = "The returned model is the trivial rule, no trial."
+    if not done.empty:
+        ranked = done.sort_values("value", ascending=kind == "cost", kind="mergesort")
+        top = ranked.iloc[0]
+        if int(top["number"]) == returned and len(ensemble) <= 1:
+            text += (f" It is also the best single trial by cross-validated "
+                     f"{metric} ({_n(top['value'])}).")
+        else:
+            text += (f" The best single trial by cross-validated {metric} is "
+                     f"#{int(top['number'])} ({top['strategy']}, {_n(top['value'])})"
+                     f"; the returned model was {_chosen_as(model)}.")
+    return text
+
+
+def _chosen_as(model) -> str:
+    how = (getattr(model, "cv_metrics_", {}) or {}).get("chosen_as")
+    return (f"chosen as the {how} (see the returned model above)" if how
+            else "chosen among the candidates (see the returned model above)")
 
 
 def _curves_section(model) -> str:
@@ -460,10 +520,7 @@ def _curves_section(model) -> str:
                 "dot is the chosen threshold."),
         _figure(plot_cost_curve(y, proba, fp_cost=objective.fp_cost,
                                 fn_cost=objective.fn_cost, threshold=shown),
-                "cost against threshold",
-                "Total cost of the out-of-fold probabilities at every threshold, "
-                "with the chosen one (red), the Bayes threshold fp/(fp+fn) (green) "
-                "and the best trivial rule (dashed)."),
+                "cost against threshold", _cost_caption(model)),
     ]
     raw = getattr(model, "oof_scores_", None)
     notes = []
@@ -471,14 +528,45 @@ def _curves_section(model) -> str:
         figs.append(_figure(plot_reliability(y, np.asarray(raw, float), proba),
                             "reliability",
                             "Observed rate of positives against the predicted "
-                            "probability, in bins of equal size: before calibration "
-                            "(the strategy's odds-corrected scores) and after."))
+                            "probability, in bins that hold about the same number "
+                            "of positives each (so the points spread over the "
+                            "scores positives get, even when they are rare): "
+                            "before calibration (the strategy's odds-corrected "
+                            "scores) and after."))
     else:
         notes.append(_p("The reliability diagram needs the scores before "
                         "calibration, which this model does not keep (fitted "
                         "before autoimb kept them).", "note"))
     parts = [f'<div class="figures">{"".join(figs)}</div>', *notes]
     return _section("Curves of the out-of-fold predictions", *parts, anchor="curves")
+
+
+def _cost_caption(model) -> str:
+    """What the cost figure shows, and why the chosen threshold is not the
+    curve's lowest point."""
+    rule = (getattr(model, "cv_metrics_", {}) or {}).get("threshold_rule")
+    text = ("Total cost of the out-of-fold probabilities at every threshold, with "
+            "the chosen threshold (red), the Bayes threshold fp/(fp+fn) (green, "
+            "dashed over the red line when they are the same) and the best "
+            "trivial rule (grey, dashed). The lowest point of the curve is found "
+            "in hindsight, on the very rows it is measured on, so no rule could "
+            "count on it for new data. ")
+    if rule == "bayes":
+        text += ("The chosen threshold is the Bayes one, fp/(fp+fn) on the "
+                 "calibrated probability: the fit compared it with a threshold "
+                 "tuned on the scores, each judged on rows held out from its "
+                 "choice (cross-fitting), and the Bayes rule cost less there.")
+    elif rule == "tuned" and model.objective_.uses_costs_for_threshold:
+        text += ("The chosen threshold was tuned to the lowest cost of the final "
+                 "calibrated probabilities of all training rows (not of these "
+                 "out-of-fold ones); the fit preferred tuning to the Bayes "
+                 "threshold because, judged on rows held out from the choice "
+                 "(cross-fitting), it cost no more.")
+    elif rule == "tuned":
+        text += ("Without costs, the chosen threshold is the one of highest F1 on "
+                 "the final calibrated probabilities of all training rows, not "
+                 "the lowest point of this curve.")
+    return text
 
 
 def _confusion_section(model) -> str:
@@ -530,7 +618,7 @@ def _diagnostics_section(diagnosis) -> str:
 
 # -- the whole ------------------------------------------------------------------
 
-_SECTIONS = (("data", "Data"), ("pipeline", "Winning pipeline"),
+_SECTIONS = (("data", "Data"), ("pipeline", "Returned model"),
              ("history", "History"), ("importance", "Choices that mattered"),
              ("families", "Families"), ("curves", "Curves"),
              ("confusion", "Confusion matrix"), ("diagnostics", "Diagnostics"))
@@ -607,7 +695,7 @@ def report(model, path: str | os.PathLike[str] = "autoimb-report.html", *, X=Non
     """Write the HTML report of a fitted model to one self-contained file.
 
     The file opens offline in any browser: the data (rows, columns, classes,
-    missing values), the winning pipeline in words, the search history, which
+    missing values), the returned model in words, the search history, which
     choices mattered, the best trial of each strategy family side by side, the
     precision-recall curve, cost against threshold, the reliability diagram
     before and after calibration, the confusion matrix at the chosen threshold

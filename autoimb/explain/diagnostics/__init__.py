@@ -22,10 +22,10 @@ adds a few cheap fits:
    the data alone, but they leave different traces: random label errors put
    positives among the rows the model is surest are negative, overlap rarely
    does; both counts are given.
-4. **Whether more rows would help.** A learning curve: the best strategy
-   refitted on 25%, 50% and 75% of each fold's training rows, scored on the
-   same held-out rows and post-processed the same cross-fitted way as the
-   search, against 100% (the search's own trial).
+4. **Whether more rows would help.** A learning curve: the returned model's
+   strategy refitted on 25%, 50% and 75% of each fold's training rows, scored
+   on the same held-out rows and post-processed the same cross-fitted way as
+   the search, against 100% (the search's own trial).
 
 Then a verdict in plain sentences, with the numbers behind it.
 

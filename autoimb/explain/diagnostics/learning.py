@@ -1,10 +1,11 @@
 """Whether more rows would help: a learning curve.
 
-The best strategy refitted on 25%, 50% and 75% of each fold's training rows,
-scored on the same held-out rows and post-processed the same cross-fitted way
-as the search, against 100% (the search's own trial). More rows would help
-when doubling them (50% to 100%) gains more than two standard errors (a paired
-bootstrap of the rows) and :data:`~autoimb.explain.diagnostics.MIN_GAIN`.
+The returned model's strategy refitted on 25%, 50% and 75% of each fold's
+training rows, scored on the same held-out rows and post-processed the same
+cross-fitted way as the search, against 100% (the search's own trial). More
+rows would help when doubling them (50% to 100%) gains more than two standard
+errors (a paired bootstrap of the rows) and
+:data:`~autoimb.explain.diagnostics.MIN_GAIN`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ FRACTIONS = (0.25, 0.5, 0.75)
 
 @dataclass(frozen=True)
 class LearningPoint:
-    """The best strategy fitted on a fraction of each fold's training rows.
+    """The returned model's strategy fitted on a fraction of each fold's
+    training rows.
 
     ``value`` is the cross-fitted cost (total over the scored rows) or average
     precision; ``normalized_cost`` divides a cost by the best trivial rule's.
@@ -49,7 +51,7 @@ class LearningPoint:
 
 @dataclass(frozen=True)
 class LearningCurve:
-    """Values of the best strategy against the share of training rows.
+    """Values of the returned model's strategy against the share of training rows.
 
     Attributes
     ----------
@@ -238,8 +240,9 @@ def _learning_curve_of(model, X, y, time_limit, random_state):
             seconds_per_row=_seconds_per_row(model, context.folds))
         return curve, None
     if X is None:
-        return None, ("the learning curve refits the best strategy, so it needs "
-                      "the training data: call diagnose() right after fit, or "
+        return None, ("the learning curve refits the returned model's strategy, "
+                      "so it needs the training data: call diagnose() right "
+                      "after fit, or "
                       "pass X and y (autoimb diagnose MODEL --data FILE --target "
                       "COL)")
     X = model._check_X(X)

@@ -48,7 +48,9 @@ def _verdict(gain, sep, noise, curve) -> str:
 def _num(value, digits=4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    return f"{value:.{digits}g}"
+    if 10 ** digits <= abs(value) < 1e12:  # 21,140, not 2.114e+04
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
 
 
 def _pct(value) -> str:
@@ -71,20 +73,23 @@ def _gain_sentence(gain: StrategyGain | None) -> str | None:
                 "imbalance handling gains is unknown (the search space may "
                 "exclude it).")
     if gain.plain_trial == gain.best_trial:
-        return (f"The best trial (#{gain.best_trial}, {unit} {_num(gain.best_value)}, "
-                "raw cross-validated) uses no class weights and no resampling: "
-                "imbalance handling gains nothing over a tuned threshold.")
+        return (f"The best single trial by cross-validated {unit} "
+                f"(#{gain.best_trial}, {unit} {_num(gain.best_value)}, raw) uses no "
+                "class weights and no resampling: imbalance handling gains nothing "
+                "over a tuned threshold.")
     what = "saves" if gain.metric == "cost" else "adds"
     noise = ("noise level unknown" if gain.standard_error is None else
              "beyond noise" if gain.beyond_noise else "within noise")
     scale = ("of the best trivial rule's cost" if gain.metric == "cost"
              else "points of AP")
-    return (f"The best strategy (#{gain.best_trial}, {gain.best_strategy}) {what} "
+    # Each value sits beside its own trial, in the order the sentence names them.
+    return (f"The best single trial by cross-validated {unit} (#{gain.best_trial}, "
+            f"{gain.best_strategy}: {_num(gain.best_value)}) {what} "
             f"{_num(gain.gain)} ± {_num(gain.standard_error)} {unit} over the best "
-            f"without weights or resampling (#{gain.plain_trial}, "
-            f"{gain.plain_strategy}: {_num(gain.plain_value)} against "
-            f"{_num(gain.best_value)}, both raw cross-validated values): "
-            f"{_num(gain.normalized_gain, 3)} {scale}, {noise}.")
+            f"trial without weights or resampling (#{gain.plain_trial}, "
+            f"{gain.plain_strategy}: {_num(gain.plain_value)}; both raw "
+            f"cross-validated values): {_num(gain.normalized_gain, 3)} {scale}, "
+            f"{noise}.")
 
 
 def _separation_sentence(sep: Separability | None) -> str | None:
@@ -106,10 +111,12 @@ def _noise_sentence(noise: LabelNoise | None) -> str | None:
         return None
     examples = ", ".join(map(str, noise.positive_examples[:5]))
     text = (f"{noise.n_suspect_positives} of {noise.n_positive} positives "
-            f"({_pct(noise.share_of_positives)}) score no higher than an average "
-            f"negative ({noise.positive_threshold:.3g}), and "
-            f"{noise.positives_in_low_half} ({_pct(noise.low_half_share)}) sit among "
-            "the half of rows the model is surest are negative")
+            f"({_pct(noise.share_of_positives)}) "
+            f"{_verb(noise.n_suspect_positives, 'scores', 'score')} no higher than "
+            f"an average negative ({noise.positive_threshold:.3g}), and "
+            f"{noise.positives_in_low_half} ({_pct(noise.low_half_share)}) "
+            f"{_verb(noise.positives_in_low_half, 'sits', 'sit')} among the half "
+            "of rows the model is surest are negative")
     if noise.likely:
         text += ("; random label errors leave that trace, so many positives are "
                  "probably mislabelled (or the features cannot tell them apart)")
@@ -123,6 +130,11 @@ def _noise_sentence(noise: LabelNoise | None) -> str | None:
     return text + "."
 
 
+def _verb(count: int, one: str, many: str) -> str:
+    """The verb agreeing with ``count`` things: ``one`` for exactly 1."""
+    return one if count == 1 else many
+
+
 def _curve_sentence(curve: LearningCurve | None) -> str | None:
     if curve is None or not curve.points:
         return None
@@ -131,7 +143,8 @@ def _curve_sentence(curve: LearningCurve | None) -> str | None:
         f"{p.fraction:.0%}: {_num(p.normalized_cost if cost else p.value, 3)}"
         for p in curve.points)
     what = "normalized cost" if cost else "average precision"
-    text = f"Learning curve of the best strategy ({what} by share of rows): {steps}"
+    text = (f"Learning curve of the returned model's strategy ({what} by share of "
+            f"rows): {steps}")
     if curve.normalized_gain is not None:
         se = _scaled(curve.last_doubling_gain, curve.normalized_gain,
                      curve.standard_error)
