@@ -196,15 +196,46 @@ def test_adjust_to_prior_refuses_rates_outside_zero_one(rate):
 
 
 def test_adapter_at_the_training_rate_keeps_probabilities(fitted):
-    """Check that adapting to the training rate leaves the probabilities as they
-    were, and that the adapted model's labels are the model's classes."""
+    """Check that adapting to the training rate, forced, leaves the probabilities
+    as they were, and that the adapted model's labels are the model's classes."""
     model, X_new, _ = fitted
-    adapted = autoimb.adapt_to_prior(model, rate=model.oof_target_.mean())
+    adapted = autoimb.adapt_to_prior(model, rate=model.oof_target_.mean(),
+                                     force=True)
+    assert adapted.adapted_ and "force=True" in adapted.decision_
     assert adapted.odds_ratio_ == pytest.approx(1.0)
     rows = X_new[:50]
     assert np.allclose(adapted.predict_proba(rows), model.predict_proba(rows))
     assert set(adapted.predict(rows)) <= set(model.classes_)
     assert adapted.threshold_rule_ == "retuned"  # the model's threshold was tuned
+
+
+def test_rate_within_the_noise_of_the_training_rate_keeps_the_model(fitted):
+    """Check that a rate within the noise of the training rate, given or
+    estimated, leaves the model as it is (its threshold, probabilities and
+    decisions) and that ``decision_`` says why; a rate beyond it adapts (issue
+    39: adapting to such rates moved the cut by chance, and lost as often as it
+    won)."""
+    model, X_new, _ = fitted
+    rate = model.oof_target_.mean()
+    for adapted in (autoimb.adapt_to_prior(model, rate=rate),
+                    autoimb.adapt_to_prior(model, rate=rate * 1.05)):
+        assert adapted.threshold_ == model.threshold_
+        assert (adapted.predict(X_new) == model.predict(X_new)).all()
+        assert adapted.rate_ == adapted.training_rate_ and adapted.odds_ratio_ == 1
+        assert adapted.threshold_rule_ == "kept"
+        assert not adapted.adapted_
+        assert adapted.decision_.startswith("not adapted: the rate")
+        assert "within the noise of the training rate" in adapted.decision_
+        assert "force=True" in adapted.decision_
+    estimated = autoimb.adapt_to_prior(model, X_new)  # the unshifted half: 11.0%
+    estimate = estimated.estimate_
+    assert estimate.low < rate < estimate.rate < estimate.high
+    assert not estimated.adapted_
+    assert estimated.decision_.startswith("not adapted: EM's estimate")
+    assert (estimated.predict(X_new) == model.predict(X_new)).all()
+    far = autoimb.adapt_to_prior(model, rate=rate / 4)
+    assert far.adapted_ and far.decision_.startswith("adapted: the rate")
+    assert far.rate_ == pytest.approx(rate / 4)
 
 
 @pytest.mark.parametrize(("options", "fit_X", "message"), [
