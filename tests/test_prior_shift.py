@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 import autoimb
 from autoimb.deploy.prior_shift import positive_proba
 from autoimb.exceptions import AutoImbError
-from autoimb.pipeline.prior import adjust_to_prior, em_prior
+from autoimb.pipeline.prior import adjust_to_prior, em_prior, em_standard_error
 
 DATASET = "satimage_4"
 FP_COST, FN_COST = 1.0, 10.0
@@ -166,6 +166,23 @@ def test_em_recovers_the_rate_of_calibrated_probabilities(rate):
     found, _, converged = em_prior(proba, 0.1)
     assert converged
     assert abs(found - y.mean()) <= 6.6 * np.sqrt(rate * (1 - rate) / 50_000)
+
+
+@pytest.mark.parametrize("rate", [0.03, 0.3])
+def test_em_standard_error_matches_the_spread_of_estimates(rate):
+    """Check that EM's standard error (the guard of adapt_to_prior and the
+    monitor's interval) is the spread of its estimates over 200 samples of 2,000
+    rows, within 15% (measured: within 6%), and that its 95% interval covers
+    the true rate in 90% to 99% of them (measured: 94% to 96%)."""
+    estimates, errors = [], []
+    for seed in range(200):
+        proba, _ = calibrated(rate, 2000, seed)
+        found = em_prior(proba, 0.1)[0]
+        estimates.append(found)
+        errors.append(em_standard_error(proba, 0.1, found))
+    estimates, errors = np.array(estimates), np.array(errors)
+    assert errors.mean() == pytest.approx(estimates.std(), rel=0.15)
+    assert 0.90 <= np.mean(np.abs(estimates - rate) <= 1.96 * errors) <= 0.99
 
 
 def test_em_keeps_the_training_rate_when_scores_tell_nothing():
