@@ -89,7 +89,8 @@ def test_batch_from_the_same_distribution_raises_no_alert(setting, monitor):
     unlabelled = monitor.check(X)
     assert unlabelled.ok, unlabelled.report()
     assert 0.5 < unlabelled.metrics["rate_ratio"] < 2
-    assert set(labelled.limits) == {"recall", "psi", "rate_ratio"}
+    assert set(labelled.limits) == {"recall", "psi", "rate_ratio",
+                                    "estimated_rate_ratio"}
 
 
 def test_hard_positives_raise_the_recall_alert(setting, monitor):
@@ -372,6 +373,8 @@ def test_labels_never_judge_a_batch_more_leniently_than_em():
     assert alert.value == pytest.approx(labelled.metrics["estimated_rate_ratio"])
     assert "the same batch without labels alerts" in alert.message
     assert alert.message.endswith("before adapting the model to an estimate.")
+    status = labelled.to_frame().set_index("metric")["status"]
+    assert status["estimated_rate_ratio"] == "ALERT" and status["rate_ratio"] == "ok"
     m = labelled.metrics
     assert m["positive_rate_low"] < m["positive_rate"] < m["positive_rate_high"]
     assert m["estimated_rate_low"] < m["estimated_rate"] < m["estimated_rate_high"]

@@ -182,7 +182,9 @@ class MonitorResult:
         has reference rows.
     alerts : list of Alert
     limits : dict
-        The alert levels that applied to this batch, by metric name.
+        The alert levels that applied to this batch, by metric name (a labelled
+        batch's ``estimated_rate_ratio`` shares the ``rate_ratio`` level and
+        alert).
     notes : list of str
         What could not be judged, and why.
     pos_label : label
@@ -229,7 +231,15 @@ class MonitorResult:
         value = self.metrics.get(name)
         if self.limits.get(name) is None or value is None or value != value:
             return ""
-        return "ALERT" if any(a.name == name for a in self.alerts) else "ok"
+        if name == "estimated_rate_ratio":  # a labelled batch's EM, judged too
+            m = self.metrics
+            moved = _rate_moved(m["estimated_rate"], m["estimated_rate_low"],
+                                m["estimated_rate_high"], m["estimated_rate"] / value,
+                                self.limits[name])
+            return "ALERT" if moved else "ok"
+        # The value too: a labelled batch's rate alert may be EM's, not the count's.
+        return "ALERT" if any(a.name == name and a.value == value
+                              for a in self.alerts) else "ok"
 
     def report(self) -> str:
         """The result in readable lines (what ``autoimb monitor`` prints)."""
@@ -301,7 +311,7 @@ def _format(name, value) -> str:
 def _describe_limit(name, limit) -> str | None:
     if limit is None:
         return None
-    if name == "rate_ratio":
+    if name in ("rate_ratio", "estimated_rate_ratio"):
         return f"in [{1 / limit:.3g}, {limit:.3g}]"
     if name in ("recall", "precision"):
         return f">= {limit:g}"
@@ -618,6 +628,8 @@ class Monitor:
                 f"{MIN_EXPECTED_POSITIVES}.")
             return
         result.limits["rate_ratio"] = limit
+        if result.labelled:
+            result.limits["estimated_rate_ratio"] = limit
         em_base = self.reference_rate or self._training_rate
         em_fires = _rate_moved(m["estimated_rate"], m["estimated_rate_low"],
                                m["estimated_rate_high"], em_base, limit)
