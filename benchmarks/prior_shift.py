@@ -15,6 +15,9 @@ random, in 5 draws. On each shifted batch:
   rate), and ``kept`` (the model's threshold on adjusted probabilities);
 - the cost after adapting to the true rate with ``auto`` (``known``).
 
+Every adaptation is forced (``force=True``): this compares threshold rules, not
+the rule that decides whether to adapt (``prior_shift_draws.py`` measures that).
+
 Run from the repository root::
 
     python benchmarks/prior_shift.py                      # the default data sets
@@ -93,12 +96,13 @@ def run(name: str) -> list[dict]:
             record["estimate"] = estimate.rate
             for rule in RULES:
                 adapted = autoimb.adapt_to_prior(model, rate=estimate.rate,
-                                                 threshold=rule)
+                                                 threshold=rule, force=True)
                 p = adjust_to_prior(proba[rows], rate, adapted.rate_)
                 record[rule] = cost(y_b, p >= adapted.threshold_)
             p = adjust_to_prior(proba[rows], rate, estimate.rate)
             record["kept"] = cost(y_b, p >= model.threshold_)
-            known = autoimb.adapt_to_prior(model, rate=record["true_rate"])
+            known = autoimb.adapt_to_prior(model, rate=record["true_rate"],
+                                           force=True)
             p = adjust_to_prior(proba[rows], rate, known.rate_)
             record["known"] = cost(y_b, p >= known.threshold_)
             rows_out.append(record)

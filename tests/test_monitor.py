@@ -89,20 +89,28 @@ def test_batch_from_the_same_distribution_raises_no_alert(setting, monitor):
     unlabelled = monitor.check(X)
     assert unlabelled.ok, unlabelled.report()
     assert 0.5 < unlabelled.metrics["rate_ratio"] < 2
-    assert set(labelled.limits) == {"recall", "psi", "rate_ratio"}
+    assert set(labelled.limits) == {"recall", "psi", "rate_ratio",
+                                    "estimated_rate_ratio"}
 
 
 def test_hard_positives_raise_the_recall_alert(setting, monitor):
     """Check that labels whose positives are the ones the model finds hardest
-    raise the recall alert alone, with the batch's recall as its value."""
+    raise the recall alert, with the batch's recall as its value; and the rate
+    alert from EM's estimate, as the batch would without labels (the model's
+    probabilities on these positives are low, so EM finds a third of the rate
+    the labels count)."""
     model, _, X, y = setting
     rows = hard_positives(model, X, y)
     result = monitor.check(X.iloc[rows], y[rows])
-    assert [a.name for a in result.alerts] == ["recall"], result.report()
+    assert [a.name for a in result.alerts] == ["recall", "rate_ratio"], \
+        result.report()
     alert = result.alerts[0]
     assert alert.value == result.metrics["recall"] < 0.7 == alert.limit
     assert "below 0.7" in alert.message
     assert not result.ok
+    assert 0.5 < result.metrics["rate_ratio"] < 2
+    assert result.alerts[1].value == result.metrics["estimated_rate_ratio"] < 0.5
+    assert [a.name for a in monitor.check(X.iloc[rows]).alerts] == ["rate_ratio"]
 
 
 def test_precision_and_cost_levels_raise_their_alerts(setting):
@@ -186,7 +194,7 @@ def test_history_has_a_row_per_batch(setting, monitor):
     history = monitor.history
     assert history["batch"].tolist() == ["monday", "tuesday", "3"]
     assert history["ok"].tolist() == [True, False, True]
-    assert history["alerts"].tolist() == ["", "recall", ""]
+    assert history["alerts"].tolist() == ["", "recall,rate_ratio", ""]
     assert history["recall"].iloc[1] < 0.7
     assert np.isnan(history["recall"].iloc[2])
 
@@ -288,7 +296,7 @@ def test_cli_exit_codes(files):
     assert hard.returncode == 1, hard.stderr
     report = json.loads(hard.stdout)
     assert report["ok"] is False
-    assert [a["name"] for a in report["alerts"]] == ["recall"]
+    assert [a["name"] for a in report["alerts"]] == ["recall", "rate_ratio"]
     assert report["batch"] == "hard.parquet"
 
 
@@ -333,3 +341,40 @@ def test_reference_rows_cancel_the_bias_of_em():
     referenced = autoimb.Monitor(model, reference=X_ref).check(X_batch)
     assert referenced.ok, referenced.report()
     assert any("EM is biased for this model" in note for note in referenced.notes)
+
+
+def test_labels_never_judge_a_batch_more_leniently_than_em():
+    """Check that a batch of mammography with half its positives dropped, which
+    alerts without labels (EM estimates 0.45 times the training rate), alerts
+    with its labels too, though the count (0.51 times) is inside the factor 2:
+    a labelled batch is judged on its count and on EM's estimate (issue 39)."""
+    X, y = read_dataset("mammography")
+    X_fit, X_new, y_fit, y_new = train_test_split(X, y, test_size=0.5, stratify=y,
+                                                  random_state=0)
+    _, X_batch, _, y_batch = train_test_split(X_new, y_new, test_size=0.5,
+                                              stratify=y_new, random_state=0)
+    model = autoimb.fit(X_fit, y_fit, search_space="fast", n_trials=4, cv=3,
+                        fp_cost=10, fn_cost=500, storage="memory", random_state=0,
+                        show_progress_bar=False, ensemble_size=1)
+    y01 = y_batch.to_numpy()
+    positives, negatives = np.flatnonzero(y01 == 1), np.flatnonzero(y01 == 0)
+    kept = np.random.default_rng(0).choice(positives, len(positives) - len(positives)
+                                           // 2, replace=False)
+    rows = np.sort(np.concatenate([negatives, kept]))
+    X_half, y_half = X_batch.iloc[rows], y01[rows]
+    monitor = autoimb.Monitor(model)
+    unlabelled = monitor.check(X_half)
+    labelled = monitor.check(X_half, y_half)
+    assert unlabelled.metrics["rate_ratio"] < 0.5, unlabelled.report()
+    assert 0.5 < labelled.metrics["rate_ratio"] < 0.55
+    assert [a.name for a in unlabelled.alerts] == ["rate_ratio"]
+    assert [a.name for a in labelled.alerts] == ["rate_ratio"], labelled.report()
+    alert = labelled.alerts[0]
+    assert alert.value == pytest.approx(labelled.metrics["estimated_rate_ratio"])
+    assert "the same batch without labels alerts" in alert.message
+    assert alert.message.endswith("before adapting the model to an estimate.")
+    status = labelled.to_frame().set_index("metric")["status"]
+    assert status["estimated_rate_ratio"] == "ALERT" and status["rate_ratio"] == "ok"
+    m = labelled.metrics
+    assert m["positive_rate_low"] < m["positive_rate"] < m["positive_rate_high"]
+    assert m["estimated_rate_low"] < m["estimated_rate"] < m["estimated_rate_high"]

@@ -14,9 +14,12 @@ balance, before any calibrator is fitted.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["adjust_to_prior", "correct_odds", "em_prior", "odds_factor"]
+__all__ = ["adjust_to_prior", "correct_odds", "em_prior", "em_standard_error",
+           "odds_factor"]
 
 
 def correct_odds(proba, factor: float) -> np.ndarray:
@@ -194,6 +197,42 @@ def em_prior(proba, training_rate: float, *, tol: float = 1e-6,
             return new, n_iter, True
         rate = new
     return rate, max_iter, False
+
+
+def em_standard_error(proba, training_rate: float, rate: float) -> float:
+    """The standard error of EM's estimate ``rate`` of the positive rate.
+
+    One over the square root of the observed information of the rows'
+    likelihood in the rate: with ``q_i`` the probabilities adjusted to ``rate``
+    (:func:`adjust_to_prior`), the score of row ``i`` is ``q_i / rate - (1 -
+    q_i) / (1 - rate)`` and the information the sum of the scores' squares. For
+    a model that separates the classes perfectly it is the binomial standard
+    error ``sqrt(rate * (1 - rate) / n)`` of counting the labels; the less the
+    model separates them, the larger. It measures sampling noise only, not the
+    bias of a model whose probabilities are miscalibrated on the new rows.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n,)
+        Calibrated probabilities of the positive class at ``training_rate``.
+    training_rate, rate : float
+        The training rate and EM's estimate (:func:`em_prior`), strictly
+        between 0 and 1.
+
+    Returns
+    -------
+    float
+        ``inf`` when the probabilities tell nothing about the rate (all equal to
+        the training rate).
+
+    Examples
+    --------
+    >>> round(em_standard_error([0.0] * 90 + [1.0] * 10, 0.1, 0.1), 4)  # sqrt(.09/100)
+    0.03
+    """
+    q = adjust_to_prior(np.asarray(proba, dtype=float), training_rate, rate)
+    information = float(np.sum((q / rate - (1.0 - q) / (1.0 - rate)) ** 2))
+    return 1.0 / math.sqrt(information) if information > 0 else math.inf
 
 
 def _odds_of(rate: float) -> float:
