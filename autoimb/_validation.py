@@ -18,6 +18,7 @@ from autoimb.exceptions import AutoImbError
 from autoimb.pipeline.preprocessing import ColumnKinds
 
 __all__ = [
+    "LABEL_NAMES",
     "TrainingData",
     "as_numeric_if_possible",
     "check_costs",
@@ -411,8 +412,14 @@ def as_numeric_if_possible(X):
     return X
 
 
+#: Names that say "label": a column so named that is not a feature is most
+#: likely the target left in the data.
+LABEL_NAMES = ("target", "label", "labels", "y", "class", "outcome", "response")
+
+
 def match_columns(X: pd.DataFrame, expected) -> pd.DataFrame:
-    """Reorder X to the training columns, or say which columns differ."""
+    """Reorder X to the training columns, or say which columns differ (and
+    that one named like a label is most likely the target left in X)."""
     expected = [str(c) for c in expected]
     given = [str(c) for c in X.columns]
     missing = [c for c in expected if c not in given]
@@ -423,9 +430,13 @@ def match_columns(X: pd.DataFrame, expected) -> pd.DataFrame:
             parts.append(f"missing {missing[:10]}{' ...' if len(missing) > 10 else ''}")
         if extra:
             parts.append(f"unexpected {extra[:10]}{' ...' if len(extra) > 10 else ''}")
+        labels = [c for c in extra if c.lower() in LABEL_NAMES]
+        hint = (f" {labels[0]!r} looks like the label: leave it out of X." if labels
+                else "")
         raise AutoImbError(
             "The feature names should match those that were passed during fit: "
-            f"{'; '.join(parts)}. Pass a frame with exactly the training columns.")
+            f"{'; '.join(parts)}. Pass a frame with exactly the training columns."
+            f"{hint}")
     if given != expected:
         X = X.copy()
         X.columns = given
