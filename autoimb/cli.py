@@ -26,7 +26,8 @@ study. ``autoimb monitor`` also exits with status 1 when an alert fires.
 
 ``autoimb fit`` records the name of the target column in the model
 (``target_name_``), so that ``autoimb predict`` can drop that column when the
-data still holds it.
+data still holds it, and the ``--id`` columns (``id_columns_``), which every
+later command drops without ``--id`` and ``autoimb predict`` copies to its output.
 """
 
 import difflib
