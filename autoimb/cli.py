@@ -252,7 +252,7 @@ def _listed(names: list) -> str:
     return f"{names[:10]}{' ...' if len(names) > 10 else ''}"
 
 
-def _label_hint(name: str, path: str, target_option: bool, known) -> str:
+def _label_hint(name: str, path: str, target_option: bool, known: str | None) -> str:
     """The way out for a column ``name`` of the data that looks like a label;
     ``known`` is the label column the model records, if any."""
     why = ("a model fitted from Python does not record its label column"
