@@ -38,7 +38,8 @@ from autoimb.search.settings import SearchSettings
 if TYPE_CHECKING:
     from autoimb.explain.diagnostics import Diagnosis
 
-__all__ = ["AutoImbClassifier", "fit", "fitted_classifier"]
+__all__ = ["AutoImbClassifier", "drop_id_columns", "fit", "fitted_classifier",
+           "remember_ids"]
 
 
 class AutoImbClassifier(ClassifierMixin, BaseEstimator):
@@ -185,6 +186,16 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame.
+    id_columns_ : list of str
+        Columns of the data files that identify rows, left out of the features
+        (``autoimb fit --id``): ``predict_proba`` and ``predict`` drop them from
+        a DataFrame, the command line too, and ``autoimb predict`` copies them
+        beside the predictions. Only when fitted with ``--id`` (or exported
+        from such a study); absent from models written before it existed.
+    oof_ids_ : ndarray
+        The id of each row of ``oof_proba_`` (the values of the one id
+        column), for the diagnostics to name rows by id. Only with
+        ``id_columns_`` of one column.
 
     See Also
     --------
@@ -313,6 +324,7 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         """New rows as the model was trained on: the training columns and kinds."""
         check_input_shape(X)
         if isinstance(X, pd.DataFrame):
+            X = drop_id_columns(self, X)
             if hasattr(self, "feature_names_in_"):
                 X = match_columns(X, self.feature_names_in_)
             validate_data(self, X, reset=False, skip_check_array=True)
@@ -399,7 +411,9 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
                         time_limit=time_limit)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: from Python 3.11 the state is the model's own __dict__, and
+        # popping from it would strip the live model of its study on export.
+        state = dict(super().__getstate__())
         state.pop("study_", None)
         for private in ("_chosen", "_pool", "_context"):
             state.pop(private, None)
@@ -448,6 +462,33 @@ def fitted_classifier(settings: SearchSettings, X, data, result: SearchResult,
     return model
 
 
+def remember_ids(model, ids: pd.DataFrame) -> None:
+    """Record in a fitted ``model`` the id columns left out of its training
+    data (``ids``, one row per training row, as ``autoimb fit --id`` read
+    them): ``id_columns_``, and ``oof_ids_`` for one column.
+
+    Call it right after the fit (or ``autoimb export``), while the model still
+    knows which rows it scored.
+    """
+    model.id_columns_ = [str(c) for c in ids.columns]
+    context = getattr(model, "_context", None)
+    if ids.shape[1] == 1 and context is not None and len(ids) == len(context.y):
+        values = ids.iloc[:, 0].to_numpy()[context.scored]
+        if values.dtype == object:  # text ids: a plain array, as skops files hold
+            values = values.astype(str)
+        model.oof_ids_ = values
+
+
+def drop_id_columns(model, X: pd.DataFrame) -> pd.DataFrame:
+    """``X`` without the id columns ``model`` remembers (``id_columns_``),
+    unless they are features. Models written before ``id_columns_`` existed
+    have none."""
+    features = {str(c) for c in getattr(model, "feature_names_in_", ())}
+    ids = [c for c in X.columns if str(c) in getattr(model, "id_columns_", ())
+           and str(c) not in features]
+    return X.drop(columns=ids) if ids else X
+
+
 def _set_fitted(model, data, result: SearchResult, times: dict) -> None:
     """The fitted state of ``model``, in one place."""
     choice, chosen = result.choice, result.choice.candidate
@@ -458,6 +499,8 @@ def _set_fitted(model, data, result: SearchResult, times: dict) -> None:
     model.study_, model.study_name_ = result.study, result.study_name
     model.storage_location_, model.n_jobs_ = result.storage_location, result.n_jobs
     model.fit_times_ = dict(times)
+    for stale in ("id_columns_", "oof_ids_"):  # a refit: remember_ids sets them
+        model.__dict__.pop(stale, None)
     model.best_estimator_ = result.pipeline
     model.best_trial_number_ = (chosen.trial_numbers[0] if chosen.trial_numbers
                                 else None)

@@ -18,6 +18,7 @@ from autoimb.exceptions import AutoImbError
 from autoimb.pipeline.preprocessing import ColumnKinds
 
 __all__ = [
+    "LABEL_NAMES",
     "TrainingData",
     "as_numeric_if_possible",
     "check_costs",
@@ -279,18 +280,22 @@ def warn_if_target_in_X(X: pd.DataFrame, y01) -> None:
 
 
 def warn_if_row_identifier_in_X(X: pd.DataFrame, *, min_rows: int = 50) -> None:
-    """Warn about a column that looks like a row identifier: text with a
-    distinct value on every row, or whole numbers that run through consecutive
-    values, one per row (a row number, a customer id). It tells nothing about
-    new rows, yet a model can split on it, and where the rows are ordered (by
-    time, by class) it leaks their order. Continuous numbers, distinct on
-    every row too, are not flagged, nor are dates and durations (give ``X``
-    before :func:`check_frame` turns them into numbers).
+    """Warn about a column that looks like a row identifier: whole numbers or
+    text with a distinct value on every row, in any order (a row number, a
+    customer id, the row numbers a train split kept). It tells nothing about new
+    rows, yet a model can split on it, and where the rows are ordered (by time,
+    by class) it leaks their order. Numbers with decimals, distinct on every
+    row too (measurements), are not flagged, nor are dates and durations (give
+    ``X`` before :func:`check_frame` turns them into numbers).
+
+    It warns rather than drops the column, as the column may be a measurement
+    that happens to hold whole numbers; the message says how to leave it out.
 
     Examples
     --------
     >>> import warnings
-    >>> frame = pd.DataFrame({"id": range(100, 200), "x": np.linspace(0, 1, 100)})
+    >>> ids = np.random.default_rng(0).permutation(200)[:100]  # a train split
+    >>> frame = pd.DataFrame({"id": ids, "x": np.linspace(0, 1, 100)})
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     warn_if_row_identifier_in_X(frame)
@@ -302,26 +307,25 @@ def warn_if_row_identifier_in_X(X: pd.DataFrame, *, min_rows: int = 50) -> None:
         return
     for name in X.columns:
         col = X[name]
-        if col.isna().any():
+        if col.isna().any() or col.nunique() != n:
             continue
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             values = col.to_numpy(dtype=float)
-            low, high = values.min(), values.max()
-            if high - low + 1 != n or not np.array_equal(values, np.floor(values)) \
-                    or col.nunique() != n:
-                continue
-            what = f"{n} consecutive whole numbers, one per row"
+            if not np.array_equal(values, np.floor(values)):
+                continue  # decimals: a measurement
+            consecutive = values.max() - values.min() + 1 == n
+            what = (f"{n} {'consecutive' if consecutive else 'distinct'} whole "
+                    "numbers, one per row")
         elif (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
               or isinstance(col.dtype, pd.CategoricalDtype)):
-            if col.nunique() != n:
-                continue
             what = f"a distinct value on each of its {n} rows"
         else:
             continue
         warn(f"Column {name!r} of X looks like a row identifier: {what}. It says "
              "nothing about new rows, and where the rows are ordered it leaks "
              "their order. Drop it from X (on the command line: --id "
-             f"{name}).")
+             f"{name}, which also keeps it beside the predictions); if it is a "
+             "measurement, keep it and ignore this warning.")
 
 
 def data_fingerprint(X: pd.DataFrame, y01) -> str:
@@ -408,8 +412,14 @@ def as_numeric_if_possible(X):
     return X
 
 
+#: Names that say "label": a column so named that is not a feature is most
+#: likely the target left in the data.
+LABEL_NAMES = ("target", "label", "labels", "y", "class", "outcome", "response")
+
+
 def match_columns(X: pd.DataFrame, expected) -> pd.DataFrame:
-    """Reorder X to the training columns, or say which columns differ."""
+    """Reorder X to the training columns, or say which columns differ (and
+    that one named like a label is most likely the target left in X)."""
     expected = [str(c) for c in expected]
     given = [str(c) for c in X.columns]
     missing = [c for c in expected if c not in given]
@@ -420,9 +430,13 @@ def match_columns(X: pd.DataFrame, expected) -> pd.DataFrame:
             parts.append(f"missing {missing[:10]}{' ...' if len(missing) > 10 else ''}")
         if extra:
             parts.append(f"unexpected {extra[:10]}{' ...' if len(extra) > 10 else ''}")
+        labels = [c for c in extra if c.lower() in LABEL_NAMES]
+        hint = (f" {labels[0]!r} looks like the label: leave it out of X." if labels
+                else "")
         raise AutoImbError(
             "The feature names should match those that were passed during fit: "
-            f"{'; '.join(parts)}. Pass a frame with exactly the training columns.")
+            f"{'; '.join(parts)}. Pass a frame with exactly the training columns."
+            f"{hint}")
     if given != expected:
         X = X.copy()
         X.columns = given

@@ -26,7 +26,8 @@ study. ``autoimb monitor`` also exits with status 1 when an alert fires.
 
 ``autoimb fit`` records the name of the target column in the model
 (``target_name_``), so that ``autoimb predict`` can drop that column when the
-data still holds it.
+data still holds it, and the ``--id`` columns (``id_columns_``), which every
+later command drops without ``--id`` and ``autoimb predict`` copies to its output.
 """
 
 import difflib
@@ -201,10 +202,20 @@ def _training_columns(model) -> list[str]:
     return [str(c) for c in names]
 
 
-def _features(model, frame: pd.DataFrame, *, drop):
-    """The rows to give the model: ``drop`` removed, and the training target
-    column too when the model recorded its name and the data still holds it."""
-    frame = frame.drop(columns=list(drop))
+def _features(model, frame: pd.DataFrame, *, drop, path: str,
+              target_option: bool = True):
+    """The rows to give the model: ``drop`` removed, the id columns the model
+    remembers (``id_columns_``) too, and the training target column when the
+    model recorded its name and the data still holds it.
+
+    A column left that the model was not trained on is refused with the way
+    out: ``--target NAME`` for one named like a label (or, without
+    ``target_option``, leaving it out of ``path``), ``--id`` for others.
+    """
+    from autoimb._classifier import drop_id_columns
+    from autoimb._validation import LABEL_NAMES
+
+    frame = drop_id_columns(model, frame.drop(columns=list(drop)))
     target = getattr(model, "target_name_", None)
     if target is not None and target in frame.columns \
             and target not in _training_columns(model):
@@ -213,12 +224,42 @@ def _features(model, frame: pd.DataFrame, *, drop):
         # Fitted on an array (from Python): columns are matched by position.
         expected = len(model.kinds_.columns)
         if frame.shape[1] != expected:
+            labels = [str(c) for c in frame.columns if str(c).lower() in LABEL_NAMES]
+            hint = ("" if frame.shape[1] != expected + 1 or not labels else
+                    " " + _label_hint(labels[0], path, target_option, target))
             raise AutoImbError(
                 f"The model was fitted on an array of {expected} columns, matched by "
                 f"position, but the data has {frame.shape[1]} feature columns "
-                f"({', '.join(map(str, frame.columns[:12]))}).")
+                f"({', '.join(map(str, frame.columns[:12]))}).{hint}")
         return frame.to_numpy()
+    expected = _training_columns(model)
+    given = [str(c) for c in frame.columns]
+    extra = [c for c in given if c not in expected]
+    if extra:
+        missing = [c for c in expected if c not in given]
+        parts = ([f"missing {_listed(missing)}"] if missing else []) + [
+            f"unexpected {_listed(extra)}"]
+        labels = [c for c in extra if c.lower() in LABEL_NAMES]
+        way = (_label_hint(labels[0], path, target_option, target) if labels else
+               "Leave the unexpected columns out of the data, or pass --id "
+               f"{extra[0]} if that column identifies rows.")
+        raise AutoImbError(f"The columns of {path!r} do not match the model's: "
+                           f"{'; '.join(parts)}. {way}")
     return frame
+
+
+def _listed(names: list) -> str:
+    return f"{names[:10]}{' ...' if len(names) > 10 else ''}"
+
+
+def _label_hint(name: str, path: str, target_option: bool, known: str | None) -> str:
+    """The way out for a column ``name`` of the data that looks like a label;
+    ``known`` is the label column the model records, if any."""
+    why = ("a model fitted from Python does not record its label column"
+           if known is None else f"the model's own label column is {known!r}")
+    if target_option:
+        return f"If it is the label, pass --target {name} ({why})."
+    return f"If it is the label, leave it out of {path!r} ({why})."
 
 
 def _load_model(path: str, trust: bool):
@@ -355,6 +396,7 @@ def fit(
     `autoimb dashboard STORAGE`. Rerunning the same command resumes the study.
     """
     from autoimb._classifier import fit as fit_model
+    from autoimb._classifier import remember_ids
     from autoimb.search.spaces import load_search_space
 
     fmt = format.value if format is not None else (
@@ -378,6 +420,8 @@ def fit(
         pos_label=None if pos_label is None else _match_label(pos_label, y),
         show_progress_bar=progress, data_location=data)
     model.target_name_ = str(target)
+    if drop:
+        remember_ids(model, frame[drop])
     written = model.export(out, format=fmt)
     print(model.summary())
     print(f"Model written to {written} ({fmt}); score new data with: "
@@ -397,13 +441,14 @@ def predict(
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
         help="A column that identifies rows: copied to the output, not given to "
-        "the model.")] = None,
+        "the model [default: the --id given to fit, when DATA holds it].")] = None,
     trust: Trust = False,
 ):
     """Score DATA: positive-class probability and label of each row.
 
     The label applies the threshold stored in the model. The output holds the
-    --id column (if given), `probability` and `label`, one row per input row.
+    --id column (if given; else the id columns the model was fitted with, when
+    DATA holds them), `probability` and `label`, one row per input row.
     """
     if out is not None and out != "-":
         table_format(out)  # refuse an unknown output format before predicting
@@ -412,16 +457,19 @@ def predict(
     frame = read_table(data)
     drop = [id_column] if id_column is not None else []
     _require_columns(frame, drop, data, "id")
-    if id_column in (PROBABILITY_COLUMN, LABEL_COLUMN):
-        raise AutoImbError(
-            f"The id column cannot be named {id_column!r}: the output has a column "
-            "of that name. Rename it in the data.")
-    X = _features(model, frame, drop=drop)
+    kept = drop or [c for c in getattr(model, "id_columns_", ()) if c in frame.columns
+                    and c not in _training_columns(model)]
+    for name in kept:
+        if name in (PROBABILITY_COLUMN, LABEL_COLUMN):
+            raise AutoImbError(
+                f"The id column cannot be named {name!r}: the output has a column "
+                "of that name. Rename it in the data.")
+    X = _features(model, frame, drop=drop, path=data, target_option=False)
     proba = model.predict_proba(X)[:, list(model.classes_).index(model.pos_label_)]
     labels = model.predict(X)
     result = pd.DataFrame({PROBABILITY_COLUMN: proba, LABEL_COLUMN: labels})
-    if id_column is not None:
-        result.insert(0, id_column, frame[id_column].to_numpy())
+    for at, name in enumerate(kept):
+        result.insert(at, name, frame[name].to_numpy())
     if out is None or out == "-":
         result.to_csv(sys.stdout, index=False)
         sys.stdout.flush()
@@ -445,7 +493,8 @@ def evaluate(
         "--json", help="Print the metrics as a JSON object.")] = False,
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
-        help="A column that identifies rows: not given to the model.")] = None,
+        help="A column that identifies rows: not given to the model [default: "
+        "the --id given to fit].")] = None,
     trust: Trust = False,
 ):
     """Print the metrics of a model on labelled DATA.
@@ -461,7 +510,7 @@ def evaluate(
     drop = [id_column] if id_column is not None else []
     _require_columns(frame, [target], data, "target")
     _require_columns(frame, drop, data, "id")
-    X = _features(model, frame, drop=[target, *drop])
+    X = _features(model, frame, drop=[target, *drop], path=data)
     metrics = evaluate_model(model, X, frame[target].to_numpy())
     fp_cost, fn_cost = model.objective_.fp_cost, model.objective_.fn_cost
     labels = list(model.classes_)
@@ -528,7 +577,8 @@ def monitor(
         "--json", help="Print the result as a JSON object.")] = False,
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
-        help="A column that identifies rows: not given to the model.")] = None,
+        help="A column that identifies rows: not given to the model [default: "
+        "the --id given to fit].")] = None,
     trust: Trust = False,
 ):
     """Check a BATCH of new rows against MODEL, with alert levels.
@@ -549,22 +599,29 @@ def monitor(
               "max_cost_per_row": max_cost_per_row, "max_psi": max_psi,
               "max_rate_ratio": max_rate_ratio}
     watcher = Monitor(model, **levels)  # refuse bad levels before reading data
+    reference_columns = []
     if reference is not None:
         frame = read_table(reference)
+        reference_columns = list(frame.columns)
         _require_columns(frame, drop, reference, "id")
         extra = [target] if target is not None and target in frame.columns else []
         try:
             watcher = Monitor(model, reference=_features(
-                model, frame, drop=[*drop, *extra]), **levels)
+                model, frame, drop=[*drop, *extra], path=reference), **levels)
         except AutoImbError as exc:
             raise AutoImbError(f"The reference {reference!r} does not suit the "
                                f"model: {exc}") from exc
     frame = read_table(data)
     _require_columns(frame, drop, data, "id")
     labels = [] if target is None else [target]
+    if target is not None and target not in frame.columns \
+            and target in reference_columns:
+        # --target named the reference's label column: the batch is unlabelled.
+        _info(f"autoimb: {data!r} has no column {target!r}: checked as unlabelled.")
+        labels = []
     _require_columns(frame, labels, data, "target")
-    X = _features(model, frame, drop=[*drop, *labels])
-    y = frame[target].to_numpy() if target is not None else None
+    X = _features(model, frame, drop=[*drop, *labels], path=data)
+    y = frame[labels[0]].to_numpy() if labels else None
     result = watcher.check(X, y, batch=os.path.basename(data))
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -734,7 +791,7 @@ def diagnose(
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
         help="A column of --data that identifies rows: not given to the "
-        "model.")] = None,
+        "model [default: the --id given to fit].")] = None,
     time_limit: Annotated[float, typer.Option(
         callback=_positive_number, metavar="SECONDS",
         help="Seconds for the learning curve's fits.")] = 60.0,
@@ -758,7 +815,7 @@ def diagnose(
         drop = [id_column] if id_column is not None else []
         _require_columns(frame, [target], data, "target")
         _require_columns(frame, drop, data, "id")
-        X = _features(model, frame, drop=[target, *drop])
+        X = _features(model, frame, drop=[target, *drop], path=data)
         y = frame[target].to_numpy()
     diagnosis = model.diagnose(X, y, time_limit=time_limit)
     if as_json:
@@ -783,7 +840,7 @@ def report(
     id_column: Annotated[str | None, typer.Option(
         "--id", metavar="COL", show_default=False,
         help="A column of --data that identifies rows: not given to the "
-        "model.")] = None,
+        "model [default: the --id given to fit].")] = None,
     storage: Annotated[str | None, typer.Option(
         metavar="URL|FILE", show_default=False,
         help="Read the trials from the study in this storage [default: the one "
@@ -835,7 +892,7 @@ def report(
         drop = [id_column] if id_column is not None else []
         _require_columns(frame, [target], data, "target")
         _require_columns(frame, drop, data, "id")
-        X = _features(model, frame, drop=[target, *drop])
+        X = _features(model, frame, drop=[target, *drop], path=data)
         y = frame[target].to_numpy()
     written = write_report(model, out, X=X, y=y, study=found,
                            diagnose=diagnostics, time_limit=time_limit)

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import autoimb
 from autoimb import AutoImbError, AutoImbWarning, NoCompletedTrialError
+from autoimb._validation import warn_if_row_identifier_in_X
 
 TINY_SPACE = {"models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]}}}
 TINY = {"search_space": TINY_SPACE, "n_trials": 1, "cv": 2, "storage": "memory",
@@ -235,21 +236,54 @@ def test_a_row_number_left_in_X_warns(data):
     ids = np.random.default_rng(0).permutation(120) + 1000
     with pytest.warns(AutoImbWarning, match=r"Column 'customer' of X looks like a "
                       r"row identifier: 120 consecutive whole numbers, one per row\. "
-                      r".*Drop it from X \(on the command line: --id customer\)\."):
+                      r".*Drop it from X \(on the command line: --id customer, "):
         fit(X.assign(customer=ids), y)
 
 
 def test_columns_distinct_on_every_row_but_no_identifier_do_not_warn(data):
-    """Check that continuous numbers, whole numbers with gaps, an id on too few
-    rows to tell, and one date per row (a feature, though consecutive days
-    become consecutive numbers) raise no warning."""
+    """Check that numbers with decimals (measurements), an id on too few rows
+    to tell, and one date per row (a feature, though consecutive days become
+    consecutive numbers) raise no warning."""
     X, y = data
     with warnings.catch_warnings():
         warnings.simplefilter("error", AutoImbWarning)
-        fit(X.assign(amount=np.arange(120) * 3 + 7), y)  # distinct, not consecutive
+        fit(X.assign(amount=np.arange(120) * 3 + 7.25), y)  # distinct, decimals
         fit(X, y)  # its floats are distinct on every row
         fit(X.iloc[:40].assign(row=np.arange(40)), y[:40])  # under 50 rows
         fit(X.assign(day=pd.date_range("2026-01-01", periods=120)), y)  # a date a row
+
+
+@pytest.mark.parametrize("kind", ["int", "float", "text"])
+def test_an_id_kept_by_a_random_train_split_warns(data, kind):
+    """Check that the ids a train split kept (a random, unsorted subset of
+    0..n, so neither consecutive nor ordered) warn, as whole numbers or as
+    text, and that the message names the column, how to leave it out and how
+    to keep it."""
+    X, y = data
+    kept = np.random.default_rng(1).permutation(200)[:120]
+    ids = {"int": kept, "float": kept.astype(float),
+           "text": [f"C{i:05d}" for i in kept]}[kind]
+    what = "a distinct value" if kind == "text" else "120 distinct whole numbers"
+    with pytest.warns(AutoImbWarning, match=(
+            rf"Column 'row_id' of X looks like a row identifier: {what}.*Drop it "
+            r"from X \(on the command line: --id row_id.*if it is a measurement, "
+            "keep it")):
+        warn_if_row_identifier_in_X(X.assign(row_id=ids))
+    with pytest.warns(AutoImbWarning, match="'row_id' of X looks like a row id"):
+        fit(X.assign(row_id=ids), y)
+
+
+def test_whole_numbers_repeated_or_with_decimals_are_no_identifier(data):
+    """Check that whole numbers repeated on some rows (counts) and distinct
+    numbers with decimals (measurements) are not taken for identifiers."""
+    X, _ = data
+    rng = np.random.default_rng(2)
+    counts = rng.integers(0, 1000, size=120)
+    counts[1] = counts[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AutoImbWarning)
+        warn_if_row_identifier_in_X(X.assign(
+            visits=counts, price=rng.permutation(200)[:120] + 0.5))
 
 
 def test_binary_feature_unrelated_to_target_does_not_warn(data):

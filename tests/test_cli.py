@@ -263,6 +263,58 @@ def test_fit_skops_model_needs_trust(tmp_path):
     assert "yes" in set(out["label"])
 
 
+def test_fit_remembers_the_id_for_every_later_command(tmp_path):
+    """Check that the --id given to fit is remembered in the model: predict
+    (which keeps it beside the predictions), evaluate, monitor, report and
+    diagnose drop it without being told again, the diagnostics name the
+    suspect rows by id, and the Python API drops it from a DataFrame."""
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame({"row_id": rng.permutation(2000)[:n] + 10_000,
+                          "a": rng.normal(size=n), "b": rng.normal(size=n)})
+    frame["target"] = (frame["a"] + rng.normal(scale=0.7, size=n) > 1.2).astype(int)
+    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "holdout.csv", index=False)
+    frame.iloc[300:].drop(columns="target").to_csv(tmp_path / "batch.csv", index=False)
+    fit = cli("fit", "train.csv", "--target", "target", "--id", "row_id", "--preset",
+              "fast", "--trials", "2", "--cv", "2", "--seed", "0", "--storage",
+              "memory", "--no-progress", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    assert "row identifier" not in fit.stderr
+    commands = {
+        "predict": ["predict", "model.joblib", "batch.csv"],
+        "evaluate": ["evaluate", "model.joblib", "holdout.csv", "--target", "target"],
+        "monitor": ["monitor", "model.joblib", "batch.csv", "--reference",
+                    "holdout.csv"],
+        "report": ["report", "model.joblib", "--out", "report.html", "--data",
+                   "train.csv", "--target", "target", "--no-diagnostics"],
+        "diagnose": ["diagnose", "model.joblib", "--json"],
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {name: pool.submit(cli, *args, cwd=tmp_path)
+                for name, args in commands.items()}
+        results = {name: future.result() for name, future in done.items()}
+    for name, result in results.items():
+        assert result.returncode in (0, 1) if name == "monitor" else \
+            result.returncode == 0, (name, result.stderr)
+        assert "unexpected" not in result.stderr, (name, result.stderr)
+    scores = pd.read_csv(io.StringIO(results["predict"].stdout))
+    assert list(scores.columns) == ["row_id", "probability", "label"]
+    assert scores["row_id"].tolist() == frame["row_id"].iloc[300:].tolist()
+    assert "100 rows" in results["evaluate"].stdout
+    noise = json.loads(results["diagnose"].stdout)["label_noise"]
+    train = frame.iloc[:300]
+    positive_ids = set(train.loc[train["target"] == 1, "row_id"])
+    assert noise["id_name"] == "row_id"
+    assert noise["positive_examples"]
+    assert set(noise["positive_examples"]) <= positive_ids
+    model = autoimb.load(tmp_path / "model.joblib")
+    assert model.id_columns_ == ["row_id"]
+    holdout = frame.iloc[300:].drop(columns="target")
+    assert np.array_equal(model.predict_proba(holdout),
+                          model.predict_proba(holdout.drop(columns="row_id")))
+
+
 def test_fit_without_cv_chooses_the_splits_by_size(tmp_path):
     """Check that the command line, like the API, chooses the splits by the
     data's size and budget when --cv is not given: repeated folds for a small
@@ -308,6 +360,11 @@ QUICK = {
     "missing_model": ["evaluate", "missing.joblib", "small.csv", "--target", "target"],
     "columns_mismatch": ["predict", "tiny.joblib", "mismatch.csv"],
     "missing_id": ["predict", "tiny.joblib", "small.csv", "--id", "row"],
+    "label_left_in_predict": ["predict", "tiny.joblib", "small.csv"],
+    "label_left_in_reference": ["monitor", "tiny.joblib", "unlabelled.csv",
+                                "--reference", "small.csv"],
+    "label_left_in_evaluate": ["evaluate", "tiny.joblib", "labels.csv", "--target",
+                               "target"],
     "trials_zero": ["fit", "small.csv", "--target", "target", "--trials", "0"],
     "negative_cost": ["fit", "small.csv", "--target", "target", "--fp-cost", "-1"],
     "objective_typo": ["fit", "small.csv", "--target", "target", "--objective", "cots"],
@@ -354,6 +411,8 @@ def _write_quick_files(folder: Path) -> None:
                                                  index=False)
     frame.to_csv(folder / "semicolon.csv", sep=";", index=False)
     frame.assign(leak=frame["target"]).to_csv(folder / "leak.csv", index=False)
+    frame.drop(columns="target").to_csv(folder / "unlabelled.csv", index=False)
+    frame.assign(label=frame["target"]).to_csv(folder / "labels.csv", index=False)
     (folder / "data.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     (folder / "corrupt.csv.gz").write_bytes(b"a,b,target\n1,2,0\n")  # not gzip
     joblib.dump({"weights": [1, 2, 3]}, folder / "not_a_model.joblib")
@@ -455,8 +514,27 @@ def test_not_an_autoimb_model(quick, case, fragments):
 
 @pytest.mark.parametrize("case", ["columns_mismatch"])
 def test_columns_that_do_not_match_the_model(quick, case):
-    """Check that predict names the missing and unexpected columns."""
-    assert_error(quick[case], 2, "missing ['b']", "unexpected ['extra']")
+    """Check that predict names the missing and unexpected columns, and that an
+    unexpected column may be an id to pass with --id."""
+    assert_error(quick[case], 2, "missing ['b']", "unexpected ['extra']",
+                 "pass --id extra if that column identifies rows")
+
+
+@pytest.mark.parametrize(("case", "fragments"), [
+    ("label_left_in_predict", ["'small.csv' do not match the model's: unexpected "
+                               "['target']", "If it is the label, leave it out of "
+                               "'small.csv' (a model fitted from Python does not "
+                               "record its label column)."]),
+    ("label_left_in_reference", ["The reference 'small.csv' does not suit the model",
+                                 "unexpected ['target']", "If it is the label, pass "
+                                 "--target target"]),
+    ("label_left_in_evaluate", ["unexpected ['label']", "pass --target label"]),
+])
+def test_a_label_column_left_in_the_data_says_to_pass_target(quick, case, fragments):
+    """Check that a column named like a label that the model (fitted from
+    Python, so not knowing its label column) was not trained on is refused with
+    the way out: --target NAME where the command takes it."""
+    assert_error(quick[case], 2, *fragments)
 
 
 @pytest.mark.parametrize("case", ["missing_id"])

@@ -6,11 +6,13 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 import autoimb
+from autoimb._classifier import remember_ids
 from autoimb.cli import main
 from autoimb.exceptions import AutoImbError
 from autoimb.explain.diagnostics import (
@@ -246,6 +248,43 @@ def test_separability_matches_scikit_learn_with_ties():
     lo, hi = sep.average_precision_interval
     assert lo < sep.average_precision < hi
     assert sep.n_positive == y.sum()
+
+
+def test_suspect_rows_are_named_by_id_when_the_model_knows_it(tmp_path):
+    """Check that with an id column remembered (``autoimb fit --id``) the
+    suspect positives are given as id values, in the sentence and the JSON,
+    also after a round trip through a model file; without one as positions,
+    saying so."""
+    X, y = make_classification(n_samples=400, n_features=5, weights=[0.85],
+                               flip_y=0.05, random_state=0)
+    model = autoimb.fit(X, y, **{**SEARCH, "n_trials": 2})
+    plain = model.diagnose(learning_curve=False)
+    assert plain.label_noise.id_name is None
+    assert "(counted from 0: no id column is known)" in str(plain)
+    ids = np.array([f"C{i:04d}" for i in np.random.default_rng(0).permutation(400)])
+    remember_ids(model, pd.DataFrame({"customer": ids}))
+    loaded = autoimb.load(model.export(tmp_path / "model.joblib"))
+    for fitted in (model, loaded):
+        noise = fitted.diagnose(learning_curve=False).label_noise
+        assert noise.id_name == "customer"
+        positions = list(plain.label_noise.positive_examples)
+        assert list(noise.positive_examples) == ids[positions].tolist()
+        text = str(fitted.diagnose(learning_curve=False))
+        assert f"Check by hand, e.g. customer {noise.positive_examples[0]}, " in text
+        data = json.loads(json.dumps(fitted.diagnose(learning_curve=False).to_dict()))
+        assert data["label_noise"]["positive_examples"][0] == ids[positions[0]]
+
+
+def test_label_noise_examples_by_id_or_position():
+    """Check the examples in words: id values under the id column's name, or
+    positions counted from 0, said as such."""
+    y = np.array([0] * 8 + [1] * 4)
+    p = np.array([.01, .02, .03, .02, .01, .05, .02, .04, .9, .8, .02, .01])
+    assert label_noise(y, p).examples_text() == (
+        "training rows at positions 11, 10 (counted from 0: no id column is known)")
+    named = label_noise(y, p, row_ids=np.arange(12) * 10 + 5, id_name="row_id")
+    assert named.positive_examples == (115, 105)
+    assert named.examples_text(1) == "row_id 115"
 
 
 def test_label_noise_needs_both_classes():

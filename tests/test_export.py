@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 import autoimb
 from autoimb import AutoImbError, AutoImbWarning, ModelFileError
+from autoimb._classifier import remember_ids
 from autoimb.deploy.export import FORMAT, read_envelope, write_envelope
 
 # LightGBM with SMOTE-NC and isotonic calibration: a third-party booster, an
@@ -115,6 +116,20 @@ def test_skops_file_needs_trust(fitted, tmp_path):
     assert autoimb.load(path, trusted=True).threshold_ == model.threshold_
 
 
+def test_export_leaves_the_fitted_model_whole(fitted, tmp_path):
+    """Check that writing a model file (or copying the model) takes nothing from
+    the fitted model itself: it keeps its study and the state the diagnostics
+    read, which only the file leaves out."""
+    model, _ = fitted
+    kept = {name for name in ("study_", "_context", "_chosen", "_pool")
+            if hasattr(model, name)}
+    assert kept == {"study_", "_context", "_chosen", "_pool"}
+    model.export(tmp_path / "model.joblib")
+    copy.copy(model)
+    assert all(hasattr(model, name) for name in kept)
+    assert not hasattr(autoimb.load(tmp_path / "model.joblib"), "study_")
+
+
 def test_file_carries_metadata(fitted, model_file):
     """Check that the file records versions, columns, column kinds, classes,
     objective and costs, threshold and cross-validated score."""
@@ -135,6 +150,39 @@ def test_file_carries_metadata(fitted, model_file):
     assert meta["cv_score"] == model.best_score_
     assert meta["strategy"] == model.strategy_
     assert meta["best_params"] == model.best_params_
+
+
+@pytest.mark.parametrize("fmt", ["joblib", "skops"])
+def test_remembered_ids_survive_the_file_and_are_dropped_from_frames(fitted, tmp_path,
+                                                                     fmt):
+    """Check that the id columns a model remembers (``autoimb fit --id``) and
+    the ids of its scored rows are in the file (and its metadata), and that the
+    loaded model drops the id column from a DataFrame given to predict."""
+    model, X = fitted
+    clone = copy.copy(model)
+    clone._context = model._context  # which rows were scored; copy.copy drops it
+    ids = np.array([f"r{i}" for i in range(len(X))])
+    remember_ids(clone, pd.DataFrame({"row_id": ids}))
+    path = clone.export(tmp_path / f"model.{fmt}", format=fmt)
+    assert read_envelope(path)["metadata"]["id_columns"] == ["row_id"]
+    loaded = autoimb.load(path, trusted=fmt == "skops")
+    assert loaded.id_columns_ == ["row_id"]
+    assert loaded.oof_ids_.tolist() == ids.tolist()  # cv: every row scored
+    assert np.array_equal(loaded.predict_proba(X.assign(row_id=ids)),
+                          model.predict_proba(X))
+    assert np.array_equal(loaded.predict(X.assign(row_id=ids)), model.predict(X))
+
+
+def test_a_model_file_without_remembered_ids_still_works(fitted, model_file):
+    """Check that a model file written without ``id_columns_`` (as before the
+    model remembered ids) loads and predicts, and still refuses a column it was
+    not trained on."""
+    _, X = fitted
+    model = autoimb.load(model_file)
+    assert not hasattr(model, "id_columns_")
+    assert model.predict(X).shape == (len(X),)
+    with pytest.raises(AutoImbError, match=r"unexpected \['row_id'\]"):
+        model.predict(X.assign(row_id=np.arange(len(X))))
 
 
 def test_version_mismatch_warns(model_file, tmp_path):
@@ -273,3 +321,13 @@ def test_loaded_model_refuses_mismatched_columns(fitted, model_file):
         model.predict(X.rename(columns={"age": "agee"}))
     with pytest.raises(AutoImbError, match=r"Column 'amount' was numeric in training"):
         model.predict(X.assign(amount="lots"))
+
+
+def test_loaded_model_says_a_label_column_left_in_x_is_the_label(fitted, model_file):
+    """Check that a column named like a label, left in the frame given to
+    predict, is named as the probable label with the way out."""
+    _, X = fitted
+    model = autoimb.load(model_file)
+    with pytest.raises(AutoImbError, match=r"unexpected \['target'\]\. .*'target' "
+                                           r"looks like the label: leave it out of X"):
+        model.predict(X.assign(target=0))

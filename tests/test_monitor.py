@@ -314,6 +314,27 @@ def test_cli_errors_are_one_line(files):
     assert "max_rate_ratio=0.5" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_cli_labelled_reference_says_to_pass_target(files, setting):
+    """Check that, for a model fitted from Python (which records no label
+    column), a labelled reference file is refused with the way out, --target
+    NAME, and that with it an unlabelled batch is checked as unlabelled."""
+    _, X_ref, X, _ = setting
+    X_ref.assign(target=0).to_csv(files / "labelled_reference.csv", index=False)
+    X.to_csv(files / "unlabelled.csv", index=False)
+    refused = cli("monitor", "model.joblib", "unlabelled.csv", "--reference",
+                  "labelled_reference.csv", cwd=files)
+    assert refused.returncode == 2, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "unexpected ['target']" in refused.stderr
+    assert "If it is the label, pass --target target" in refused.stderr
+    passed = cli("monitor", "model.joblib", "unlabelled.csv", "--reference",
+                 "labelled_reference.csv", "--target", "target", cwd=files)
+    assert passed.returncode in (0, 1), passed.stderr
+    assert "'unlabelled.csv' has no column 'target': checked as unlabelled" in \
+        passed.stderr
+    assert "unlabelled" in passed.stdout
+
+
 def test_cli_help_lists_monitor(files):
     """Check that ``autoimb --help`` lists the monitor command."""
     result = cli("--help", cwd=files)

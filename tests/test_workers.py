@@ -257,6 +257,10 @@ def test_cli_fit_then_worker_and_export_on_a_journal(tmp_path, data_file, space,
     assert main(["predict", "exported.joblib", data_file, "--id", "id",
                  "--out", "scores.csv"]) == 0
     assert len(pd.read_csv("scores.csv")) == len(X)
+    # The export remembers the --id given to fit, as fit's own model does.
+    assert model.id_columns_ == ["id"] == autoimb.load("fit.joblib").id_columns_
+    assert main(["predict", "exported.joblib", data_file, "--out", "ids.csv"]) == 0
+    assert pd.read_csv("ids.csv").columns.tolist() == ["id", "probability", "label"]
 
 
 def test_n_jobs_2_in_processes_runs_trials_in_two_processes(tmp_path, data_file):

@@ -60,6 +60,7 @@ def model_metadata(model) -> dict:
         "versions": _versions(),
         "columns": kinds.columns,
         "target": getattr(model, "target_name_", None),
+        "id_columns": list(getattr(model, "id_columns_", [])),
         "dtypes": {c: ("categorical" if c in kinds.categorical else "numeric")
                    for c in kinds.columns},
         "fitted_on_dataframe": hasattr(model, "feature_names_in_"),

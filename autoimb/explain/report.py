@@ -608,8 +608,8 @@ def _diagnostics_section(diagnosis) -> str:
                              "held-out rows."))
     noise = diagnosis.label_noise
     if noise is not None and noise.positive_examples:
-        parts.append(_p(f"Positives most confidently contradicted ({noise.row_numbers},"
-                        f" from 0): {', '.join(map(str, noise.positive_examples))}."))
+        parts.append(_p("Positives most confidently contradicted: "
+                        f"{noise.examples_text()}."))
     for missing in diagnosis.missing:
         parts.append(_p(f"Not computed: {missing}.", "note"))
     return _section("Diagnostics: is imbalance the real problem?", *parts,

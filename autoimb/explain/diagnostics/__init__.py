@@ -179,14 +179,18 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
 
 
 def _scored_rows(model):
-    """Row numbers of the out-of-fold probabilities, and what they count."""
+    """Row numbers (or ids) of the out-of-fold probabilities, which rows they
+    are, and the id column they are values of (None for positions)."""
+    ids, columns = getattr(model, "oof_ids_", None), getattr(model, "id_columns_", ())
+    if ids is not None and len(ids) == len(model.oof_target_) and len(columns) == 1:
+        return ids, "training rows", columns[0]
     context = getattr(model, "_context", None)
     if context is not None:
-        return np.flatnonzero(context.scored), "training rows"
+        return np.flatnonzero(context.scored), "training rows", None
     n_rows = getattr(getattr(model, "kinds_", None), "n_rows", 0)
     if n_rows == len(model.oof_target_):
-        return np.arange(n_rows), "training rows"
-    return np.arange(len(model.oof_target_)), "scored rows"
+        return np.arange(n_rows), "training rows", None
+    return np.arange(len(model.oof_target_)), "scored rows", None
 
 
 def diagnose(model, X=None, y=None, *, learning_curve: bool = True,
@@ -207,8 +211,9 @@ def diagnose(model, X=None, y=None, *, learning_curve: bool = True,
             missing.append("label noise: the search returned the trivial rule, "
                            "whose probabilities are all equal")
         else:
-            ids, counted = _scored_rows(model)
-            noise = label_noise(y_oof, p_oof, row_ids=ids, row_numbers=counted)
+            ids, counted, id_name = _scored_rows(model)
+            noise = label_noise(y_oof, p_oof, row_ids=ids, row_numbers=counted,
+                                id_name=id_name)
     else:
         missing.append("separation and label noise: the model keeps no out-of-fold "
                        "probabilities of both classes")

@@ -48,20 +48,26 @@ class LabelNoise:
     share_of_positives : float
         ``n_suspect_positives / n_positive``: an estimate of the share of
         positives that are mislabelled (or indistinguishable from negatives).
-    positive_examples : tuple of int
-        Up to ten suspect positives, most confidently contradicted first.
+    positive_examples : tuple of int or str
+        Up to ten suspect positives, most confidently contradicted first: their
+        ids (values of the column ``id_name``) when the model knows them, else
+        their positions.
     n_negative, n_suspect_negatives : int
     share_of_negatives : float
-    negative_examples : tuple of int
+    negative_examples : tuple of int or str
     positives_in_low_half : int
         Positives among the half of rows with the lowest probability, where
         clean labels and informative features leave few.
     low_half_share : float
         ``positives_in_low_half / n_positive``.
     row_numbers : str
-        What the example numbers count: ``"training rows"`` (0-based positions
-        in the data given to ``fit``) or ``"scored rows"`` (positions among
-        the held-out rows of a holdout, on a loaded model).
+        Which rows the examples are among: ``"training rows"`` (positions from
+        0 in the data given to ``fit``, without ids) or ``"scored rows"``
+        (positions among the held-out rows of a holdout, on a loaded model
+        without ids).
+    id_name : str or None
+        The id column the examples are values of (``autoimb fit --id``), or
+        None when they are positions.
     """
 
     method: str
@@ -78,6 +84,25 @@ class LabelNoise:
     positives_in_low_half: int
     low_half_share: float
     row_numbers: str
+    id_name: str | None = None
+
+    def examples_text(self, n: int | None = None) -> str:
+        """The first ``n`` suspect positives in words: by id when known
+        (``"row_id 5012, 77"``), else by position, saying so.
+
+        Examples
+        --------
+        >>> y, p = np.array([0, 0, 0, 1, 1]), np.array([.1, .2, .1, .9, .1])
+        >>> label_noise(y, p).examples_text()
+        'training rows at positions 4 (counted from 0: no id column is known)'
+        >>> label_noise(y, p, row_ids=list("abcde"), id_name="key").examples_text()
+        'key e'
+        """
+        shown = ", ".join(map(str, self.positive_examples[:n]))
+        if self.id_name is not None:
+            return f"{self.id_name} {shown}"
+        return (f"{self.row_numbers} at positions {shown} (counted from 0: no id "
+                "column is known)")
 
     @property
     def likely(self) -> bool:
@@ -87,7 +112,7 @@ class LabelNoise:
 
 
 def label_noise(y, proba, *, row_ids=None, row_numbers: str = "training rows",
-                n_examples: int = 10) -> LabelNoise:
+                id_name: str | None = None, n_examples: int = 10) -> LabelNoise:
     """Rows whose out-of-fold probability confidently contradicts their label.
 
     Confident learning's per-class thresholds (Northcutt et al., 2021): a
@@ -101,10 +126,13 @@ def label_noise(y, proba, *, row_ids=None, row_numbers: str = "training rows",
     proba : array of float
         Out-of-fold probabilities of the positive class: each from a model that
         never saw its row, else every label looks right.
-    row_ids : array of int, default=None
-        The row number of each entry, for the examples; default their positions.
+    row_ids : array, default=None
+        The row number or id of each entry, for the examples; default their
+        positions.
     row_numbers : str, default="training rows"
-        What ``row_ids`` count, in words.
+        Which rows the entries are, in words.
+    id_name : str, default=None
+        The column ``row_ids`` are values of, when they are ids.
     n_examples : int, default=10
 
     Returns
@@ -146,10 +174,18 @@ def label_noise(y, proba, *, row_ids=None, row_numbers: str = "training rows",
         positive_threshold=low_cut, negative_threshold=high_cut,
         n_positive=int(pos.sum()), n_suspect_positives=len(suspect_pos),
         share_of_positives=len(suspect_pos) / int(pos.sum()),
-        positive_examples=tuple(int(i) for i in ids[suspect_pos[:n_examples]]),
+        positive_examples=tuple(_plain(i) for i in ids[suspect_pos[:n_examples]]),
         n_negative=int(neg.sum()), n_suspect_negatives=len(suspect_neg),
         share_of_negatives=len(suspect_neg) / int(neg.sum()),
-        negative_examples=tuple(int(i) for i in ids[suspect_neg[:n_examples]]),
+        negative_examples=tuple(_plain(i) for i in ids[suspect_neg[:n_examples]]),
         positives_in_low_half=in_low_half,
         low_half_share=in_low_half / int(pos.sum()),
-        row_numbers=row_numbers)
+        row_numbers=row_numbers, id_name=id_name)
+
+
+def _plain(value):
+    """A row number or id as a plain Python value (an int for whole numbers)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

@@ -109,7 +109,6 @@ def _separation_sentence(sep: Separability | None) -> str | None:
 def _noise_sentence(noise: LabelNoise | None) -> str | None:
     if noise is None:
         return None
-    examples = ", ".join(map(str, noise.positive_examples[:5]))
     text = (f"{noise.n_suspect_positives} of {noise.n_positive} positives "
             f"({_pct(noise.share_of_positives)}) "
             f"{_verb(noise.n_suspect_positives, 'scores', 'score')} no higher than "
@@ -125,8 +124,8 @@ def _noise_sentence(noise: LabelNoise | None) -> str | None:
                  "that overlap rather than at wrong labels")
     else:
         text += "; no sign of many wrong labels"
-    if examples:
-        text += f". Check by hand, e.g. {noise.row_numbers} {examples}"
+    if noise.positive_examples:
+        text += f". Check by hand, e.g. {noise.examples_text(5)}"
     return text + "."
 
 
