@@ -77,7 +77,8 @@ def export_study(storage, study_name: str, path=None, *, data=None,
     say = Speaker(show_progress_bar, "autoimb export")
     location = StorageLocation.parse(storage)
     refuse_memory(location, "export")
-    job, budget_attrs = wait_for_study(location, study_name, 0.0, say)
+    job, budget_attrs = wait_for_study(location, study_name, 0.0, say,
+                                       reading=True)
     X, y, data_file = read_job_data(job, data, target, study_name)
     settings = settings_of_job(job, storage, study_name, search_space=search_space,
                                n_trials=budget_attrs.get("n_trials"), timeout=None,
