@@ -592,7 +592,8 @@ def test_run_dashboard_waits_for_a_study_created_after_it_starts(tmp_path: Path)
     threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
     try:
-        _wait_line(lines, "Waiting up to 60 s for a study", 60, seen)
+        _wait_line(lines, "No such file yet: ", 60, seen)
+        assert f"{str(path)!r}; waiting up to 60 s for it to appear" in seen[-1]
         time.sleep(1.0)
         assert proc.poll() is None, seen
         assert not any("serving" in line for line in seen)
