@@ -477,7 +477,9 @@ def run_dashboard(
     wait_for_study : float, default=60.0
         Seconds to wait for the storage to hold a study before serving
         (optuna-dashboard 0.21 cannot start on a journal file that does not
-        exist yet). 0 checks once.
+        exist yet). 0 checks once. A journal or SQLite file that does not
+        exist is waited for (said at once), never created; with 0, or in a
+        folder that does not exist, it is refused at once (``No such file``).
     open_browser : bool, default=False
         Open the URL in the default web browser once serving.
 

@@ -60,6 +60,13 @@ def export_study(storage, study_name: str, path=None, *, data=None,
     AutoImbClassifier
         Fitted, as ``fit`` returns it.
 
+    Raises
+    ------
+    AutoImbError
+        If ``storage`` is a journal or SQLite file that does not exist
+        (``No such file: PATH``, with the study files of its folder: nothing is
+        created), or the study is not in it.
+
     Examples
     --------
     >>> import os, tempfile, autoimb
