@@ -85,30 +85,6 @@ def _shown_url(url: str) -> str:
         return url
 
 
-def _open_database(url: str) -> RDBStorage:
-    heartbeat = _env_seconds(HEARTBEAT_ENV, _DEFAULT_HEARTBEAT)
-    grace = _env_seconds(GRACE_ENV, 3 * heartbeat)
-    retry = _env_seconds(RETRY_ENV, _DEFAULT_RETRY)
-
-    def connect():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return ResilientRDBStorage(
-                url, engine_kwargs=_engine_kwargs(url),
-                heartbeat_interval=heartbeat, grace_period=grace,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=2),
-                retry_seconds=retry)
-
-    try:
-        return _retry_schema_race(connect)
-    except Exception as exc:
-        raise AutoImbError(
-            f"Cannot open the study storage {_shown_url(url)!r}: {exc}. Check the URL, "
-            "that the server runs and that its driver is installed "
-            "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
-
-
 #: Tables every Optuna database holds; ``alembic_version`` is written last.
 _OPTUNA_TABLES = ("studies", "version_info", "alembic_version")
 
@@ -144,6 +120,30 @@ def _read_database(url: str, *, local: bool) -> RDBStorage | None:
 def _one_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _open_database(url: str) -> RDBStorage:
+    heartbeat = _env_seconds(HEARTBEAT_ENV, _DEFAULT_HEARTBEAT)
+    grace = _env_seconds(GRACE_ENV, 3 * heartbeat)
+    retry = _env_seconds(RETRY_ENV, _DEFAULT_RETRY)
+
+    def connect():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return ResilientRDBStorage(
+                url, engine_kwargs=_engine_kwargs(url),
+                heartbeat_interval=heartbeat, grace_period=grace,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=2),
+                retry_seconds=retry)
+
+    try:
+        return _retry_schema_race(connect)
+    except Exception as exc:
+        raise AutoImbError(
+            f"Cannot open the study storage {_shown_url(url)!r}: {exc}. Check the URL, "
+            "that the server runs and that its driver is installed "
+            "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
 
 
 def _retry_schema_race(connect, attempts: int = 6):
