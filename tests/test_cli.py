@@ -591,6 +591,7 @@ def test_worker_on_a_missing_file_says_what_it_waits_for(quick, case):
     assert len(lines) == 2 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("autoimb worker: waiting up to 1 s for 'empty.db' to "
                                "appear")
+    assert lines[0].endswith("; did you mean 'empty.journal'?")
     assert lines[1].startswith("autoimb: error: No such file: 'empty.db' (storage "
                                "'sqlite:///empty.db') after waiting 1 s.")
 

@@ -122,6 +122,16 @@ class StorageLocation:
         return (f"No such file: {path!r}{where}{after}. Check the path"
                 f"{_study_name_hint(path)}.{_nearby_files_hint(path, folder)}")
 
+    def close_files(self) -> list[str]:
+        """Existing files beside this location's missing file whose names it may
+        be a typo of (up to 3; paths as given)."""
+        path = self.missing_file
+        if path is None:
+            return []
+        folder = os.path.dirname(path)
+        names = _files_in(folder or ".") or []
+        return [os.path.join(folder, n) for n in _close_names(path, names)]
+
     def require_file(self) -> None:
         """Raise if this location is a local file that does not exist: a reader
         never creates one."""
@@ -212,18 +222,10 @@ def _study_name_hint(path: str) -> str:
 
 def _nearby_files_hint(path: str, folder: str) -> str:
     """Files of ``folder`` named like ``path``, and the study files there."""
-    try:
-        names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
-    except OSError:
+    names = _files_in(folder)
+    if names is None:
         return ""
-    name = os.path.basename(path)
-    stems = {}  # compared without their endings, which would all look alike
-    for n in names:
-        stems.setdefault(os.path.splitext(n)[0], n)
-    close = list(dict.fromkeys(
-        [n for n in names if n.startswith(name)]
-        + [stems[s] for s in difflib.get_close_matches(
-            os.path.splitext(name)[0], list(stems), n=3, cutoff=0.6)]))[:3]
+    close = _close_names(path, names)
     studies = [n for n in names if n.lower().endswith(_STUDY_FILE_ENDINGS)]
     shown = "this folder" if folder == "." else repr(folder)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
@@ -234,6 +236,25 @@ def _nearby_files_hint(path: str, folder: str) -> str:
     else:
         hint += f" No study file ({', '.join(_STUDY_FILE_ENDINGS)}) in {shown}."
     return hint
+
+
+def _files_in(folder: str) -> list[str] | None:
+    try:
+        return sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
+    except OSError:
+        return None
+
+
+def _close_names(path: str, names: list[str]) -> list[str]:
+    """Up to 3 of ``names`` that ``path``'s file name may be a typo of."""
+    name = os.path.basename(path)
+    stems = {}  # compared without their endings, which would all look alike
+    for n in names:
+        stems.setdefault(os.path.splitext(n)[0], n)
+    return list(dict.fromkeys(
+        [n for n in names if n.startswith(name)]
+        + [stems[s] for s in difflib.get_close_matches(
+            os.path.splitext(name)[0], list(stems), n=3, cutoff=0.6)]))[:3]
 
 
 def local_file(location) -> str | None:

@@ -264,9 +264,11 @@ def wait_for_study(location: StorageLocation, name: str, wait: float, say, *,
     if path is not None:
         if reading or wait <= 0 or not os.path.isdir(os.path.dirname(path) or "."):
             raise AutoImbError(location.missing_file_message())
+        close = location.close_files()
         say(f"waiting up to {wait:g} s for {path!r} to appear, then for study "
             f"{name!r} in it (no such file yet: `autoimb fit ... --storage "
-            f"{location.shown} --study {name}` creates both)")
+            f"{location.shown} --study {name}` creates both)"
+            + (f"; did you mean {' or '.join(map(repr, close))}?" if close else ""))
         said = True
     read_only = reading or location.local_file is not None
     storage = None
