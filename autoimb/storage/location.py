@@ -108,7 +108,8 @@ class StorageLocation:
         return path if path is not None and not os.path.exists(path) else None
 
     def missing_file_message(self, *, waited: float | None = None) -> str:
-        """``No such file: PATH``, with what to check and the study files beside it.
+        """``No such file: PATH``, with what to check and the study files beside it
+        (for a location that is a local file).
 
         ``waited``: the seconds waited for the file to appear, if any.
         """
@@ -190,10 +191,11 @@ class StorageLocation:
         holds nothing to read (a local file that does not exist yet, a database
         without Optuna's tables).
 
-        Unlike ``open(for_search=False)``, which a server would leave as is but
-        which refuses a missing file, this waits on nothing and creates nothing:
-        no journal or SQLite file, no tables. A Redis journal or a storage object
-        is opened as by :meth:`open`.
+        Unlike ``open(for_search=False)``, it returns None for a missing file
+        instead of refusing it, and never writes to a database that the process
+        creating it has not finished setting up (Optuna's version records), so
+        that a worker or a dashboard may poll a file a fit is about to create.
+        A Redis journal or a storage object is opened as by :meth:`open`.
         """
         if self.missing_file is not None:
             return None
