@@ -773,9 +773,13 @@ def export(
 
 
 def _shown(storage: str) -> str:
+    return _storage_location(storage).shown
+
+
+def _storage_location(storage: str):
     from autoimb.storage.location import StorageLocation
 
-    return StorageLocation.parse(storage).shown
+    return StorageLocation.parse(storage)
 
 
 @app.command()
@@ -877,6 +881,7 @@ def report(
         if not location or not name:
             raise AutoImbError("The model names no stored study; pass both "
                                "--storage and --study.")
+        _storage_location(location).require_file()  # a report creates none
         found, why = load_study(location, name)
         if found is None:
             raise AutoImbError(f"Cannot read the trials: {why}. Check --storage "

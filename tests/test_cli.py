@@ -385,6 +385,10 @@ QUICK = {
     "help_evaluate": ["evaluate", "--help"],
     "help_dashboard": ["dashboard", "--help"],
     "dashboard_no_study": ["dashboard", "empty.journal", "--wait", "0"],
+    "export_storage_typo": ["export", "--storage", "empty.jornal", "--study", "s"],
+    "export_study_as_storage": ["export", "--storage", "empty", "--study", "empty"],
+    "worker_storage_typo": ["worker", "--storage", "sqlite:///empty.db", "--study",
+                            "s", "--wait", "1"],
     "dashboard_missing": ["-c", "import sys, autoimb.explain.dashboard as d; "
                           "del d.run_dashboard; from autoimb.cli import main; "
                           "sys.exit(main(['dashboard']))"],
@@ -639,6 +643,35 @@ def test_dashboard_without_study(quick, case):
     """Check that the dashboard on a storage without study fails cleanly."""
     assert_error(quick[case], 2, "No study in 'empty.journal'",
                  "--wait")
+
+
+@pytest.mark.parametrize(("case", "fragments"), [
+    ("export_storage_typo", ["No such file: 'empty.jornal'. Check the path.",
+                             "Did you mean 'empty.journal'?"]),
+    ("export_study_as_storage", ["No such file: 'empty'",
+                                 "the study's name is given apart",
+                                 "Study files in this folder: ", "'empty.journal'"]),
+])
+def test_export_of_a_mistyped_storage_says_no_such_file(quick, case, fragments):
+    """Check that `autoimb export` on a mistyped journal path, or on the study's
+    name given as --storage, says "No such file" with the study files nearby
+    (it used to create the file and say that it held no study)."""
+    assert_error(quick[case], 2, *fragments)
+
+
+@pytest.mark.parametrize("case", ["worker_storage_typo"])
+def test_worker_on_a_missing_file_says_what_it_waits_for(quick, case):
+    """Check that `autoimb worker` on a missing SQLite file says at once that it
+    waits for that path to appear, then fails naming it (exit 2)."""
+    result = quick[case]
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("autoimb worker: waiting up to 1 s for 'empty.db' to "
+                               "appear")
+    assert lines[0].endswith("; did you mean 'empty.journal'?")
+    assert lines[1].startswith("autoimb: error: No such file: 'empty.db' (storage "
+                               "'sqlite:///empty.db') after waiting 1 s.")
 
 
 @pytest.mark.parametrize("case", ["dashboard_missing"])

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import queue
+import re
 import shlex
 import signal
 import socket
@@ -501,11 +502,40 @@ def test_run_dashboard_times_out_without_a_study(tmp_path: Path):
     path = tmp_path / "none.journal"
     start = time.monotonic()
     with pytest.raises(
-        AutoImbError, match=r"No study in .*none\.journal.* after 0\.6 s"
+        AutoImbError, match=r"^No such file: .*none\.journal.* after waiting 0\.6 s"
     ):
         run_dashboard(str(path), wait_for_study=0.6)
     assert 0.5 < time.monotonic() - start < 10
     assert not path.exists()
+    path.write_bytes(b"")  # the file, without a study
+    with pytest.raises(
+        AutoImbError, match=r"No study in .*none\.journal.* after 0\.6 s"
+    ):
+        run_dashboard(str(path), wait_for_study=0.6)
+
+
+@pytest.mark.timeout(60)  # a regression would serve forever
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_dashboard_on_a_missing_file_creates_nothing(tmp_path: Path, capsys, kind):
+    """Check that the dashboard says "No such file" at once for a missing journal
+    or SQLite file (at once too when its folder does not exist, whatever the
+    wait), and that neither it nor DashboardServer creates the file."""
+    path = tmp_path / ("study.journal" if kind == "journal" else "study.db")
+    storage = str(path) if kind == "journal" else f"sqlite:///{path}"
+    missing = "^" + re.escape(f"No such file: {str(path)!r}")
+    with pytest.raises(AutoImbError, match=missing):
+        DashboardServer(storage).start()
+    with pytest.raises(AutoImbError, match=missing):
+        run_dashboard(storage, wait_for_study=0)
+    start = time.monotonic()
+    with pytest.raises(AutoImbError, match="does not exist either"):
+        run_dashboard(storage.replace("study.", "nowhere/study."), wait_for_study=60)
+    assert time.monotonic() - start < 10
+    with pytest.raises(AutoImbError, match=r"after waiting 0\.5 s"):
+        run_dashboard(storage, wait_for_study=0.5)
+    err = capsys.readouterr().err
+    assert err.startswith(f"No such file yet: {str(path)!r}; waiting up to 0.5 s")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.timeout(60)  # a regression would serve forever
@@ -564,7 +594,8 @@ def test_run_dashboard_waits_for_a_study_created_after_it_starts(tmp_path: Path)
     threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
     try:
-        _wait_line(lines, "Waiting up to 60 s for a study", 60, seen)
+        _wait_line(lines, "No such file yet: ", 60, seen)
+        assert f"{str(path)!r}; waiting up to 60 s for it to appear" in seen[-1]
         time.sleep(1.0)
         assert proc.poll() is None, seen
         assert not any("serving" in line for line in seen)

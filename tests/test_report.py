@@ -128,7 +128,10 @@ def test_report_refuses_a_missing_folder(fitted, tmp_path):
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--data", "train.csv"], "--data and --target go together"),
-    (["--storage", "missing.journal", "--study", "x"], "does not exist"),
+    (["--storage", "missing.journal", "--study", "x"],
+     "autoimb: error: No such file: 'missing.journal'. Check the path."),
+    (["--storage", "sqlite:///missing.db", "--study", "x"],
+     "autoimb: error: No such file: 'missing.db'"),
 ])
 def test_cli_report_errors(fitted, tmp_path, capsys, monkeypatch, args, fragment):
     """Check that `autoimb report` refuses half the data options, and a study it
@@ -138,6 +141,8 @@ def test_cli_report_errors(fitted, tmp_path, capsys, monkeypatch, args, fragment
     monkeypatch.chdir(tmp_path)
     assert main(["report", path, *args]) == 2
     assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "missing.journal").exists()
+    assert not (tmp_path / "missing.db").exists()
 
 
 # -- a real data set, through the command line, in a real browser -----------------

@@ -80,6 +80,60 @@ def test_bad_locations_are_refused(given):
         StorageLocation.parse(given)
 
 
+@pytest.mark.parametrize("given", ["missing.journal", "sqlite:///missing.db"])
+def test_reading_a_missing_file_creates_nothing(tmp_path, monkeypatch, given):
+    """Check that opening a journal or SQLite file to read it (dashboard, report)
+    refuses a missing file with ``No such file: PATH`` instead of creating it."""
+    monkeypatch.chdir(tmp_path)
+    location = StorageLocation.parse(given)
+    with pytest.raises(AutoImbError, match=r"^No such file: 'missing\.(journal|db)'"):
+        location.open(for_search=False).get_all_studies()
+    assert list(tmp_path.iterdir()) == []
+    assert location.missing_file == location.local_file
+    assert location.open_to_read() is None
+    with pytest.raises(AutoImbError, match="No such file"):
+        location.require_file()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_file_message_names_nearby_study_files(tmp_path, monkeypatch):
+    """Check that a mistyped path (or a study's name given as the path) is told,
+    with the study files of its folder and the closest of them."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("thyroid.journal", "autoimb.journal", "notes.txt"):
+        (tmp_path / name).write_text("")
+    message = StorageLocation.parse("thy").missing_file_message()
+    assert message.startswith("No such file: 'thy'. Check the path")
+    assert "the study's name is given apart" in message
+    assert "Did you mean 'thyroid.journal'?" in message
+    assert "Study files in this folder: 'autoimb.journal', 'thyroid.journal'." \
+        in message
+    message = StorageLocation.parse("sqlite:///thyroid.journl").missing_file_message(
+        waited=2)
+    assert message.startswith("No such file: 'thyroid.journl' (storage "
+                              "'sqlite:///thyroid.journl') after waiting 2 s.")
+    assert "given apart" not in message
+    message = StorageLocation.parse(str(tmp_path / "none" / "a.journal")) \
+        .missing_file_message()
+    assert message.endswith("'none' does not exist either. Check the path.".replace(
+        "'none'", repr(str(tmp_path / "none"))))
+
+
+def test_an_sqlite_file_without_tables_is_read_without_creating_them(tmp_path):
+    """Check that a reader finds no study in an SQLite file whose tables are not
+    there yet (a fit is creating it), and writes nothing to it."""
+    path = tmp_path / "study.db"
+    sqlite3.connect(path).close()
+    location = StorageLocation.parse(f"sqlite:///{path}")
+    assert location.open_to_read() is None
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("select name from sqlite_master").fetchall() == []
+    optuna.create_study(storage=location.text, study_name="made")
+    storage = location.open_to_read()
+    assert [s.study_name for s in storage.get_all_studies()] == ["made"]
+    storage.engine.dispose()
+
+
 def test_environment_sets_heartbeat_grace_and_retry(tmp_path, monkeypatch):
     """Check that the documented environment variables reach the database
     storage, and that a bad value is refused naming the variable."""

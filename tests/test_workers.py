@@ -190,6 +190,7 @@ def test_worker_gives_up_waiting_with_a_clear_error(tmp_path, capsys):
     then fails after --wait seconds naming the study, the storage and the way
     out."""
     journal = str(tmp_path / "empty.journal")
+    Path(journal).touch()  # the file exists; the study does not
     started = time.monotonic()
     status = main(["worker", "--storage", journal, "--study", "missing",
                    "--wait", "1.5"])
@@ -200,6 +201,84 @@ def test_worker_gives_up_waiting_with_a_clear_error(tmp_path, capsys):
     assert (f"autoimb: error: Study 'missing' does not exist in {journal} within "
             "1.5 s. It holds no study. Create it with `autoimb fit DATA --target "
             f"COL --storage {journal} --study missing`") in err
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_worker_waits_for_a_missing_file_without_creating_it(tmp_path, capsys,
+                                                             kind):
+    """Check that a worker given a journal or SQLite file that does not exist
+    says at once that it waits for that path, creates nothing, and fails naming
+    it when --wait runs out."""
+    path = tmp_path / ("study.journal" if kind == "journal" else "study.db")
+    storage = str(path) if kind == "journal" else f"sqlite:///{path}"
+    started = time.monotonic()
+    status = main(["worker", "--storage", storage, "--study", "s", "--wait", "1"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert 1 <= time.monotonic() - started < 30
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err
+    assert lines[0].startswith(f"autoimb worker: waiting up to 1 s for {str(path)!r} "
+                               "to appear, then for study 's' in it")
+    assert lines[1].startswith(f"autoimb: error: No such file: {str(path)!r}")
+    assert "after waiting 1 s" in lines[1]
+
+
+def test_worker_refuses_a_file_in_a_missing_folder_at_once(tmp_path, capsys):
+    """Check that a worker given a path in a folder that does not exist fails at
+    once (nothing could create the file there), whatever --wait says."""
+    journal = tmp_path / "nowhere" / "study.journal"
+    started = time.monotonic()
+    status = main(["worker", "--storage", str(journal), "--study", "s"])
+    err = capsys.readouterr().err
+    assert status == 2 and time.monotonic() - started < 15
+    assert f"No such file: {str(journal)!r}; its folder" in err
+    assert "waiting" not in err and not journal.parent.exists()
+
+
+@pytest.mark.parametrize("given", ["nosuch.journal", "thy", "sqlite:///nosuch.db"])
+def test_export_of_a_missing_file_creates_nothing(tmp_path, capsys, monkeypatch,
+                                                  given):
+    """Check that `autoimb export` (and export_study) on a mistyped path, or on a
+    study's name given as the path, says "No such file" with the study files
+    nearby, and creates no journal, SQLite file or scores folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "thyroid.journal").write_text("")
+    status = main(["export", "--storage", given, "--study", "thy", "--no-progress"])
+    err = capsys.readouterr().err
+    shown = given.removeprefix("sqlite:///")
+    assert status == 2
+    assert f"autoimb: error: No such file: {shown!r}" in err
+    assert "Study files in this folder: 'thyroid.journal'." in err
+    if given == "thy":
+        assert "Did you mean 'thyroid.journal'?" in err
+    with pytest.raises(AutoImbError, match=f"No such file: {shown!r}"):
+        autoimb.export_study(given, "thy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thyroid.journal"]
+
+
+def test_worker_waits_for_the_journal_that_fit_creates(tmp_path, data_file, space):
+    """Check the documented flow on a journal file: the worker starts first, says
+    it waits for the file, creates nothing, then joins the study fit makes."""
+    journal = tmp_path / "later.journal"
+    processes = []
+    try:
+        worker = _start_worker(processes, str(journal), "later", "--wait", "60",
+                               "--no-progress")
+        line = _wait_for_line(worker, "waiting up to 60 s")
+        assert f"for {str(journal)!r} to appear" in line, line
+        time.sleep(1.5)  # a poll or two
+        assert not journal.exists()
+        _create_study(str(journal), "later", data_file, space, n_trials=2)
+        _, err = worker.communicate(timeout=WAIT)
+        assert worker.returncode == 0, err
+        assert "joined study 'later'" in err
+        assert sum(t.state in FINISHED for t in _trials(str(journal), "later")) == 2
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
 
 
 def test_worker_stops_after_its_own_trials(tmp_path, data_file, space):

@@ -96,10 +96,10 @@ def dashboard_command(storage: str, artifact_dir: str | None = None) -> str:
 
 
 def _open_storage(location: str | BaseStorage) -> BaseStorage:
-    """Storage object for a path or URL, without creating anything remote.
+    """Storage object for a path or URL, creating nothing.
 
-    A plain path is a journal file (created empty if missing); a database URL is
-    read without creating its tables (see
+    A plain path is a journal file, refused if missing (``No such file: PATH``);
+    a database URL is read without creating its tables (see
     :class:`autoimb.storage.location.StorageLocation`).
     """
     return StorageLocation.parse(location).open(for_search=False)
@@ -107,12 +107,15 @@ def _open_storage(location: str | BaseStorage) -> BaseStorage:
 
 def _try_study_names(location: str | BaseStorage) -> list[str] | None:
     """Names of the studies in a storage, or None if it cannot be read yet."""
-    path = StorageLocation.parse(location).local_file
-    # Do not create the file: it is the search's to create.
-    if path is not None and not os.path.isfile(path):
+    parsed = StorageLocation.parse(location)
+    # Create no file and no tables: they are the search's to create.
+    if parsed.missing_file is not None:
         return None
     try:
-        storage = _open_storage(location)
+        storage = parsed.open_to_read() if parsed.local_file else \
+            _open_storage(location)
+        if storage is None:  # an SQLite file whose tables are not there yet
+            return None
         return [s.study_name for s in storage.get_all_studies()]
     except AutoImbError:
         raise
@@ -124,9 +127,25 @@ def _try_study_names(location: str | BaseStorage) -> list[str] | None:
 def _wait_for_study(
     location: str | BaseStorage, study_name: str | None, timeout: float
 ) -> None:
-    """Block until the storage holds a study (``study_name`` if given)."""
+    """Block until the storage holds a study (``study_name`` if given).
+
+    A journal or SQLite file that does not exist yet is waited for (a search
+    started after the dashboard creates it), not created; one in a folder that
+    does not exist is refused at once.
+    """
     deadline = time.monotonic() + max(0.0, float(timeout))
     told = False
+    parsed = StorageLocation.parse(location)
+    missing = parsed.missing_file
+    if missing is not None and (
+            timeout <= 0 or not os.path.isdir(os.path.dirname(missing) or ".")):
+        raise AutoImbError(parsed.missing_file_message())
+    if missing is not None:
+        msg = (f"No such file yet: {missing!r}; waiting up to {timeout:g} s for it "
+               "to appear (start a search with this storage)...")
+        logger.info(msg)
+        print(msg, file=sys.stderr, flush=True)
+        told = True
     while True:
         names = _try_study_names(location)
         if names and (study_name is None or study_name in names):
@@ -143,6 +162,10 @@ def _wait_for_study(
             print(msg, file=sys.stderr, flush=True)
             told = True
         time.sleep(_POLL_SECONDS)
+    if parsed.missing_file is not None:
+        raise AutoImbError(parsed.missing_file_message(waited=timeout) + (
+            " Run a search with this storage first, pass the storage the search "
+            "used, or a longer wait_for_study."))
     if study_name is not None and names:
         raise AutoImbError(
             f"No study named {study_name!r} in {_describe(location)} after "
@@ -454,7 +477,9 @@ def run_dashboard(
     wait_for_study : float, default=60.0
         Seconds to wait for the storage to hold a study before serving
         (optuna-dashboard 0.21 cannot start on a journal file that does not
-        exist yet). 0 checks once.
+        exist yet). 0 checks once. A journal or SQLite file that does not
+        exist is waited for (said at once), never created; with 0, or in a
+        folder that does not exist, it is refused at once (``No such file``).
     open_browser : bool, default=False
         Open the URL in the default web browser once serving.
 

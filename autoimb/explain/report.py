@@ -124,7 +124,7 @@ def load_study(location: str, name: str):
     try:
         parsed = StorageLocation.parse(location)
         if parsed.local_file is not None and not os.path.isfile(parsed.local_file):
-            return None, f"the storage file {parsed.local_file!r} does not exist"
+            return None, f"no such file: {parsed.local_file!r}"
         storage = parsed.open(for_search=False)
         return optuna.load_study(study_name=name, storage=storage), None
     except Exception as exc:

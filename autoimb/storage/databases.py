@@ -85,6 +85,43 @@ def _shown_url(url: str) -> str:
         return url
 
 
+#: Tables every Optuna database holds; ``alembic_version`` is written last.
+_OPTUNA_TABLES = ("studies", "version_info", "alembic_version")
+
+
+def _read_database(url: str, *, local: bool) -> RDBStorage | None:
+    """The database opened to be read, creating nothing; None while it holds no
+    Optuna tables (an empty database, or one whose tables the process that made
+    it is still creating: Optuna stamps ``alembic_version`` last, and a reader
+    finding it missing would write it)."""
+    # lazy: sqlalchemy loads only when a database is used (start-up speed)
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
+        try:
+            inspector = sqlalchemy.inspect(engine)
+            if not all(inspector.has_table(t) for t in _OPTUNA_TABLES):
+                return None
+        finally:
+            engine.dispose()
+        return RDBStorage(url, engine_kwargs=_engine_kwargs(url),
+                          skip_compatibility_check=True, skip_table_creation=True)
+    except Exception as exc:
+        if local and isinstance(exc, sqlalchemy.exc.OperationalError) and \
+                "no such table" in str(exc):
+            return None  # its tables are being created right now
+        raise AutoImbError(
+            f"Cannot open the study storage {_shown_url(url)!r}: {_one_line(exc)}. "
+            "Check the URL, that the server runs and that its driver is installed "
+            "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def _open_database(url: str) -> RDBStorage:
     heartbeat = _env_seconds(HEARTBEAT_ENV, _DEFAULT_HEARTBEAT)
     grace = _env_seconds(GRACE_ENV, 3 * heartbeat)

@@ -10,6 +10,7 @@ journal file with :mod:`autoimb.storage.journal` and a database with
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,20 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
 from autoimb.exceptions import AutoImbError
-from autoimb.storage.databases import _engine_kwargs, _open_database, _shown_url
+from autoimb.storage.databases import (
+    _engine_kwargs,
+    _open_database,
+    _read_database,
+    _shown_url,
+)
 from autoimb.storage.journal import DEFAULT_STORAGE, _journal, repair_journal
 
 __all__ = ["StorageLocation", "local_file", "resolve_storage"]
 
 _MEMORY = ("memory", ":memory:")
 _SQLITE_PREFIX = "sqlite:///"
+#: Endings of the files that may hold a study (named in a missing file's hint).
+_STUDY_FILE_ENDINGS = (".journal", ".db", ".sqlite", ".sqlite3")
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,45 @@ class StorageLocation:
         return None
 
     @property
+    def missing_file(self) -> str | None:
+        """The local file of this location if it does not exist yet, else None
+        (the file exists, or the location is no local file)."""
+        path = self.local_file
+        return path if path is not None and not os.path.exists(path) else None
+
+    def missing_file_message(self, *, waited: float | None = None) -> str:
+        """``No such file: PATH``, with what to check and the study files beside it
+        (for a location that is a local file).
+
+        ``waited``: the seconds waited for the file to appear, if any.
+        """
+        path = self.missing_file or self.local_file
+        folder = os.path.dirname(path) or "."
+        where = "" if self.kind == "journal" else f" (storage {self.shown!r})"
+        after = f" after waiting {waited:g} s" if waited else ""
+        if not os.path.isdir(folder):
+            return (f"No such file: {path!r}{where}{after}; its folder {folder!r} "
+                    "does not exist either. Check the path.")
+        return (f"No such file: {path!r}{where}{after}. Check the path"
+                f"{_study_name_hint(path)}.{_nearby_files_hint(path, folder)}")
+
+    def close_files(self) -> list[str]:
+        """Existing files beside this location's missing file whose names it may
+        be a typo of (up to 3; paths as given)."""
+        path = self.missing_file
+        if path is None:
+            return []
+        folder = os.path.dirname(path)
+        names = _files_in(folder or ".") or []
+        return [os.path.join(folder, n) for n in _close_names(path, names)]
+
+    def require_file(self) -> None:
+        """Raise if this location is a local file that does not exist: a reader
+        never creates one."""
+        if self.missing_file is not None:
+            raise AutoImbError(self.missing_file_message())
+
+    @property
     def shown(self) -> str:
         """The location for messages, with any password hidden."""
         if self.kind == "object":
@@ -107,7 +154,9 @@ class StorageLocation:
         """The Optuna storage of this location.
 
         For a search (``for_search=True``), a journal's folder must be writable
-        and a database gets heartbeats and retries; otherwise (the dashboard) a
+        and a database gets heartbeats and retries; a missing journal or SQLite
+        file is created. Otherwise (the dashboard, a report) nothing is created:
+        a missing journal or SQLite file is refused (``No such file: PATH``) and a
         database is only read, without creating its tables. A journal whose last
         record was cut short is repaired either way.
         """
@@ -124,13 +173,90 @@ class StorageLocation:
                     "URL, that the server runs and that the redis package is "
                     "installed.") from exc
         if self.kind == "database":
-            return _open_database(self.text) if for_search else RDBStorage(
+            if for_search:
+                return _open_database(self.text)
+            if self.local_file is not None:
+                self._check_readable_file()
+            return RDBStorage(
                 self.text, engine_kwargs=_engine_kwargs(self.text),
                 skip_compatibility_check=True, skip_table_creation=True)
         if for_search:
             return _journal(Path(self.text))
+        self._check_readable_file()
         repair_journal(self.text)
         return JournalStorage(JournalFileBackend(self.text))
+
+    def open_to_read(self) -> BaseStorage | None:
+        """The storage, opened to be read without creating anything; None while it
+        holds nothing to read (a local file that does not exist yet, a database
+        without Optuna's tables).
+
+        Unlike ``open(for_search=False)``, it returns None for a missing file
+        instead of refusing it, and never writes to a database that the process
+        creating it has not finished setting up (Optuna's version records), so
+        that a worker or a dashboard may poll a file a fit is about to create.
+        A Redis journal or a storage object is opened as by :meth:`open`.
+        """
+        if self.missing_file is not None:
+            return None
+        if self.kind == "database":
+            if self.local_file is not None:
+                self._check_readable_file()
+            return _read_database(self.text, local=self.local_file is not None)
+        return self.open(for_search=False)
+
+    def _check_readable_file(self) -> None:
+        """Refuse a missing local file (opening it would create it) or a folder."""
+        self.require_file()
+        if self.local_file is not None and os.path.isdir(self.local_file):
+            raise AutoImbError(
+                f"storage={self.shown!r} is a folder; pass the path of a journal "
+                f"file, e.g. {os.path.join(self.local_file, DEFAULT_STORAGE)!r}.")
+
+
+def _study_name_hint(path: str) -> str:
+    """For a bare word (``thy``): storage is a file or URL, not a study's name."""
+    if os.sep in path or "." in os.path.basename(path):
+        return ""
+    return (" (storage is the path of a journal file or a database URL; the "
+            "study's name is given apart)")
+
+
+def _nearby_files_hint(path: str, folder: str) -> str:
+    """Files of ``folder`` named like ``path``, and the study files there."""
+    names = _files_in(folder)
+    if names is None:
+        return ""
+    close = _close_names(path, names)
+    studies = [n for n in names if n.lower().endswith(_STUDY_FILE_ENDINGS)]
+    shown = "this folder" if folder == "." else repr(folder)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    if studies:
+        more = f" and {len(studies) - 10} more" if len(studies) > 10 else ""
+        hint += (f" Study files in {shown}: {', '.join(map(repr, studies[:10]))}"
+                 f"{more}.")
+    else:
+        hint += f" No study file ({', '.join(_STUDY_FILE_ENDINGS)}) in {shown}."
+    return hint
+
+
+def _files_in(folder: str) -> list[str] | None:
+    try:
+        return sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
+    except OSError:
+        return None
+
+
+def _close_names(path: str, names: list[str]) -> list[str]:
+    """Up to 3 of ``names`` that ``path``'s file name may be a typo of."""
+    name = os.path.basename(path)
+    stems = {}  # compared without their endings, which would all look alike
+    for n in names:
+        stems.setdefault(os.path.splitext(n)[0], n)
+    return list(dict.fromkeys(
+        [n for n in names if n.startswith(name)]
+        + [stems[s] for s in difflib.get_close_matches(
+            os.path.splitext(name)[0], list(stems), n=3, cutoff=0.6)]))[:3]
 
 
 def local_file(location) -> str | None:

@@ -61,6 +61,13 @@ def export_study(storage, study_name: str, path=None, *, data=None,
     AutoImbClassifier
         Fitted, as ``fit`` returns it.
 
+    Raises
+    ------
+    AutoImbError
+        If ``storage`` is a journal or SQLite file that does not exist
+        (``No such file: PATH``, with the study files of its folder: nothing is
+        created), or the study is not in it.
+
     Examples
     --------
     >>> import os, tempfile, autoimb
@@ -78,7 +85,8 @@ def export_study(storage, study_name: str, path=None, *, data=None,
     say = Speaker(show_progress_bar, "autoimb export")
     location = StorageLocation.parse(storage)
     refuse_memory(location, "export")
-    job, budget_attrs = wait_for_study(location, study_name, 0.0, say)
+    job, budget_attrs = wait_for_study(location, study_name, 0.0, say,
+                                       reading=True)
     X, y, data_file = read_job_data(job, data, target, study_name)
     settings = settings_of_job(job, storage, study_name, search_space=search_space,
                                n_trials=budget_attrs.get("n_trials"), timeout=None,

@@ -148,7 +148,10 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
         Start no trial that would end more than this many seconds from now.
         The study's deadline applies either way.
     wait : float, default=300
-        Seconds to wait for the study to exist (it says so once), then fail.
+        Seconds to wait for the study to exist (it says so once), then fail. A
+        journal or SQLite file that does not exist yet is waited for too, and
+        not created by the worker (``fit`` creates it); one in a folder that does
+        not exist is refused at once.
     search_space : str, mapping or SearchSpace, default=None
         Only for a study whose space was given to ``fit`` as a
         :class:`~autoimb.SearchSpace` object (the study cannot record it): the
@@ -244,14 +247,38 @@ def refuse_memory(location: StorageLocation, what: str) -> None:
             "or database URL (storage=...).")
 
 
-def wait_for_study(location: StorageLocation, name: str, wait: float, say):
-    """The study's job and budget, once the study exists and holds its job."""
-    storage = location.open(for_search=True)
+def wait_for_study(location: StorageLocation, name: str, wait: float, say, *,
+                   reading: bool = False):
+    """The study's job and budget, once the study exists and holds its job.
+
+    Creates no journal or SQLite file: a reader (``reading``, an export) fails
+    at once when the file is missing (``No such file: PATH``); a worker waits up
+    to ``wait`` seconds for it to appear (``fit`` creates it), saying so at once,
+    then fails naming it. A file in a folder that does not exist is refused at
+    once: nothing could create it. A reader opens a database without creating
+    its tables; a worker opens it as a search does.
+    """
     deadline = time.monotonic() + wait
+    path = location.missing_file
     said = False
+    if path is not None:
+        if reading or wait <= 0 or not os.path.isdir(os.path.dirname(path) or "."):
+            raise AutoImbError(location.missing_file_message())
+        close = location.close_files()
+        say(f"waiting up to {wait:g} s for {path!r} to appear, then for study "
+            f"{name!r} in it (no such file yet: `autoimb fit ... --storage "
+            f"{location.shown} --study {name}` creates both)"
+            + (f"; did you mean {' or '.join(map(repr, close))}?" if close else ""))
+        said = True
+    read_only = reading or location.local_file is not None
+    storage = None
     try:
         while True:
-            attrs, n_trials = _study_attrs(storage, name)
+            if storage is None and location.missing_file is None:
+                storage = (location.open_to_read() if read_only else
+                           location.open(for_search=True))
+            attrs, n_trials = (None, 0) if storage is None else \
+                _study_attrs(storage, name)
             if attrs is not None and JOB_KEY in attrs:
                 return attrs[JOB_KEY], attrs.get(BUDGET_KEY, {})
             if attrs is not None and n_trials and FINGERPRINT_KEY in attrs:
@@ -266,6 +293,8 @@ def wait_for_study(location: StorageLocation, name: str, wait: float, say):
                     "did not make; pass the name of a study made by autoimb fit.")
             left = deadline - time.monotonic()
             if left <= 0:
+                if location.missing_file is not None:
+                    raise AutoImbError(location.missing_file_message(waited=wait))
                 raise AutoImbError(_missing_study_message(storage, location, name,
                                                           wait))
             if not said:
@@ -274,7 +303,7 @@ def wait_for_study(location: StorageLocation, name: str, wait: float, say):
                 said = True
             time.sleep(min(_POLL_SECONDS, left))
     finally:
-        if location.kind == "database":
+        if location.kind == "database" and storage is not None:
             _close(storage)
 
 
@@ -292,7 +321,7 @@ def _study_attrs(storage, name):
 def _missing_study_message(storage, location, name, wait) -> str:
     try:
         names = sorted(s.study_name for s in storage.get_all_studies())
-    except Exception:
+    except Exception:  # None: a database without Optuna's tables
         names = []
     close = difflib.get_close_matches(name, names, n=1)
     hint = (f" Did you mean {close[0]!r}?" if close else
