@@ -287,3 +287,27 @@ def test_reported_score_does_not_beat_the_trivial_rule_on_noise():
         raw.append(model.best_score_raw_ / trivial)
     assert np.mean(reported) >= 0.98, reported
     assert np.mean(raw) < 0.98 <= np.mean(reported), raw
+
+
+def test_a_resampler_that_did_nothing_is_not_named_as_resampling():
+    """Check that a strategy asking for over-sampling to a ratio below the
+    data's own (nothing resampled) is named by what was done in the strategy,
+    the results table, the families and the learning curve (issue 39)."""
+    from sklearn.datasets import make_classification
+
+    from autoimb.explain.diagnostics import trial_families
+
+    X, y = make_classification(n_samples=400, weights=[0.8], random_state=0)
+    space = {"models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]}},
+             "resampling": {"methods": ["random_over"], "ratio": 0.05}}
+    model = autoimb.fit(X, y, search_space=space, n_trials=2, cv=3,
+                        storage="memory", show_progress_bar=False)
+    done = ("no resampling (random over-sampling to ratio 0.05 left the rows as is:"
+            " the data's own ratio is at or above it)")
+    assert model.strategy_.startswith(f"Logistic regression, {done}; ")
+    assert f"Best strategy: Logistic regression, {done}" in model.summary()
+    completed = model.results_[model.results_["state"] == "COMPLETE"]
+    assert (completed["resampler"] == "none").all()
+    assert completed["strategy"].str.contains(done, regex=False).all()
+    assert set(trial_families(completed)) == {"no_handling"}
+    assert done in model.diagnose().learning_curve.strategy

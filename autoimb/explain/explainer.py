@@ -139,7 +139,9 @@ class Explainer(SearchObserver):
         metrics = {k: post.metrics[k] for k in METRICS}
         confusion = {k: post.metrics[k] for k in ("tn", "fp", "fn", "tp")}
         attach_trial_note(trial, trial_note(
-            strategy=f"{strategy.describe()}; {post.final.describe()}",
+            # named by what its resampler did (TrialRun.record), not asked
+            strategy=f"{trial.user_attrs.get('strategy') or strategy.describe()}; "
+                     f"{post.final.describe()}",
             state="COMPLETE",
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,

@@ -375,7 +375,8 @@ class SearchRun:
             n_jobs=self.n_jobs, interrupted=self.interrupted)
 
 def results_table(study, chosen=()) -> pd.DataFrame:
-    """One row per trial: state, value, strategy, metrics and parameters.
+    """One row per trial: state, value, strategy, the resampler that acted,
+    metrics and parameters.
 
     ``value`` is each trial's own cross-validated value (raw: the best of them is
     optimistic, see ``best_score_``); ``chosen`` marks the trials the returned
@@ -386,7 +387,10 @@ def results_table(study, chosen=()) -> pd.DataFrame:
         attrs = trial.user_attrs
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
         row = {"number": trial.number, "state": trial.state.name, "value": value,
-               "chosen": trial.number in chosen, "strategy": attrs.get("strategy")}
+               "chosen": trial.number in chosen, "strategy": attrs.get("strategy"),
+               # what acted on the training rows ("none" where the one asked
+               # for left them as they were)
+               "resampler": attrs.get("resampler", trial.params.get("resampler"))}
         for key in (*TRIAL_ATTRS, "calibration", "threshold_rule", "fit_time",
                     "recipe"):
             row[key] = attrs.get(key)

@@ -447,6 +447,10 @@ class TrialRun:
         trial.set_user_attr("confusion", {k: post.metrics[k] for k in
                                           ("tn", "fp", "fn", "tp")})
         if self.summaries:
+            # named by what the resampler did on the training rows, not asked
+            trial.set_user_attr("strategy", self.strategy.describe(self.summaries))
+            trial.set_user_attr("resampler", self.strategy.resampler_applied(
+                self.summaries))
             trial.set_user_attr("resampling", _resampling_text(self.summaries))
             trial.set_user_attr("resample_time", round(self._resample_seconds, 3))
         self.ctx.keep_scores(trial, scores, post)

@@ -151,6 +151,7 @@ def learning_curve(strategy, X, y, folds, *, postprocess, kinds, objective,
     subsets = [_nested_subsamples(np.asarray(train), y, fractions, rng)
                for train, _ in folds]
     fitted, notes = [], []  # (point, post-processing, scores of the scored rows)
+    resampling = []  # what the resampler did in each fit, to name the strategy
     wanted = [*fractions, 1.0] if full_scores is None else list(fractions)
     for i, fraction in enumerate(wanted):
         n_rows = sum(len(s[i]) if fraction < 1 else len(train)
@@ -170,6 +171,7 @@ def learning_curve(strategy, X, y, folds, *, postprocess, kinds, objective,
                     rows = s[i] if fraction < 1 else np.asarray(train)
                     pipeline = strategy.make_pipeline(kinds, random_state)
                     pipeline.fit(_rows(X, rows), y[rows])
+                    resampling += pipeline.resampling()
                     scores[test] = pipeline.predict_proba(_rows(X, test))[:, 1]
         except Exception as exc:
             notes.append(f"{fraction:.0%} left out: {type(exc).__name__}: {exc}")
@@ -198,7 +200,7 @@ def learning_curve(strategy, X, y, folds, *, postprocess, kinds, objective,
         relative = gain / abs(half.value) if half.value else None
         normalized = _normalized(gain, trivial, objective)
         se = _paired_se(y[scored], a, b, objective, random_state=random_state)
-    return LearningCurve(strategy=strategy.describe(),
+    return LearningCurve(strategy=strategy.describe(resampling or None),
                          points=tuple(point for point, _, _ in fitted),
                          last_doubling_gain=gain, relative_gain=relative,
                          normalized_gain=normalized, standard_error=se,
