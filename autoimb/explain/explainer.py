@@ -127,7 +127,10 @@ class Explainer(SearchObserver):
             figures = self.figures(context.y[context.scored], chosen.scores,
                                    chosen.post)
         best = {"number": numbers[0] if numbers else None, "value": choice.raw,
-                "estimate": choice.estimate, "strategy": chosen.describe()}
+                "estimate": choice.estimate, "strategy": chosen.describe(),
+                "optimistic": (choice.raw < choice.estimate
+                               if context.objective.direction == "minimize"
+                               else choice.raw > choice.estimate)}
         if context.objective.kind == "cost":  # totals over all rows
             best["scored_rows"] = int(np.count_nonzero(context.scored))
         self.describe_study(run.study, best=best, figures=figures)

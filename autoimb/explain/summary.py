@@ -15,7 +15,7 @@ def summary_text(model) -> str:
         f"Best strategy: {model.strategy_}",
         f"Expected {metric} on new data: {model.best_score_:.6g} (bootstrap "
         f"bias-corrected for the choice among {m['n_candidates']} candidates; "
-        f"its own cross-validated value, optimistic: {model.best_score_raw_:.6g})",
+        f"{_raw_value(model)})",
         f"Cross-validated at the threshold: normalized cost "
         f"{m['normalized_cost']:.3f}, AP {m['average_precision']:.3f}, precision "
         f"{m['precision']:.3f}, recall {m['recall']:.3f}, Brier {m['brier']:.4f}",
@@ -38,6 +38,28 @@ def summary_text(model) -> str:
         lines.append(f"Study {model.study_name_!r} in {location}; open it with: "
                      f"autoimb dashboard {location}")
     return "\n".join(lines)
+
+
+def _raw_value(model) -> str:
+    """The chosen candidate's own cross-validated value, called optimistic
+    only when it is better than the bias-corrected estimate.
+
+    >>> from types import SimpleNamespace as NS
+    >>> cost = NS(objective_=NS(direction="minimize"), best_score_=1086.54,
+    ...           best_score_raw_=1130.0)
+    >>> _raw_value(cost)
+    'its raw cross-validated value: 1130'
+    >>> _raw_value(NS(objective_=cost.objective_, best_score_=1130.0,
+    ...               best_score_raw_=1086.54))
+    'its own cross-validated value, optimistic: 1086.54'
+    """
+    raw, estimate = model.best_score_raw_, model.best_score_
+    better = raw < estimate if model.objective_.direction == "minimize" \
+        else raw > estimate
+    if better:
+        return f"its own cross-validated value, optimistic: {raw:.6g}"
+    return f"its raw cross-validated value: {raw:.6g}"
+
 
 def search_line(model) -> str | None:
     """The search in one line: trials by state, how many at once, on which
