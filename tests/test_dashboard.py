@@ -251,6 +251,25 @@ def test_study_note_summarises_data_costs_best_and_images():
     assert "[Report](https://x/y.html)" in lines  # not an image: a link
 
 
+def test_a_trial_note_says_how_the_trial_ended(monkeypatch):
+    """Check that a stopped trial's note on the dashboard says how it ended in
+    autoimb's words (skipped, stopped...) beside Optuna's state, where it said
+    PRUNED for a trial never started (issue 39)."""
+    from types import SimpleNamespace
+
+    from autoimb.explain import explainer as _explainer
+
+    notes = []
+    monkeypatch.setattr(_explainer, "attach_trial_note",
+                        lambda trial, note: notes.append(note))
+    watcher = _explainer.Explainer()
+    watcher.objective = SimpleNamespace(kind="cost")
+    trial = SimpleNamespace(user_attrs={"autoimb.outcome": "skipped"})
+    watcher.trial_stopped(trial, None, "PRUNED", "it would end after the deadline")
+    assert "**Outcome:** skipped (Optuna state PRUNED)" in notes[0].splitlines()
+    assert notes[0].endswith("### Why\n\nit would end after the deadline")
+
+
 def test_study_note_calls_the_value_optimistic_only_when_it_is():
     """Check that the study note calls the chosen trial's value optimistic only
     when it is better than the bias-corrected estimate (issue 39)."""

@@ -31,3 +31,45 @@ def test_the_raw_value_is_called_optimistic_only_when_it_is_better():
     assert "optimistic: 0.45)" in ap
     ap = summary_text(_model(0.45, 0.40, direction="maximize"))
     assert "optimistic" not in ap
+
+
+def _results(outcomes, workers, own):
+    by_outcome = {"completed": "COMPLETE", "pruned": "PRUNED", "stopped": "PRUNED",
+                  "skipped": "PRUNED", "failed": "FAIL", "queued": "WAITING"}
+    table = pd.DataFrame({"state": [by_outcome[o] for o in outcomes],
+                          "outcome": outcomes, "worker": workers})
+    table.attrs["own_workers"] = own
+    return table
+
+
+def test_the_search_line_counts_trials_by_outcome():
+    """Check that the summary tells skipped (never started) and stopped (cut by
+    the budget, or at the deadline) trials from pruned and failed ones, where it
+    said "61 trials (15 completed, 45 pruned, 1 failed)" (issue 39)."""
+    outcomes = (["completed"] * 15 + ["pruned"] * 2 + ["skipped"] * 44
+                + ["stopped"] + ["queued"])
+    model = _model(1.0, 1.0, n_jobs_=2,
+                   results_=_results(outcomes, ["h:1"] * 62 + [None], ["h:1"]))
+    assert search_line(model) == (
+        "Search: 62 trials (15 completed, 2 pruned, 44 skipped, 1 stopped) and 1 "
+        "queued but not run, 2 at a time")
+
+
+def test_the_search_line_counts_the_trials_other_processes_ran():
+    """Check that the summary says how many trials other processes (an
+    `autoimb worker`) ran, where it said "1 at a time" while a worker ran 5 of
+    the study's 7 trials (issue 39)."""
+    model = _model(1.0, 1.0, n_jobs_=1, results_=_results(
+        ["completed"] * 7, ["h:1", "h:2"] + ["w:9"] * 5, ["h:1", "h:2"]))
+    assert search_line(model) == (
+        "Search: 7 trials (7 completed), 5 of the 7 by other processes (autoimb "
+        "worker, earlier fits); this fit ran 1 at a time")
+    alone = _model(1.0, 1.0, n_jobs_=1, results_=_results(
+        ["completed"] * 7, ["w:9"] * 7, ["h:1"]))
+    assert search_line(alone) == (
+        "Search: 7 trials (7 completed), 7 of the 7 by other processes (autoimb "
+        "worker, earlier fits)")
+    exported = _model(1.0, 1.0, n_jobs_=1, results_=_results(
+        ["completed"] * 7, ["h:1"] * 2 + ["w:9"] * 5, []))
+    assert search_line(exported) == (
+        "Search: 7 trials (7 completed), run by 2 process(es) of the study")

@@ -38,6 +38,7 @@ from autoimb.explain.notes import (
 from autoimb.pipeline.metrics import METRICS
 from autoimb.search.trials import SearchObserver
 from autoimb.storage.location import local_file
+from autoimb.storage.outcomes import OUTCOME_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class Explainer(SearchObserver):
             # named by what its resampler did (TrialRun.record), not asked
             strategy=f"{trial.user_attrs.get('strategy') or strategy.describe()}; "
                      f"{post.final.describe()}",
-            state="COMPLETE",
+            state="COMPLETE", outcome="completed",
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,
             threshold=post.threshold, metrics=metrics, reason=None))
@@ -159,7 +160,8 @@ class Explainer(SearchObserver):
             strategy=strategy.describe() if strategy else "(not chosen yet)",
             state=state, fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=None, threshold=None,
-            metrics=None, reason=reason))
+            metrics=None, reason=reason,
+            outcome=trial.user_attrs.get(OUTCOME_KEY)))  # set before telling
 
     def figures(self, y, scores, post) -> dict:
         """The best trial's figures, by name."""

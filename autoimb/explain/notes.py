@@ -158,6 +158,7 @@ def trial_note(
     threshold: float | None,
     metrics: Mapping[str, float] | None,
     reason: str | None,
+    outcome: str | None = None,
 ) -> str:
     """Build the Markdown note of one trial.
 
@@ -181,6 +182,10 @@ def trial_note(
     reason : str or None
         Why the trial was pruned or failed; shown in a "Why" section. A
         pruned or failed trial always gets that section.
+    outcome : str, default=None
+        How the trial ended in autoimb's words (completed, pruned, stopped,
+        skipped, failed: :mod:`autoimb.storage.outcomes`), shown beside
+        Optuna's ``state`` (a skipped trial is PRUNED in Optuna).
 
     Returns
     -------
@@ -202,7 +207,8 @@ def trial_note(
     """
     state_name = _state_name(state)
     parts: list[str] = ["### Strategy", "", str(strategy).strip() or "(unknown)", ""]
-    parts += [f"**State:** {state_name}", ""]
+    parts += [f"**Outcome:** {outcome} (Optuna state {state_name})" if outcome
+              else f"**State:** {state_name}", ""]
     parts += ["### Cross-validation", ""]
     if fold_scores:
         parts += _fold_table(list(fold_scores), metric_name)

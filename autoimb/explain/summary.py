@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from autoimb.storage.outcomes import (
+    OUTCOMES,
+    count_outcomes,
+    describe_outcomes,
+)
+
 __all__ = ["search_line", "summary_text"]
 
 
@@ -62,22 +68,19 @@ def _raw_value(model) -> str:
 
 
 def search_line(model) -> str | None:
-    """The search in one line: trials by state, how many at once, on which
-    splits, and the time the fit took against its budget."""
+    """The search in one line: trials by outcome, who ran them and how many
+    at once, on which splits, and the time the fit took against its budget."""
     results = getattr(model, "results_", None)
     if results is None or not len(results):
         return None
-    states = results["state"].value_counts()
-    ended = {word: int(states.get(state, 0)) for state, word in
-             (("COMPLETE", "completed"), ("PRUNED", "pruned"), ("FAIL", "failed"))}
-    counts = ", ".join(f"{n} {word}" for word, n in ended.items())
-    line = f"Search: {sum(ended.values())} trials ({counts})"
-    others = len(results) - sum(ended.values())
+    outcomes = _outcomes(results)
+    ended = count_outcomes(o for o in outcomes if o in OUTCOMES)
+    n_ended = sum(ended.values())
+    line = f"Search: {n_ended} trials ({describe_outcomes(ended)})"
+    others = len(results) - n_ended
     if others:
         line += f" and {others} queued but not run"
-    n_jobs = getattr(model, "n_jobs_", None)
-    if n_jobs:
-        line += f", {n_jobs} at a time"
+    line += _who_ran(model, results, outcomes, n_ended)
     validation = getattr(model, "validation_", None)
     if validation is not None:
         line += f", scored on {validation.describe()}"
@@ -87,3 +90,30 @@ def search_line(model) -> str | None:
         if model.timeout is not None:
             line += f" for a budget of {model.timeout:g} s"
     return line
+
+
+def _outcomes(results) -> list[str]:
+    """Each trial's outcome (tables made before outcomes were: from the state)."""
+    if "outcome" in results:
+        return list(results["outcome"])
+    by_state = {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}
+    return [by_state.get(state, "queued") for state in results["state"]]
+
+
+def _who_ran(model, results, outcomes, n_ended) -> str:
+    """How many trials other processes ran (``autoimb worker``, earlier fits of
+    the study), and how many at once this fit ran."""
+    n_jobs = getattr(model, "n_jobs_", None)
+    own = results.attrs.get("own_workers")
+    if own is None or "worker" not in results:  # a model saved before
+        return f", {n_jobs} at a time" if n_jobs else ""
+    ran = [worker for worker, outcome in zip(results["worker"], outcomes, strict=True)
+           if isinstance(worker, str) and outcome in OUTCOMES]
+    by_others = sum(worker not in own for worker in ran)
+    if not own:  # an export: it ran none of them
+        return f", run by {len(set(ran))} process(es) of the study" if ran else ""
+    text = (f", {by_others} of the {n_ended} by other processes (autoimb worker, "
+            "earlier fits)" if by_others else "")
+    if n_jobs and by_others < len(ran):
+        text += f"{'; this fit ran' if by_others else ','} {n_jobs} at a time"
+    return text
