@@ -17,7 +17,6 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from autoimb.exceptions import AutoImbError
 from autoimb.explain.diagnostics._stats import (
     MIN_GAIN,
     _normalized,
@@ -25,6 +24,7 @@ from autoimb.explain.diagnostics._stats import (
     _trivial,
 )
 from autoimb.pipeline.evaluation import cross_fit_postprocessing
+from autoimb.pipeline.metrics import check_known_labels
 from autoimb.pipeline.postprocessing import CALIBRATIONS
 from autoimb.search.spaces import load_search_space
 
@@ -245,12 +245,7 @@ def _learning_curve_of(model, X, y, time_limit, random_state):
                       "pass X and y (autoimb diagnose MODEL --data FILE --target "
                       "COL)")
     X = model._check_X(X)
-    y = np.asarray(y)
-    unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
-    if unknown:
-        raise AutoImbError(
-            f"y holds labels {unknown[:5]} the model was not trained on; its "
-            f"labels are {model.classes_.tolist()}.")
+    y = check_known_labels(y, model.classes_)
     y01 = (y == model.pos_label_).astype(int)
     n_splits = model.validation_.n_splits if model.validation_.kind == "kfold" else 3
     n_splits = max(2, min(n_splits, int(y01.sum()), int(len(y01) - y01.sum())))
