@@ -103,10 +103,33 @@ def _open_database(url: str) -> RDBStorage:
     try:
         return _retry_schema_race(connect)
     except Exception as exc:
+        missing = _missing_driver(exc)
+        if missing is not None:  # Optuna's own words would only say "install one"
+            raise AutoImbError(
+                f"Cannot open the study storage {_shown_url(url)!r}: its database "
+                f"driver {missing!r} is not installed. Install it: pip install "
+                f"{_DRIVER_PACKAGES.get(missing, missing)}") from exc
         raise AutoImbError(
             f"Cannot open the study storage {_shown_url(url)!r}: {exc}. Check the URL, "
             "that the server runs and that its driver is installed "
             "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
+
+
+#: What to install for a database driver SQLAlchemy could not import.
+_DRIVER_PACKAGES = {"psycopg": "'autoimb[postgres]'", "psycopg2": "psycopg2-binary",
+                    "MySQLdb": "mysqlclient", "pymysql": "pymysql"}
+
+
+def _missing_driver(exc: BaseException) -> str | None:
+    """The module a database URL needs but that is not installed, from the
+    chain of causes of ``exc``; None if no import failed."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            return exc.name.split(".")[0]
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _retry_schema_race(connect, attempts: int = 6):
