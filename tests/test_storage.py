@@ -521,7 +521,10 @@ def test_a_missing_database_driver_is_named_with_its_install_command(
                    "--study", "s", "--wait", "0", "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2
-    assert err == (
-        "autoimb: error: Cannot open the study storage "
-        "'postgresql://me:***@db.example/x': its database driver "
-        f"{module!r} is not installed. Install it: {install}\n")
+    expected = ("autoimb: error: Cannot open the study storage "
+                "'postgresql://me:***@db.example/x': its database driver "
+                f"{module!r} is not installed. Install it: {install}\n")
+    assert err == expected
+    # the dashboard reads the database: it says so at once rather than waiting
+    assert main(["dashboard", "postgresql://me:secret@db.example/x"]) == 2
+    assert capsys.readouterr().err == expected

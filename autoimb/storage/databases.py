@@ -103,12 +103,7 @@ def _open_database(url: str) -> RDBStorage:
     try:
         return _retry_schema_race(connect)
     except Exception as exc:
-        missing = _missing_driver(exc)
-        if missing is not None:  # Optuna's own words would only say "install one"
-            raise AutoImbError(
-                f"Cannot open the study storage {_shown_url(url)!r}: its database "
-                f"driver {missing!r} is not installed. Install it: pip install "
-                f"{_DRIVER_PACKAGES.get(missing, missing)}") from exc
+        _raise_if_no_driver(url, exc)
         raise AutoImbError(
             f"Cannot open the study storage {_shown_url(url)!r}: {exc}. Check the URL, "
             "that the server runs and that its driver is installed "
@@ -118,6 +113,28 @@ def _open_database(url: str) -> RDBStorage:
 #: What to install for a database driver SQLAlchemy could not import.
 _DRIVER_PACKAGES = {"psycopg": "'autoimb[postgres]'", "psycopg2": "psycopg2-binary",
                     "MySQLdb": "mysqlclient", "pymysql": "pymysql"}
+
+
+def _read_database(url: str) -> RDBStorage:
+    """A database opened only to read it (the dashboard): no heartbeats, no
+    tables created."""
+    try:
+        return RDBStorage(url, engine_kwargs=_engine_kwargs(url),
+                          skip_compatibility_check=True, skip_table_creation=True)
+    except Exception as exc:
+        _raise_if_no_driver(url, exc)
+        raise
+
+
+def _raise_if_no_driver(url: str, exc: BaseException) -> None:
+    """Say which driver to install when ``exc`` comes of a missing one
+    (Optuna's own words would only say "install appropriate one")."""
+    missing = _missing_driver(exc)
+    if missing is not None:
+        raise AutoImbError(
+            f"Cannot open the study storage {_shown_url(url)!r}: its database "
+            f"driver {missing!r} is not installed. Install it: pip install "
+            f"{_DRIVER_PACKAGES.get(missing, missing)}") from exc
 
 
 def _missing_driver(exc: BaseException) -> str | None:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
 from autoimb.exceptions import AutoImbError
-from autoimb.storage.databases import _engine_kwargs, _open_database, _shown_url
+from autoimb.storage.databases import _open_database, _read_database, _shown_url
 from autoimb.storage.journal import DEFAULT_STORAGE, _journal, repair_journal
 
 __all__ = ["StorageLocation", "local_file", "resolve_storage"]
@@ -124,9 +124,8 @@ class StorageLocation:
                     "URL, that the server runs and that the redis package is "
                     "installed.") from exc
         if self.kind == "database":
-            return _open_database(self.text) if for_search else RDBStorage(
-                self.text, engine_kwargs=_engine_kwargs(self.text),
-                skip_compatibility_check=True, skip_table_creation=True)
+            return _open_database(self.text) if for_search else _read_database(
+                self.text)
         if for_search:
             return _journal(Path(self.text))
         repair_journal(self.text)
