@@ -166,9 +166,14 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     data_summary_ : dict
         Rows, columns, class counts and missing values of the training data.
     results_ : pandas.DataFrame
-        One row per trial: state, ``value`` (its own, raw cross-validated
-        value), ``chosen`` (part of the returned model), strategy, metrics and
-        parameters.
+        One row per trial: Optuna's ``state``, ``outcome`` (completed,
+        pruned, stopped, skipped or failed; queued or running for a trial
+        that has not ended: see the README), ``value`` (its own, raw
+        cross-validated value), ``chosen`` (part of the returned model),
+        strategy (named by what its resampler did), ``resampler`` (the one
+        that acted on the training rows: ``"none"`` where the one asked for
+        left them as they were), metrics, ``worker`` (the ``host:pid`` that
+        ran it) and parameters.
     n_jobs_ : int
         Trials the search ran at once (``n_jobs`` resolved).
     fit_times_ : dict of str to float
