@@ -298,6 +298,7 @@ def test_a_resampler_that_did_nothing_is_not_named_as_resampling():
     from sklearn.datasets import make_classification
 
     from autoimb.explain.diagnostics import trial_families
+    from autoimb.explain.report import _choices
 
     X, y = make_classification(n_samples=400, weights=[0.8], random_state=0)
     space = {"models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]}},
@@ -312,6 +313,7 @@ def test_a_resampler_that_did_nothing_is_not_named_as_resampling():
     assert (completed["resampler"] == "none").all()
     assert completed["strategy"].str.contains(done, regex=False).all()
     assert set(trial_families(completed)) == {"no_handling"}
+    assert set(_choices(model.results_)["resampler"]) == {"no resampling"}  # report
     assert done in model.diagnose().learning_curve.strategy
 
 
