@@ -6,8 +6,9 @@ until a heartbeat (database) or a rerun on the same machine (journal file) fails
 it. While a search runs, :func:`stop_cleanly` turns SIGTERM into a
 ``KeyboardInterrupt`` in the main thread, which the search already handles as
 Ctrl-C: the running trial is stopped at once (FAIL in Optuna) and its
-parameters are queued again. Unlike Ctrl-C, which returns the best model so far, the search then raises
-:class:`~autoimb.exceptions.SearchTerminated`, so that the process exits promptly
+parameters are queued again. Unlike Ctrl-C, which returns the best model so
+far, the search then raises :class:`~autoimb.exceptions.SearchTerminated`, so
+that the process exits promptly
 (status 143) instead of refitting. With ``n_jobs > 1`` the trials running in
 other threads are not interrupted: they finish first.
 
