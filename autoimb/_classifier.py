@@ -65,8 +65,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         Cost of one false negative; ``None`` means ``fp_cost`` times the class
         ratio (negatives per positive), which weighs both classes equally.
     n_trials : int, default=None
-        Finished (completed or pruned) trials wanted in the study; a resumed study
-        counts the trials it already has. ``None``: as many as ``timeout``
+        Finished trials wanted in the study: completed, pruned, skipped, and
+        stopped by the budget (COMPLETE or PRUNED in Optuna; not failed, nor
+        interrupted and queued again: see the README's trial outcomes); a
+        resumed study counts the trials it already has. ``None``: as many as ``timeout``
         allows, or 50 without a timeout.
     timeout : float, default=None
         Seconds for the whole fit, the final refit included: no trial starts

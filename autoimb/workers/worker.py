@@ -81,7 +81,9 @@ class WorkerReport:
         The trials this worker ran: number and outcome (completed, pruned,
         stopped, skipped, failed: :mod:`autoimb.storage.outcomes`).
     finished_in_study : int
-        Completed and pruned trials in the study when the worker stopped.
+        Finished trials in the study when the worker stopped (COMPLETE or
+        PRUNED in Optuna: completed, pruned, skipped, and stopped by the
+        budget), as its budget counts them.
     n_trials : int or None
         The study's budget of finished trials.
     deadline : float or None
