@@ -336,3 +336,5 @@ def test_the_summary_counts_the_trials_another_process_ran(tmp_path, monkeypatch
     assert (model.results_["worker"] == "another-host:1").sum() == 3
     assert "3 of the 4 by other processes (autoimb worker, earlier fits); this " \
            "fit ran 1 at a time, scored on" in model.summary()
+    loaded = autoimb.load(model.export(tmp_path / "model.joblib"))
+    assert loaded.summary() == model.summary()

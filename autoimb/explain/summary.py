@@ -104,16 +104,16 @@ def _who_ran(model, results, outcomes, n_ended) -> str:
     """How many trials other processes ran (``autoimb worker``, earlier fits of
     the study), and how many at once this fit ran."""
     n_jobs = getattr(model, "n_jobs_", None)
-    own = results.attrs.get("own_workers")
-    if own is None or "worker" not in results:  # a model saved before
-        return f", {n_jobs} at a time" if n_jobs else ""
-    ran = [worker for worker, outcome in zip(results["worker"], outcomes, strict=True)
-           if isinstance(worker, str) and outcome in OUTCOMES]
-    by_others = sum(worker not in own for worker in ran)
-    if not own:  # an export: it ran none of them
-        return f", run by {len(set(ran))} process(es) of the study" if ran else ""
+    at_once = f"{n_jobs} at a time" if n_jobs else ""
+    if "by_this_run" not in results:  # a model saved before it was recorded
+        return f", {at_once}" if at_once else ""
+    ours = [bool(mine) for mine, outcome in zip(results["by_this_run"], outcomes,
+                                                strict=True) if outcome in OUTCOMES]
+    by_others = len(ours) - sum(ours)
+    if not by_others:
+        return f", {at_once}" if at_once else ""
+    if not any(ours):  # an export, or a fit whose trials others ran
+        return ", all by other processes (autoimb worker, earlier fits)"
     text = (f", {by_others} of the {n_ended} by other processes (autoimb worker, "
-            "earlier fits)" if by_others else "")
-    if n_jobs and by_others < len(ran):
-        text += f"{'; this fit ran' if by_others else ','} {n_jobs} at a time"
-    return text
+            "earlier fits)")
+    return text + (f"; this fit ran {at_once}" if at_once else "")

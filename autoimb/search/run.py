@@ -391,9 +391,10 @@ def results_table(study, chosen=(), own_workers=None) -> pd.DataFrame:
 
     ``value`` is each trial's own cross-validated value (raw: the best of them is
     optimistic, see ``best_score_``); ``chosen`` marks the trials the returned
-    model is made of. ``own_workers``, the workers of the process that made the
-    table (a fit and its worker processes), are kept in ``attrs`` so that the
-    summary can tell their trials from other processes'.
+    model is made of. With ``own_workers``, the workers of the run that made
+    the table (a fit and its worker processes; none for an export),
+    ``by_this_run`` tells their trials from other processes' (``autoimb
+    worker``, earlier fits of the study).
     """
     rows = []
     for trial in study.get_trials(deepcopy=False):
@@ -410,11 +411,11 @@ def results_table(study, chosen=(), own_workers=None) -> pd.DataFrame:
             row[key] = attrs.get(key)
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
         row["worker"] = attrs.get("worker")
+        if own_workers is not None:
+            row["by_this_run"] = row["worker"] in own_workers
         row.update({f"params.{k}": v for k, v in trial.params.items()})
         rows.append(row)
     table = pd.DataFrame(rows)
-    if own_workers is not None:
-        table.attrs["own_workers"] = sorted(own_workers)
     table.attrs["value"] = ("each trial's own cross-validated value on the scored "
                             "rows (raw: the best of many is optimistic; "
                             "best_score_ is bias-corrected)")
