@@ -99,3 +99,16 @@ def test_a_resampler_that_left_the_rows_as_is_is_named_by_what_it_did(fold):
     assert strategy.resampler_applied([resampled.summary_]) == "random_over"
     assert "in 1 of 2 folds" in strategy.describe([resampled.summary_,
                                                    sampler.summary_])
+
+
+def test_a_cleaning_that_removed_no_row_counts_as_left_as_is():
+    """Check that Tomek links removal on classes far apart (no link to
+    remove) is recorded as having left the rows as they were."""
+    X = np.vstack([np.zeros((50, 2)), np.full((5, 2), 100.0)])
+    X = X + np.random.default_rng(0).normal(scale=0.1, size=X.shape)
+    y = np.array([0] * 50 + [1] * 5)
+    sampler = AdaptiveResampler("tomek_links")
+    sampler.fit_resample(X, y)
+    assert sampler.summary_["left_as_is"] == "it found no row to add or remove"
+    assert Strategy("lightgbm", resampler="tomek_links").resampler_applied(
+        [sampler.summary_]) == "none"

@@ -216,6 +216,8 @@ class AdaptiveResampler(BaseEstimator):
             return X, y
         self.summary_["seconds"] = time.perf_counter() - started
         self.summary_["after"] = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+        if self.summary_["after"] == self.summary_["before"]:  # Tomek links, mostly
+            self.summary_["left_as_is"] = "it found no row to add or remove"
         if self.categorical_features and self.method != "smotenc":
             # Interpolated rows get fractional category codes; snap them to a code.
             X_res = np.array(X_res, dtype=float, copy=True)
