@@ -77,9 +77,12 @@ def search_line(model) -> str | None:
     ended = count_outcomes(o for o in outcomes if o in OUTCOMES)
     n_ended = sum(ended.values())
     line = f"Search: {n_ended} trials ({describe_outcomes(ended)})"
-    others = len(results) - n_ended
+    running = outcomes.count("running")  # other workers' (close waits for them)
+    others = len(results) - n_ended - running
     if others:
         line += f" and {others} queued but not run"
+    if running:
+        line += f" ({running} still running)"
     line += _who_ran(model, results, outcomes, n_ended)
     validation = getattr(model, "validation_", None)
     if validation is not None:
