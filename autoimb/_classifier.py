@@ -66,8 +66,10 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
         Cost of one false negative; ``None`` means ``fp_cost`` times the class
         ratio (negatives per positive), which weighs both classes equally.
     n_trials : int, default=None
-        Finished (completed or pruned) trials wanted in the study; a resumed study
-        counts the trials it already has. ``None``: as many as ``timeout``
+        Finished trials wanted in the study: completed, pruned, skipped, and
+        stopped by the budget (COMPLETE or PRUNED in Optuna; not failed, nor
+        interrupted and queued again: see the README's trial outcomes); a
+        resumed study counts the trials it already has. ``None``: as many as ``timeout``
         allows, or 50 without a timeout.
     timeout : float, default=None
         Seconds for the whole fit, the final refit included: no trial starts
@@ -167,9 +169,14 @@ class AutoImbClassifier(ClassifierMixin, BaseEstimator):
     data_summary_ : dict
         Rows, columns, class counts and missing values of the training data.
     results_ : pandas.DataFrame
-        One row per trial: state, ``value`` (its own, raw cross-validated
-        value), ``chosen`` (part of the returned model), strategy, metrics and
-        parameters.
+        One row per trial: Optuna's ``state``, ``outcome`` (completed,
+        pruned, stopped, skipped or failed; queued or running for a trial
+        that has not ended: see the README), ``value`` (its own, raw
+        cross-validated value), ``chosen`` (part of the returned model),
+        strategy (named by what its resampler did), ``resampler`` (the one
+        that acted on the training rows: ``"none"`` where the one asked for
+        left them as they were), metrics, ``worker`` (the ``host:pid`` that
+        ran it) and parameters.
     n_jobs_ : int
         Trials the search ran at once (``n_jobs`` resolved).
     fit_times_ : dict of str to float

@@ -48,7 +48,8 @@ class StorageUnavailableError(ConnectionError):
 class SearchTerminated(SystemExit):
     """The search stopped because the process received SIGTERM.
 
-    The running trial was marked failed and queued again, so the study loses
+    The running trial was stopped (its outcome "stopped", FAIL in Optuna)
+    and queued again, so the study loses
     nothing; run the same search again to resume it. As a :class:`SystemExit`,
     it ends a script that does not catch it with status 143 (128 + SIGTERM),
     as SIGTERM would have.

@@ -9,6 +9,7 @@ import pytest
 
 import autoimb
 from autoimb import AutoImbClassifier, AutoImbError, StudyMismatchError
+from autoimb.storage.outcomes import count_outcomes, describe_outcomes
 from tests.conftest import read_dataset
 
 
@@ -54,14 +55,15 @@ def test_the_summary_says_how_the_search_went(small_data, fast_options):
     at once, the splits and the fit's time against its budget."""
     X, y = small_data
     model = autoimb.fit(X, y, n_trials=3, timeout=30, n_jobs=1, **fast_options)
-    counts = model.results_["state"].value_counts()
+    counts = model.results_["outcome"].value_counts()
     [line] = [line for line in model.summary().splitlines()
               if line.startswith("Search: ")]
-    waiting = counts.get("WAITING", 0)  # the portfolio queued beyond n_trials
+    waiting = counts.get("queued", 0)  # the portfolio queued beyond n_trials
     assert waiting == len(model.results_) - 3 > 0
+    ended = describe_outcomes(count_outcomes(model.results_["outcome"][
+        model.results_["outcome"] != "queued"]))
     assert line == (
-        f"Search: 3 trials ({counts.get('COMPLETE', 0)} completed, "
-        f"{counts.get('PRUNED', 0)} pruned, 0 failed) and {waiting} queued but not "
+        f"Search: 3 trials ({ended}) and {waiting} queued but not "
         "run, 1 at a time, scored on 3 stratified folds; fit in "
         f"{model.fit_times_['total']:.1f} s for a budget of 30 s")
 
@@ -287,3 +289,52 @@ def test_reported_score_does_not_beat_the_trivial_rule_on_noise():
         raw.append(model.best_score_raw_ / trivial)
     assert np.mean(reported) >= 0.98, reported
     assert np.mean(raw) < 0.98 <= np.mean(reported), raw
+
+
+def test_a_resampler_that_did_nothing_is_not_named_as_resampling():
+    """Check that a strategy asking for over-sampling to a ratio below the
+    data's own (nothing resampled) is named by what was done in the strategy,
+    the results table, the families and the learning curve (issue 39)."""
+    from sklearn.datasets import make_classification
+
+    from autoimb.explain.diagnostics import trial_families
+    from autoimb.explain.report import _choices
+
+    X, y = make_classification(n_samples=400, weights=[0.8], random_state=0)
+    space = {"models": {"logistic_regression": {"C": 1.0, "class_weight": ["none"]}},
+             "resampling": {"methods": ["random_over"], "ratio": 0.05}}
+    model = autoimb.fit(X, y, search_space=space, n_trials=2, cv=3,
+                        storage="memory", show_progress_bar=False)
+    done = ("no resampling (random over-sampling to ratio 0.05 left the rows as is:"
+            " the data's own ratio is at or above it)")
+    assert model.strategy_.startswith(f"Logistic regression, {done}; ")
+    assert f"Best strategy: Logistic regression, {done}" in model.summary()
+    completed = model.results_[model.results_["state"] == "COMPLETE"]
+    assert (completed["resampler"] == "none").all()
+    assert completed["strategy"].str.contains(done, regex=False).all()
+    assert set(trial_families(completed)) == {"no_handling"}
+    assert set(_choices(model.results_)["resampler"]) == {"no resampling"}  # report
+    assert done in model.diagnose().learning_curve.strategy
+
+
+def test_the_summary_counts_the_trials_another_process_ran(tmp_path, monkeypatch):
+    """Check that a fit that resumes a study whose other trials another process
+    ran (as an `autoimb worker` would) says so in its summary, not "1 at a
+    time" alone (issue 39)."""
+    from sklearn.datasets import make_classification
+
+    from autoimb.search import trials as _trials
+
+    X, y = make_classification(n_samples=300, weights=[0.85], random_state=0)
+    options = {"search_space": "fast", "cv": 3, "random_state": 0,
+               "storage": str(tmp_path / "s.journal"), "study_name": "s",
+               "show_progress_bar": False}
+    with monkeypatch.context() as patch:  # trials run elsewhere
+        patch.setattr(_trials, "worker_id", lambda: "another-host:1")
+        autoimb.fit(X, y, n_trials=3, **options)
+    model = autoimb.fit(X, y, n_trials=4, **options)
+    assert (model.results_["worker"] == "another-host:1").sum() == 3
+    assert "3 of the 4 by other processes (autoimb worker, earlier fits); this " \
+           "fit ran 1 at a time, scored on" in model.summary()
+    loaded = autoimb.load(model.export(tmp_path / "model.joblib"))
+    assert loaded.summary() == model.summary()

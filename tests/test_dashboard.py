@@ -252,6 +252,40 @@ def test_study_note_summarises_data_costs_best_and_images():
     assert "[Report](https://x/y.html)" in lines  # not an image: a link
 
 
+def test_a_trial_note_says_how_the_trial_ended(monkeypatch):
+    """Check that a stopped trial's note on the dashboard says how it ended in
+    autoimb's words (skipped, stopped...) beside Optuna's state, where it said
+    PRUNED for a trial never started (issue 39)."""
+    from types import SimpleNamespace
+
+    from autoimb.explain import explainer as _explainer
+
+    notes = []
+    monkeypatch.setattr(_explainer, "attach_trial_note",
+                        lambda trial, note: notes.append(note))
+    watcher = _explainer.Explainer()
+    watcher.objective = SimpleNamespace(kind="cost")
+    trial = SimpleNamespace(user_attrs={"autoimb.outcome": "skipped"})
+    watcher.trial_stopped(trial, None, "PRUNED", "it would end after the deadline")
+    assert "**Outcome:** skipped (Optuna state PRUNED)" in notes[0].splitlines()
+    assert notes[0].endswith("### Why\n\nit would end after the deadline")
+
+
+def test_study_note_calls_the_value_optimistic_only_when_it_is():
+    """Check that the study note calls the chosen trial's value optimistic only
+    when it is better than the bias-corrected estimate (issue 39)."""
+    def note(value, optimistic):
+        return study_note(n_rows=100, n_columns=3, class_counts={0: 90, 1: 10},
+                          objective="expected cost", fp_cost=1, fn_cost=10,
+                          best={"number": 3, "value": value, "estimate": 1086.54,
+                                "optimistic": optimistic},
+                          image_links=None)
+    assert "That value is its raw cross-validated value. Expected on new data " \
+           "(bootstrap bias-corrected): **1087**." in note(1130, False)
+    assert "optimistic" not in note(1130, False)
+    assert "so optimistic" in note(1000, True)
+
+
 def test_study_note_before_any_completed_trial():
     """Check that the study note says so when no trial completed yet."""
     body = study_note(

@@ -54,3 +54,31 @@ def test_one_class_leaves_rank_metrics_undefined():
     assert np.isnan(ranking["average_precision"]) and np.isnan(ranking["roc_auc"])
     errors = error_metrics(y, np.zeros(10, dtype=int), fp_cost=1.0, fn_cost=1.0)
     assert np.isnan(errors["balanced_accuracy"]) and errors["f1"] == 0.0
+
+
+def test_missing_labels_are_counted_as_fit_counts_them():
+    """Check that evaluate, a monitor's labelled batch and diagnose say "N
+    missing label(s)" for missing labels, as fit does, where they said "y holds
+    labels ['nan'] the model was not trained on" (issue 39)."""
+    import re
+
+    from sklearn.datasets import make_classification
+
+    import autoimb
+    from autoimb.exceptions import AutoImbError
+
+    X, y = make_classification(n_samples=300, weights=[0.85], random_state=0)
+    model = autoimb.fit(X, y, search_space="fast", n_trials=1, cv=2,
+                        storage="memory", show_progress_bar=False)
+    held = y.astype(float)
+    held[[3, 7]] = np.nan
+    message = re.escape("y holds 2 missing label(s) (first at row 3); drop those "
+                        "rows or fill their labels.")
+    with pytest.raises(AutoImbError, match=message):
+        autoimb.evaluate(model, X, held)
+    with pytest.raises(AutoImbError, match=message):
+        autoimb.Monitor(model).check(X, held)
+    with pytest.raises(AutoImbError, match=message):
+        model.diagnose(X, held)
+    with pytest.raises(AutoImbError, match=r"y holds labels \[7\] the model was not"):
+        autoimb.evaluate(model, X, np.where(y == 1, 7, 0))

@@ -358,8 +358,8 @@ def test_sigterm_fails_and_requeues_the_running_trial(server, tmp_path, slow_spa
     stopped_number = int(last.split("trial ")[1].split()[0])
     assert stopped_number >= running.number
     assert last == (f"autoimb: error: stopped by SIGTERM: trial {stopped_number} was "
-                    "marked failed and queued again; run the same command again to "
-                    "resume study 'term'.")
+                    "stopped (FAIL in Optuna) and queued again; run the same command "
+                    "again to resume study 'term'.")
     assert not (tmp_path / "model.joblib").exists()
 
     trials = watcher.trials()

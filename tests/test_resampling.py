@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from autoimb.pipeline.resampling import RESAMPLERS, AdaptiveResampler
+from autoimb.pipeline.strategy import Strategy
 
 
 @pytest.fixture
@@ -77,3 +78,37 @@ def test_interpolated_category_codes_are_snapped_to_a_code():
     assert len(X_res) > len(X)
     assert np.array_equal(X_res[:, 0], np.round(X_res[:, 0]))
     assert not np.array_equal(X_res[:, 1], np.round(X_res[:, 1]))
+
+
+def test_a_resampler_that_left_the_rows_as_is_is_named_by_what_it_did(fold):
+    """Check that a strategy whose resampler left every fold as it was is named
+    "no resampling (...)", not by the resampler asked for, and its applied
+    resampler is none (issue 39)."""
+    X, y = fold
+    sampler = AdaptiveResampler("random_over", sampling_ratio=0.01)
+    sampler.fit_resample(X, y)
+    strategy = Strategy("lightgbm", resampler="random_over", sampling_ratio=0.01)
+    done = [sampler.summary_, sampler.summary_]
+    assert strategy.describe(done) == (
+        "LightGBM, no resampling (random over-sampling to ratio 0.01 left the rows "
+        "as is: the data's own ratio is at or above it)")
+    assert strategy.resampler_applied(done) == "none"
+    assert strategy.describe() == "LightGBM, random over-sampling to ratio 0.01"
+    resampled = AdaptiveResampler("random_over", sampling_ratio=0.5)
+    resampled.fit_resample(X, y)
+    assert strategy.resampler_applied([resampled.summary_]) == "random_over"
+    assert "in 1 of 2 folds" in strategy.describe([resampled.summary_,
+                                                   sampler.summary_])
+
+
+def test_a_cleaning_that_removed_no_row_counts_as_left_as_is():
+    """Check that Tomek links removal on classes far apart (no link to
+    remove) is recorded as having left the rows as they were."""
+    X = np.vstack([np.zeros((50, 2)), np.full((5, 2), 100.0)])
+    X = X + np.random.default_rng(0).normal(scale=0.1, size=X.shape)
+    y = np.array([0] * 50 + [1] * 5)
+    sampler = AdaptiveResampler("tomek_links")
+    sampler.fit_resample(X, y)
+    assert sampler.summary_["left_as_is"] == "it found no row to add or remove"
+    assert Strategy("lightgbm", resampler="tomek_links").resampler_applied(
+        [sampler.summary_]) == "none"

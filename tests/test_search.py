@@ -418,11 +418,11 @@ def test_a_search_whose_trials_never_fit_in_memory_stops_and_says_why(monkeypatc
     [message] = [str(w.message) for w in caught
                  if issubclass(w.category, AutoImbWarning)]
     assert re.match(r"The search stopped, \d+ s before its deadline: ", message)
-    assert "its last 20 trials were pruned before they started" in message
+    assert "its last 20 trials were skipped before they started" in message
     assert message.endswith("Give it more memory, or a search space with lower "
                             "sampling ratios or without over-sampling.")
     with pytest.raises(NoCompletedTrialError,
-                       match=r"\(0 failed, 20 pruned\)\. First trial pruned: its "
+                       match=r"\(20 skipped\)\. First trial skipped: its "
                              r"over-sampling makes 1\.9 times"):
         _search.best_trial_or_raise(study)
 
@@ -448,7 +448,7 @@ def test_trials_in_a_row_short_of_memory_count_from_the_last_that_fitted():
         stopper(study, trial)
     assert stopper.short_of_memory == 19
     assert not study.stopped
-    with pytest.warns(AutoImbWarning, match="its last 20 trials were pruned"):
+    with pytest.warns(AutoImbWarning, match="its last 20 trials were skipped"):
         stopper(study, short)
     assert study.stopped
 
@@ -512,3 +512,75 @@ def test_under_a_time_budget_alone_the_progress_bar_fills_with_the_seconds(capsy
     assert re.search(r"autoimb search:\s+\d+%\|.*\| \d+/6 s, best #\d+: "
                      r"normalized cost [\d.]+, \d+ trials?$", last), last
     assert "?trial/s" not in "\n".join(shown)
+
+
+def _small_context(budget=None):
+    """600 rows of 4 float columns, 10 % positives, 3 folds, plain logistic
+    regression: a trial takes a fraction of a second."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(600, 4)), columns=list("abcd"))
+    y = (X["a"] + rng.normal(size=len(X)) > 1.5).astype(int).to_numpy()
+    return _frame_context(X, y, PLAIN_SPACE, budget or Budget(None), folds=3,
+                          fn_cost=9.0)
+
+
+def test_each_way_a_trial_ends_records_its_outcome(monkeypatch):
+    """Check that trials tell apart how they ended (issue 39), whatever Optuna's
+    state: completed; skipped before they start (the budget or the memory
+    refused them; PRUNED in Optuna); stopped by the budget between folds
+    (PRUNED); pruned by the pruner (PRUNED); stopped by SIGTERM or Ctrl-C and
+    queued again (FAIL in Optuna, no error); failed on an error (FAIL); and
+    that the results table shows each outcome."""
+    from autoimb.search.run import results_table
+    from autoimb.storage.outcomes import outcome_of
+
+    PRUNED, FAIL = optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL
+    study = optuna.create_study()
+
+    def run(context, **patches):
+        before = {t.number for t in study.trials if t.state.is_finished()}
+        with monkeypatch.context() as patch:
+            for name, value in patches.items():
+                owner, attr = name.split(".")
+                patch.setattr({"budget": context.budget, "search": _search}[owner],
+                              attr, value)
+            try:
+                study.optimize(make_objective(context), n_trials=1,
+                               catch=(Exception,))
+            except KeyboardInterrupt:
+                pass
+        [trial] = [t for t in study.trials
+                   if t.state.is_finished() and t.number not in before]
+        return trial
+
+    trial = run(_small_context())
+    assert (trial.state, outcome_of(trial)) == (
+        optuna.trial.TrialState.COMPLETE, "completed")
+    trial = run(_small_context(), **{
+        "budget.refuses_trial": lambda *a, **k: "it would end after the deadline"})
+    assert (trial.state, outcome_of(trial)) == (PRUNED, "skipped")
+    trial = run(_small_context(), **{
+        "budget.refuses_folds": lambda *a, **k: "the other folds would overrun"})
+    assert (trial.state, outcome_of(trial)) == (PRUNED, "stopped")
+    context = _small_context()
+    with monkeypatch.context() as patch:
+        patch.setattr(optuna.Trial, "should_prune", lambda self: True)
+        trial = run(context, **{"search._PRUNE_MIN_POSITIVES": 0})
+    assert (trial.state, outcome_of(trial)) == (PRUNED, "pruned")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt("interrupted (SIGTERM)")
+    trial = run(_small_context(), **{"search.out_of_fold_scores": interrupted})
+    assert (trial.state, outcome_of(trial)) == (FAIL, "stopped")
+    assert trial.user_attrs["error"] == "interrupted (SIGTERM); queued again"
+
+    def broken(*args, **kwargs):
+        raise ValueError("a real error")
+    trial = run(_small_context(), **{"search.out_of_fold_scores": broken})
+    assert (trial.state, outcome_of(trial)) == (FAIL, "failed")
+
+    table = results_table(study)
+    assert list(table["outcome"]) == ["completed", "skipped", "stopped", "pruned",
+                                      "stopped", "failed"]  # 5: 4 queued again
+    assert list(table["state"])[:6] == ["COMPLETE", "PRUNED", "PRUNED", "PRUNED",
+                                        "FAIL", "FAIL"]

@@ -50,7 +50,8 @@ def test_sigterm_fails_and_requeues_the_running_trial(small_data, tmp_path,
     before = signal.getsignal(signal.SIGTERM)
     # Should the search not handle SIGTERM, fail this test rather than end pytest.
     signal.signal(signal.SIGTERM, _not_handled)
-    expected = (r"stopped by SIGTERM: trial 2 was marked failed and queued again; "
+    expected = (r"stopped by SIGTERM: trial 2 was stopped \(FAIL in Optuna\) and "
+                r"queued again; "
                 r"run the same command again to resume study 'term'")
     try:
         with pytest.raises(SearchTerminated, match=expected) as caught:

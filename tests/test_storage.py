@@ -551,3 +551,34 @@ def test_a_trial_stopped_by_the_search_itself_is_not_a_death(tmp_path):
     assert "as one did running the same parameters in trial 1" in \
         study.get_trials()[2].user_attrs["error"]
     assert not [t for t in study.get_trials() if t.state == TrialState.WAITING]
+
+
+@pytest.mark.parametrize(("module", "install"), [
+    ("psycopg2", "pip install psycopg2-binary"),
+    ("psycopg", "pip install 'autoimb[postgres]'"),
+])
+def test_a_missing_database_driver_is_named_with_its_install_command(
+        monkeypatch, capsys, module, install):
+    """Check that `autoimb worker --storage postgresql://...` without the
+    driver installed says in one line which driver is missing and how to
+    install it, without Optuna's "Please install appropriate one.." before it
+    (issue 39). The import failure is simulated where SQLAlchemy would raise it."""
+    import sqlalchemy.engine
+
+    from autoimb.cli import main
+
+    def no_driver(url, **kwargs):
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    monkeypatch.setattr(sqlalchemy.engine, "create_engine", no_driver)
+    status = main(["worker", "--storage", "postgresql://me:secret@db.example/x",
+                   "--study", "s", "--wait", "0", "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2
+    expected = ("autoimb: error: Cannot open the study storage "
+                "'postgresql://me:***@db.example/x': its database driver "
+                f"{module!r} is not installed. Install it: {install}\n")
+    assert err == expected
+    # the dashboard reads the database: it says so at once rather than waiting
+    assert main(["dashboard", "postgresql://me:secret@db.example/x"]) == 2
+    assert capsys.readouterr().err == expected

@@ -308,6 +308,24 @@ def test_worker_stops_at_the_study_deadline(tmp_path, data_file, space):
     assert late.trials == {}
 
 
+def test_a_worker_after_the_deadline_counts_the_study_trials(tmp_path, data_file,
+                                                            space):
+    """Check that a worker started after the study's deadline says how many
+    finished trials the study holds, where it said 0 for a study holding 7
+    (issue 39)."""
+    journal = str(tmp_path / "study.journal")
+    _create_study(journal, "late", data_file, space, n_trials=1000, timeout=4)
+    deadline = _study(journal, "late").user_attrs[BUDGET_KEY]["deadline"]
+    autoimb.run_worker(journal, "late", n_trials=2, show_progress_bar=False)
+    held = sum(t.state in FINISHED for t in _trials(journal, "late"))
+    assert held >= 1
+    time.sleep(max(0.0, deadline - time.time()))
+    late = autoimb.run_worker(journal, "late", show_progress_bar=False)
+    assert late.trials == {} and late.finished_in_study == held
+    assert late.describe().endswith(
+        f"the study holds {held} finished trials of its budget of 1000")
+
+
 def test_cli_fit_then_worker_and_export_on_a_journal(tmp_path, data_file, space,
                                                      monkeypatch, capsys):
     """Check `autoimb export` on a journal study made by `autoimb fit`: it writes

@@ -70,7 +70,7 @@ from scipy import stats
 from autoimb.deploy.export import load
 from autoimb.deploy.prior_shift import positive_proba, training_rate
 from autoimb.exceptions import AutoImbError
-from autoimb.pipeline.metrics import binary_metrics
+from autoimb.pipeline.metrics import binary_metrics, check_known_labels
 from autoimb.pipeline.prior import em_prior, em_standard_error
 
 __all__ = ["Alert", "Monitor", "MonitorResult", "population_stability_index"]
@@ -497,11 +497,11 @@ class Monitor:
         classes = list(self.model.classes_)
         known = pd.Series(y).isin(classes).to_numpy()
         if not known.all():
+            check_known_labels(y, self.model.classes_)  # missing ones, counted
             unknown = sorted({str(v) for v in y[~known]})[:5]
             raise AutoImbError(
                 f"y holds labels {unknown} the model was not trained on; its labels "
-                f"are {[_plain(c) for c in classes]}. Pass labels of that kind (and "
-                "no missing values).")
+                f"are {[_plain(c) for c in classes]}. Pass labels of that kind.")
         return (y == self.model.pos_label_).astype(int)
 
     def _labelled_metrics(self, result: MonitorResult, proba, y01) -> None:

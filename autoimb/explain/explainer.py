@@ -38,6 +38,7 @@ from autoimb.explain.notes import (
 from autoimb.pipeline.metrics import METRICS
 from autoimb.search.trials import SearchObserver
 from autoimb.storage.location import local_file
+from autoimb.storage.outcomes import OUTCOME_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,10 @@ class Explainer(SearchObserver):
             figures = self.figures(context.y[context.scored], chosen.scores,
                                    chosen.post)
         best = {"number": numbers[0] if numbers else None, "value": choice.raw,
-                "estimate": choice.estimate, "strategy": chosen.describe()}
+                "estimate": choice.estimate, "strategy": chosen.describe(),
+                "optimistic": (choice.raw < choice.estimate
+                               if context.objective.direction == "minimize"
+                               else choice.raw > choice.estimate)}
         if context.objective.kind == "cost":  # totals over all rows
             best["scored_rows"] = int(np.count_nonzero(context.scored))
         self.describe_study(run.study, best=best, figures=figures)
@@ -139,8 +143,10 @@ class Explainer(SearchObserver):
         metrics = {k: post.metrics[k] for k in METRICS}
         confusion = {k: post.metrics[k] for k in ("tn", "fp", "fn", "tp")}
         attach_trial_note(trial, trial_note(
-            strategy=f"{strategy.describe()}; {post.final.describe()}",
-            state="COMPLETE",
+            # named by what its resampler did (TrialRun.record), not asked
+            strategy=f"{trial.user_attrs.get('strategy') or strategy.describe()}; "
+                     f"{post.final.describe()}",
+            state="COMPLETE", outcome="completed",
             fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=confusion,
             threshold=post.threshold, metrics=metrics, reason=None))
@@ -154,7 +160,8 @@ class Explainer(SearchObserver):
             strategy=strategy.describe() if strategy else "(not chosen yet)",
             state=state, fold_scores=trial.user_attrs.get("fold_scores", []),
             metric_name=self._fold_metric, confusion=None, threshold=None,
-            metrics=None, reason=reason))
+            metrics=None, reason=reason,
+            outcome=trial.user_attrs.get(OUTCOME_KEY)))  # set before telling
 
     def figures(self, y, scores, post) -> dict:
         """The best trial's figures, by name."""

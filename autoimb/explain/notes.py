@@ -158,6 +158,7 @@ def trial_note(
     threshold: float | None,
     metrics: Mapping[str, float] | None,
     reason: str | None,
+    outcome: str | None = None,
 ) -> str:
     """Build the Markdown note of one trial.
 
@@ -181,6 +182,10 @@ def trial_note(
     reason : str or None
         Why the trial was pruned or failed; shown in a "Why" section. A
         pruned or failed trial always gets that section.
+    outcome : str, default=None
+        How the trial ended in autoimb's words (completed, pruned, stopped,
+        skipped, failed: :mod:`autoimb.storage.outcomes`), shown beside
+        Optuna's ``state`` (a skipped trial is PRUNED in Optuna).
 
     Returns
     -------
@@ -202,7 +207,8 @@ def trial_note(
     """
     state_name = _state_name(state)
     parts: list[str] = ["### Strategy", "", str(strategy).strip() or "(unknown)", ""]
-    parts += [f"**State:** {state_name}", ""]
+    parts += [f"**Outcome:** {outcome} (Optuna state {state_name})" if outcome
+              else f"**State:** {state_name}", ""]
     parts += ["### Cross-validation", ""]
     if fold_scores:
         parts += _fold_table(list(fold_scores), metric_name)
@@ -264,10 +270,11 @@ def study_note(
         uses them.
     best : dict or None
         The best trial so far: keys ``"number"``, ``"value"``, ``"estimate"``
-        (the bias-corrected value of the returned model), ``"strategy"`` and
-        ``"scored_rows"`` (the rows each trial was scored on, when costs are
-        totals over all ``n_rows`` but trials were scored on fewer, as on a
-        holdout; each optional). ``None`` before any trial completed.
+        (the bias-corrected value of the returned model), ``"optimistic"``
+        (whether ``"value"`` is better than ``"estimate"``; default True),
+        ``"strategy"`` and ``"scored_rows"`` (the rows each trial was scored
+        on, when costs are totals over all ``n_rows`` but trials were scored on
+        fewer, as on a holdout; each optional). ``None`` before any trial completed.
     image_links : list of (title, url) or None
         Images to show, e.g. ``[("PR curve", artifact_url(study, art_id))]``.
         URLs ending in an image extension, or pointing at ``/artifacts/``,
@@ -305,10 +312,13 @@ def study_note(
             f"**{_fmt(best.get('value'))}**",
         ]
         if best.get("estimate") is not None:
+            # optimistic only when better than the estimate (best["optimistic"])
+            why = ("That value is the best of many on the same rows, so optimistic. "
+                   if best.get("optimistic", True) else
+                   "That value is its raw cross-validated value. ")
             parts += [
                 "",
-                "That value is the best of many on the same rows, so optimistic. "
-                "Expected on new data (bootstrap bias-corrected): "
+                f"{why}Expected on new data (bootstrap bias-corrected): "
                 f"**{_fmt(best.get('estimate'))}**.",
             ]
         scored = best.get("scored_rows")

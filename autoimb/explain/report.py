@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from autoimb._validation import summarize_data
 from autoimb._version import __version__
 from autoimb.exceptions import AutoImbError
-from autoimb.explain.diagnostics import FAMILIES, trial_families
+from autoimb.explain.diagnostics import FAMILIES, applied_resampler, trial_families
 from autoimb.pipeline.models import MODELS
 from autoimb.pipeline.resampling import RESAMPLERS
 from autoimb.search.run import results_table
@@ -140,8 +140,7 @@ def _choices(results: pd.DataFrame) -> pd.DataFrame:
                 or not _finite(row["value"]):
             continue
         weighting = row.get(f"params.{model}.class_weight")
-        resampler = row.get("params.resampler")
-        resampler = resampler if isinstance(resampler, str) else "none"
+        resampler = applied_resampler(row)  # what acted, not what was asked
         rows.append({
             "value": float(row["value"]),
             "model": MODELS[model].label if model in MODELS else model,

@@ -6,8 +6,9 @@ import numpy as np
 
 from autoimb.exceptions import AutoImbError
 
-__all__ = ["METRICS", "TRIAL_ATTRS", "binary_metrics", "error_metrics",
-           "expected_calibration_error", "ranking_metrics", "trivial_cost"]
+__all__ = ["METRICS", "TRIAL_ATTRS", "binary_metrics", "check_known_labels",
+           "error_metrics", "expected_calibration_error", "ranking_metrics",
+           "trivial_cost"]
 
 #: The metrics every candidate is scored with, by key (as in ``results_``, the
 #: trials' user attributes and :func:`binary_metrics`), with their names for
@@ -258,6 +259,45 @@ def weighted_average_precision(weights, y, scores, order=None,
     return np.where(n_pos > 0, ap, np.nan)
 
 
+def check_known_labels(y, classes) -> np.ndarray:
+    """``y`` as an array, once every label is one of ``classes`` (a fitted
+    model's): missing labels are counted as ``fit`` counts them, other
+    labels named.
+
+    Examples
+    --------
+    >>> check_known_labels([0, 1, None, None], np.array([0, 1]))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    autoimb.exceptions.AutoImbError: y holds 2 missing label(s) (first at row 2); ...
+    """
+    y = np.asarray(y)
+    missing = np.array([_is_missing(v) for v in y.ravel()], dtype=bool)
+    if missing.any():
+        raise AutoImbError(
+            f"y holds {int(missing.sum())} missing label(s) (first at row "
+            f"{int(np.flatnonzero(missing)[0])}); drop those rows or fill their "
+            "labels.")
+    known = set(np.asarray(classes).tolist())
+    unknown = sorted({v for v in y.tolist() if v not in known}, key=str)
+    if unknown:
+        raise AutoImbError(
+            f"y holds labels {unknown[:5]} the model was not trained on; its labels "
+            f"are {np.asarray(classes).tolist()}.")
+    return y
+
+
+def _is_missing(value) -> bool:
+    """None, NaN or pandas' NA/NaT (any label a reader leaves for an empty cell)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT, and pandas.NA raises
+    except TypeError:
+        return True
+
+
 def evaluate(model, X, y) -> dict:
     """Metrics of a fitted model on labelled data, at its stored threshold.
 
@@ -286,13 +326,7 @@ def evaluate(model, X, y) -> dict:
     >>> sorted(autoimb.evaluate(model, X, y))[:3]
     ['average_precision', 'balanced_accuracy', 'brier']
     """
-    y = np.asarray(y)
-    unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
-    if unknown:
-        raise AutoImbError(
-            f"y holds labels {unknown[:5]} the model was not trained on; its labels "
-            "are "
-            f"{model.classes_.tolist()}.")
+    y = check_known_labels(y, model.classes_)
     proba = model.predict_proba(X)[:, list(model.classes_).index(model.pos_label_)]
     y01 = (y == model.pos_label_).astype(int)
     metrics = binary_metrics(y01, proba, model.threshold_,

@@ -20,7 +20,8 @@ from sklearn.base import BaseEstimator
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RESAMPLERS", "AdaptiveResampler", "resampled_rows"]
+__all__ = ["RESAMPLERS", "AdaptiveResampler", "describe_resampling", "left_as_is",
+           "resampled_rows"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,57 @@ def resampled_rows(method: str, ratio: float | None, n_neg: int, n_pos: int) -> 
     return n_neg + max(n_pos, round(ratio * n_neg))
 
 
+def left_as_is(summary: dict) -> str | None:
+    """Why the resampler of one fit left its training rows as they were (its
+    :attr:`AdaptiveResampler.summary_`), or None if it resampled them."""
+    if "left_as_is" in summary:
+        return summary["left_as_is"]
+    # a summary recorded before "left_as_is" was: only its note tells
+    adapted = summary.get("adapted") or ""
+    return adapted.replace("; left as is", "") if adapted.endswith("left as is") \
+        else None
+
+
+def describe_resampling(method: str, ratio: float | None, k: int | None,
+                        summaries=None) -> str:
+    """The resampling of a strategy in words: what it did on the training rows
+    when its fits' ``summaries`` (:attr:`AdaptiveResampler.summary_`, one per
+    fit) are given, else what it asks for.
+
+    Examples
+    --------
+    >>> describe_resampling("random_over", 0.05, None)
+    'random over-sampling to ratio 0.05'
+    >>> done = {"left_as_is": "the data's own ratio is at or above it"}
+    >>> print(describe_resampling("random_over", 0.05, None, [done, done]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    no resampling (random over-sampling to ratio 0.05 left the rows as is: the
+    data's own ratio is at or above it)
+    >>> print(describe_resampling("smote", 0.5, 5, [done, {"left_as_is": None}]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    SMOTE to ratio 0.50 (k=5) (in 1 of 2 folds; in the other it left the rows as
+    is: the data's own ratio is at or above it)
+    """
+    if method == "none":
+        return "no resampling"
+    asked = RESAMPLERS[method].label
+    if ratio is not None:
+        asked += f" to ratio {ratio:.2f}"
+    if k is not None:
+        asked += f" (k={k})"
+    summaries = list(summaries or ())
+    reasons = [left_as_is(summary) for summary in summaries]
+    why = "; ".join(sorted({reason for reason in reasons if reason}))
+    if not why:
+        return asked
+    if all(reasons):
+        return f"no resampling ({asked} left the rows as is: {why})"
+    n_left = sum(map(bool, reasons))
+    others = "the other" if n_left == 1 else "the others"
+    return (f"{asked} (in {len(reasons) - n_left} of {len(reasons)} folds; in "
+            f"{others} it left the rows as is: {why})")
+
+
 def _build(method, ratio, k, categorical_features, seed):
     if method == "random_over":
         return RandomOverSampler(sampling_strategy=ratio, random_state=seed)
@@ -101,7 +153,9 @@ class AdaptiveResampler(BaseEstimator):
     A fold may hold fewer minority rows than ``k_neighbors + 1`` or already be
     more balanced than ``sampling_ratio``: then ``k_neighbors`` shrinks to what the
     fold allows, and a ratio at or below the fold's own leaves the fold as it is.
-    What happened is kept in ``summary_`` so that trial notes can show it.
+    What happened is kept in ``summary_`` so that trial notes can show it, and
+    strategies be named by what they did (:func:`describe_resampling`): its
+    ``"left_as_is"`` says why the rows were left as they were, or is None.
 
     Parameters
     ----------
@@ -132,14 +186,16 @@ class AdaptiveResampler(BaseEstimator):
         info = RESAMPLERS[self.method]
         ratio, k = self.sampling_ratio, self.k_neighbors
         self.summary_ = {"before": (n_neg, n_pos), "after": (n_neg, n_pos),
-                         "adapted": ""}
+                         "adapted": "", "left_as_is": None}
         if info.uses_ratio and ratio is not None and ratio <= n_pos / max(n_neg, 1):
             self.summary_["adapted"] = (
                 f"ratio {ratio:.2f} is at or below the fold's own; left as is")
+            self.summary_["left_as_is"] = "the data's own ratio is at or above it"
             return X, y
         if info.uses_neighbors and k is not None:
             if n_pos < 2:
                 self.summary_["adapted"] = "fewer than 2 minority rows; left as is"
+                self.summary_["left_as_is"] = "fewer than 2 minority rows"
                 return X, y
             if k > n_pos - 1:
                 self.summary_["adapted"] = (
@@ -156,9 +212,12 @@ class AdaptiveResampler(BaseEstimator):
             # ADASYN rounds the rows to add per minority row; near the fold's own
             # ratio that is zero everywhere.
             self.summary_["adapted"] = f"ratio {ratio:.2f} adds no row here; left as is"
+            self.summary_["left_as_is"] = "it adds no row at this ratio"
             return X, y
         self.summary_["seconds"] = time.perf_counter() - started
         self.summary_["after"] = (int(np.sum(y_res == 0)), int(np.sum(y_res == 1)))
+        if self.summary_["after"] == self.summary_["before"]:  # Tomek links, mostly
+            self.summary_["left_as_is"] = "it found no row to add or remove"
         if self.categorical_features and self.method != "smotenc":
             # Interpolated rows get fractional category codes; snap them to a code.
             X_res = np.array(X_res, dtype=float, copy=True)

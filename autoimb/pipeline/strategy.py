@@ -18,7 +18,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from autoimb.pipeline.models import MODELS, make_model
 from autoimb.pipeline.preprocessing import ColumnKinds, make_preprocessor
 from autoimb.pipeline.prior import correct_odds, odds_factor
-from autoimb.pipeline.resampling import RESAMPLERS, AdaptiveResampler
+from autoimb.pipeline.resampling import (
+    AdaptiveResampler,
+    describe_resampling,
+    left_as_is,
+)
 
 __all__ = ["Strategy", "StrategyPipeline"]
 
@@ -39,13 +43,28 @@ class Strategy:
     sampling_ratio: float | None = None
     k_neighbors: int | None = None
 
-    def describe(self) -> str:
+    def describe(self, resampling=None) -> str:
         """The strategy as one readable line.
+
+        Parameters
+        ----------
+        resampling : list of dict, default=None
+            What its resampler did in the fits it was part of (one
+            ``summary_`` of :class:`~autoimb.pipeline.resampling.AdaptiveResampler`
+            per fit, see :meth:`StrategyPipeline.resampling`): the line then
+            says what was done on the training rows ("no resampling (...)"
+            where it left them as they were), not what was asked. None: what
+            is asked.
 
         Examples
         --------
         >>> Strategy("lightgbm", weighting="balanced").describe()
         'LightGBM, class weights balanced, no resampling'
+        >>> print(Strategy("lightgbm", resampler="random_over", sampling_ratio=0.05
+        ...                ).describe([{"left_as_is": "the data's own is above it"}]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        LightGBM, no resampling (random over-sampling to ratio 0.05 left the rows
+        as is: the data's own is above it)
         """
         parts = [MODELS[self.model].label]
         if self.weighting == "custom":
@@ -54,16 +73,24 @@ class Strategy:
             parts.append(f"scale_pos_weight {self.positive_weight:.3g}")
         elif self.weighting != "none":
             parts.append(f"class weights {self.weighting}")
-        if self.resampler == "none":
-            parts.append("no resampling")
-        else:
-            text = RESAMPLERS[self.resampler].label
-            if self.sampling_ratio is not None:
-                text += f" to ratio {self.sampling_ratio:.2f}"
-            if self.k_neighbors is not None:
-                text += f" (k={self.k_neighbors})"
-            parts.append(text)
+        parts.append(describe_resampling(self.resampler, self.sampling_ratio,
+                                         self.k_neighbors, resampling))
         return ", ".join(parts)
+
+    def resampler_applied(self, resampling=None) -> str:
+        """The resampler that acted on the training rows: :attr:`resampler`,
+        or ``"none"`` when ``resampling`` (as for :meth:`describe`) says it
+        left the rows as they were in every fit.
+
+        Examples
+        --------
+        >>> Strategy("lightgbm", resampler="smote").resampler_applied(
+        ...     [{"left_as_is": "fewer than 2 minority rows"}])
+        'none'
+        """
+        if resampling and all(left_as_is(summary) for summary in resampling):
+            return "none"
+        return self.resampler
 
     def as_dict(self) -> dict[str, Any]:
         """The strategy as plain data (for metadata and reports)."""
@@ -135,6 +162,13 @@ class StrategyPipeline(ClassifierMixin, BaseEstimator):
             before=before, after=after, balances_itself=self.balances_itself)
         self.classes_ = self.pipeline_.classes_
         return self
+
+    def resampling(self) -> list:
+        """What the fitted pipeline's resampler did (``[summary_]``), for
+        :meth:`Strategy.describe`; ``[]`` without a resampler."""
+        resampler = self.named_steps.get("resample")
+        summary = getattr(resampler, "summary_", None)
+        return [summary] if summary is not None else []
 
     @property
     def named_steps(self):

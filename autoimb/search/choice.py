@@ -235,9 +235,12 @@ def fit_final(choice: FinalChoice, context) -> list:
              "(more positives above all) or more informative features may "
              "change that.")
         return [DummyClassifier(strategy="prior").fit(context.X, context.y)]
-    return [strategy.make_pipeline(context.kinds, context.model_seed,
-                                   n_jobs=context.model_threads)
-            .fit(context.X, context.y) for strategy in chosen.strategies]
+    pipelines = [strategy.make_pipeline(context.kinds, context.model_seed,
+                                        n_jobs=context.model_threads)
+                 .fit(context.X, context.y) for strategy in chosen.strategies]
+    # named from now on by what their resamplers did on all rows
+    chosen.resampling = tuple(pipeline.resampling() for pipeline in pipelines)
+    return pipelines
 
 
 def _chosen_as(candidate, kept) -> str:

@@ -41,6 +41,10 @@ class Candidate:
         Whether it is the single strategy of the best value (it stays a
         candidate whatever its refit costs, see
         :func:`autoimb.search.selection.within_allowance`).
+    resampling : tuple of list
+        What each strategy's resampler did on all rows, once the candidate
+        is fitted on them (:meth:`StrategyPipeline.resampling`); empty
+        before. :meth:`describe` names the strategies by it.
     """
 
     trial_numbers: tuple
@@ -49,6 +53,7 @@ class Candidate:
     post: PostProcessing
     refit_seconds: float = 0.0
     best: bool = False
+    resampling: tuple = ()
 
     @property
     def is_blend(self) -> bool:
@@ -66,11 +71,12 @@ class Candidate:
             side = "positive" if self.post.final.threshold_ <= 0 else "negative"
             return (f"No model: every row predicted {side} (no strategy beat this "
                     "trivial rule by more than the noise of cross-validation)")
+        done = self.resampling or (None,) * len(self.strategies)
+        described = [s.describe(r) for s, r in zip(self.strategies, done, strict=True)]
         if not self.is_blend:
-            return f"{self.strategies[0].describe()}; {self.post.final.describe()}"
+            return f"{described[0]}; {self.post.final.describe()}"
         return (f"Blend of {len(self.strategies)} (average of their scores; "
-                f"{self.post.final.describe()}): "
-                + " | ".join(s.describe() for s in self.strategies))
+                f"{self.post.final.describe()}): " + " | ".join(described))
 
 
 def blends(singles: list[Candidate], y, groups, objective, max_members: int,

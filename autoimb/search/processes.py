@@ -58,7 +58,7 @@ from autoimb._warnings import warn
 from autoimb.search import memory as _memory  # through the module: tests patch it
 from autoimb.search.settings import DEFAULT_PARALLEL
 from autoimb.storage.location import StorageLocation
-from autoimb.storage.studies import fail_dead_workers_trials
+from autoimb.storage.studies import fail_dead_workers_trials, worker_id
 
 __all__ = ["AUTO_PARALLEL_FROM_SECONDS", "DEFAULT_PARALLEL", "WorkerProcesses",
            "choose_parallel", "release_left_lock", "resolve_n_jobs"]
@@ -273,6 +273,12 @@ class WorkerProcesses:
         return cls(n_jobs - 1, 1, storage=text, study_name=study.study_name,
                    inputs=inputs, context=context,
                    verbose=settings.show_progress_bar, study=study)
+
+    @property
+    def worker_ids(self) -> list[str]:
+        """The workers started, as their trials record them (``host:pid``)."""
+        host = worker_id().rpartition(":")[0]
+        return [f"{host}:{process.pid}" for process, _ in self.children]
 
     @property
     def callbacks(self) -> list:

@@ -73,7 +73,13 @@ from autoimb.search.scores import score_store_for
 from autoimb.search.spaces import load_search_space
 from autoimb.search.trials import SearchContext, run_search
 from autoimb.storage.location import resolve_storage
-from autoimb.storage.studies import FINGERPRINT_KEY, check_study_matches, open_study
+from autoimb.storage.outcomes import outcome_of
+from autoimb.storage.studies import (
+    FINGERPRINT_KEY,
+    check_study_matches,
+    open_study,
+    worker_id,
+)
 
 if TYPE_CHECKING:
     from autoimb.search.settings import SearchSettings
@@ -174,6 +180,7 @@ class SearchRun:
         self.inputs = inputs
         self.budget = budget if budget is not None else Budget(settings.timeout)
         self.times: dict[str, float] = {}
+        self.own_workers: set[str] = set()  # this run's processes (worker_id)
         given = inputs[0] if inputs is not None else data.X
         self.n_jobs = resolve_n_jobs(
             settings.n_jobs, timeout=settings.timeout, parallel=settings.parallel,
@@ -325,6 +332,7 @@ class SearchRun:
                 raise
             self.interrupted = True
         finally:
+            self.own_workers |= {worker_id(), *helpers.worker_ids}
             waited, stopped = helpers.wait_seconds, helpers.stop_seconds
             self.times.update(search=time.perf_counter() - start - waited - stopped,
                               wait_workers=waited, stop_workers=stopped)
@@ -371,26 +379,40 @@ class SearchRun:
             best_params=dict(study.trials[numbers[0]].params) if numbers else {},
             objective=self.objective, validation=self.validation, study=study,
             study_name=self.study_name, storage_location=self.storage_location,
-            results=results_table(study, chosen=numbers), context=context,
+            results=results_table(study, chosen=numbers,
+                                  own_workers=self.own_workers), context=context,
             n_jobs=self.n_jobs, interrupted=self.interrupted)
 
-def results_table(study, chosen=()) -> pd.DataFrame:
-    """One row per trial: state, value, strategy, metrics and parameters.
+def results_table(study, chosen=(), own_workers=None) -> pd.DataFrame:
+    """One row per trial: Optuna's state, autoimb's outcome (completed, pruned,
+    stopped, skipped, failed; running or queued, see
+    :mod:`autoimb.storage.outcomes`), value, strategy, the resampler that
+    acted, metrics, the worker that ran it (``host:pid``) and parameters.
 
     ``value`` is each trial's own cross-validated value (raw: the best of them is
     optimistic, see ``best_score_``); ``chosen`` marks the trials the returned
-    model is made of.
+    model is made of. With ``own_workers``, the workers of the run that made
+    the table (a fit and its worker processes; none for an export),
+    ``by_this_run`` tells their trials from other processes' (``autoimb
+    worker``, earlier fits of the study).
     """
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
         value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None
-        row = {"number": trial.number, "state": trial.state.name, "value": value,
-               "chosen": trial.number in chosen, "strategy": attrs.get("strategy")}
+        row = {"number": trial.number, "state": trial.state.name,
+               "outcome": outcome_of(trial), "value": value,
+               "chosen": trial.number in chosen, "strategy": attrs.get("strategy"),
+               # what acted on the training rows ("none" where the one asked
+               # for left them as they were)
+               "resampler": attrs.get("resampler", trial.params.get("resampler"))}
         for key in (*TRIAL_ATTRS, "calibration", "threshold_rule", "fit_time",
                     "recipe"):
             row[key] = attrs.get(key)
         row["reason"] = attrs.get("error") or attrs.get("pruned_reason")
+        row["worker"] = attrs.get("worker")
+        if own_workers is not None:
+            row["by_this_run"] = row["worker"] in own_workers
         row.update({f"params.{k}": v for k, v in trial.params.items()})
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -34,6 +34,12 @@ from autoimb.search.folds import first_partition
 from autoimb.search.memory import TrialMemory, release_free_memory
 from autoimb.search.scores import ScoreStore
 from autoimb.search.spaces import SearchSpace
+from autoimb.storage.outcomes import (
+    count_outcomes,
+    describe_outcomes,
+    outcome_of,
+    record_outcome,
+)
 from autoimb.storage.shutdown import OutOfTime, call_stoppably, stop_at, stop_cleanly
 from autoimb.storage.studies import fail_dead_workers_trials, worker_id
 
@@ -242,8 +248,10 @@ class _Stopper:
     def __call__(self, study, trial):
         with self._lock:
             if trial.state == TrialState.FAIL:
-                self.failures += 1
-                logger.warning("Trial %d failed: %s", trial.number,
+                failed = outcome_of(trial) == "failed"  # not interrupted
+                self.failures += failed
+                logger.warning("Trial %d %s: %s", trial.number,
+                               "failed" if failed else "stopped",
                                trial.user_attrs.get("error", "unknown error"))
             if trial.user_attrs.get(_SHORT_OF_MEMORY):
                 self.short_of_memory += 1
@@ -259,7 +267,7 @@ class _Stopper:
                 left = (f", {self.budget.remaining():.0f} s before its deadline"
                         if self.budget.timeout is not None else "")
                 warn(f"The search stopped{left}: its last {MAX_SHORT_OF_MEMORY} "
-                     "trials were pruned before they started, each needing more "
+                     "trials were skipped before they started, each needing more "
                      "memory than was left for its over-sampled rows "
                      f"({trial.user_attrs.get('pruned_reason', '')}). Give it more "
                      "memory, or a search space with lower sampling ratios or "
@@ -421,14 +429,17 @@ class TrialRun:
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see shutdown)
             reason = str(exc) or "interrupted (Ctrl-C)"
             trial.set_user_attr("error", f"{reason}; queued again")
+            record_outcome(trial, "stopped")  # FAIL in Optuna, but no error
             trial.study.enqueue_trial(trial.params,
                                       user_attrs={"retry_of": trial.number})
             raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            record_outcome(trial, "failed")
             self._tell_stopped("FAIL", f"{type(exc).__name__}: {exc}")
             raise
         self.record(scores, post, seconds)
+        record_outcome(trial, "completed")
         self.learn(scores, post, seconds, memory)
         return post.value
 
@@ -454,7 +465,7 @@ class TrialRun:
         short = ctx.memory.shortfall(strategy.model, self.fold_rows, rows_factor)
         if short is not None:
             self.trial.set_user_attr(_SHORT_OF_MEMORY, True)
-            self._stop(short)
+            self._stop(short, "skipped")
         if budget.timeout is not None and self.fold_rows >= _MEASURE_FROM_ROWS \
                 and budget.needs_measuring(strategy.resampler):
             budget.record_resampling(strategy.resampler,
@@ -462,7 +473,7 @@ class TrialRun:
         refusal = budget.refuses_trial(strategy.model, self.size, strategy.resampler,
                                        rows=self.fold_rows, folds=len(ctx.folds))
         if refusal is not None:
-            self._stop(refusal)
+            self._stop(refusal, "skipped")
 
     def fit_folds(self):
         """Out-of-fold scores of the strategy: ``(scores, seconds, memory)``,
@@ -475,7 +486,8 @@ class TrialRun:
                     on_fold=self._fold_done, call=call_stoppably)
         except OutOfTime:
             self._stop(f"stopped in fold {len(self.fold_scores) + 1} of "
-                       f"{len(ctx.folds)}: the budget's time for trials ran out")
+                       f"{len(ctx.folds)}: the budget's time for trials ran out",
+                       "stopped")
         return scores, seconds, memory
 
     def record(self, scores, post, seconds) -> None:
@@ -491,6 +503,10 @@ class TrialRun:
         trial.set_user_attr("confusion", {k: post.metrics[k] for k in
                                           ("tn", "fp", "fn", "tp")})
         if self.summaries:
+            # named by what the resampler did on the training rows, not asked
+            trial.set_user_attr("strategy", self.strategy.describe(self.summaries))
+            trial.set_user_attr("resampler", self.strategy.resampler_applied(
+                self.summaries))
             trial.set_user_attr("resampling", _resampling_text(self.summaries))
             trial.set_user_attr("resample_time", round(self._resample_seconds, 3))
         self.ctx.keep_scores(trial, scores, post)
@@ -531,7 +547,7 @@ class TrialRun:
         overrun = ctx.budget.refuses_folds(time.perf_counter() - self.started,
                                            done=k + 1, total=n_folds)
         if overrun is not None:
-            self._stop(overrun)
+            self._stop(overrun, "stopped")
         self.fold_scores.append(ctx.objective.oracle_fold_score(ctx.y[test],
                                                                 scores[test]))
         self.trial.set_user_attr("fold_scores", self.fold_scores)
@@ -542,17 +558,22 @@ class TrialRun:
                       else "AP")
             self._stop(f"after fold {k + 1} of {n_folds}, its running {metric} "
                        f"{running:.4g} was worse than the median of earlier trials "
-                       "at the same fold", pruner=True)
+                       "at the same fold", "pruned")
 
     @property
     def _resample_seconds(self) -> float:
         return sum(s.get("seconds", 0.0) for s in self.summaries)
 
-    def _stop(self, reason: str, *, pruner: bool = False):
-        """Prune the trial, saying why (in its attributes and to observers)."""
+    def _stop(self, reason: str, outcome: str):
+        """Prune the trial (in Optuna's terms), saying why and how it ended
+        (``outcome``: "pruned" by the pruner, "stopped" by the budget part
+        way, "skipped" before it started; in its attributes and to
+        observers)."""
         self.trial.set_user_attr("pruned_reason", reason)
+        record_outcome(self.trial, outcome)
         self._tell_stopped("PRUNED", reason)
-        raise optuna.TrialPruned() if pruner else optuna.TrialPruned(reason)
+        raise optuna.TrialPruned() if outcome == "pruned" \
+            else optuna.TrialPruned(reason)
 
     def _tell_stopped(self, state: str, reason: str) -> None:
         for observer in self.ctx.observers:
@@ -666,20 +687,23 @@ def best_trial_or_raise(study):
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if completed:
         return study.best_trial
-    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    ended = study.get_trials(deepcopy=False, states=(TrialState.FAIL,
+                                                     TrialState.PRUNED))
+    failed = [t for t in ended if outcome_of(t) == "failed"]
     first = next((t.user_attrs["error"] for t in failed if t.user_attrs.get("error")),
                  None)
-    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
-    why = next((t.user_attrs["pruned_reason"] for t in pruned
+    pruned = [t for t in ended if t.state == TrialState.PRUNED]
+    why = next(((outcome_of(t), t.user_attrs["pruned_reason"]) for t in pruned
                 if t.user_attrs.get("pruned_reason")), None)
     if first or not why:
         cause = f"First failure: {first or 'unknown'}"
     else:
-        cause = f"First trial pruned: {why}"
+        cause = f"First trial {why[0]}: {why[1]}"
+    counts = describe_outcomes(count_outcomes(outcome_of(t) for t in ended),
+                               always=None) or "none ended"
     error = NoCompletedTrialError(
-        f"No trial of study {study.study_name!r} completed ({len(failed)} failed, "
-        f"{len(pruned)} pruned). {cause}. Fix the cause, or widen the search space "
-        "or the timeout.")
+        f"No trial of study {study.study_name!r} completed ({counts}). {cause}. Fix "
+        "the cause, or widen the search space or the timeout.")
     if first:
         error.__cause__ = RuntimeError(first)
     raise error

@@ -111,6 +111,7 @@ def _read_database(url: str, *, local: bool) -> RDBStorage | None:
         if local and isinstance(exc, sqlalchemy.exc.OperationalError) and \
                 "no such table" in str(exc):
             return None  # its tables are being created right now
+        _raise_if_no_driver(url, exc)
         raise AutoImbError(
             f"Cannot open the study storage {_shown_url(url)!r}: {_one_line(exc)}. "
             "Check the URL, that the server runs and that its driver is installed "
@@ -140,10 +141,50 @@ def _open_database(url: str) -> RDBStorage:
     try:
         return _retry_schema_race(connect)
     except Exception as exc:
+        _raise_if_no_driver(url, exc)
         raise AutoImbError(
             f"Cannot open the study storage {_shown_url(url)!r}: {exc}. Check the URL, "
             "that the server runs and that its driver is installed "
             "(pip install 'autoimb[postgres]' for PostgreSQL).") from exc
+
+
+#: What to install for a database driver SQLAlchemy could not import.
+_DRIVER_PACKAGES = {"psycopg": "'autoimb[postgres]'", "psycopg2": "psycopg2-binary",
+                    "MySQLdb": "mysqlclient", "pymysql": "pymysql"}
+
+
+def _database_to_read(url: str) -> RDBStorage:
+    """A database opened only to read it (the dashboard): no heartbeats, no
+    tables created."""
+    try:
+        return RDBStorage(url, engine_kwargs=_engine_kwargs(url),
+                          skip_compatibility_check=True, skip_table_creation=True)
+    except Exception as exc:
+        _raise_if_no_driver(url, exc)
+        raise
+
+
+def _raise_if_no_driver(url: str, exc: BaseException) -> None:
+    """Say which driver to install when ``exc`` comes of a missing one
+    (Optuna's own words would only say "install appropriate one")."""
+    missing = _missing_driver(exc)
+    if missing is not None:
+        raise AutoImbError(
+            f"Cannot open the study storage {_shown_url(url)!r}: its database "
+            f"driver {missing!r} is not installed. Install it: pip install "
+            f"{_DRIVER_PACKAGES.get(missing, missing)}") from exc
+
+
+def _missing_driver(exc: BaseException) -> str | None:
+    """The module a database URL needs but that is not installed, from the
+    chain of causes of ``exc``; None if no import failed."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            return exc.name.split(".")[0]
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _retry_schema_race(connect, attempts: int = 6):

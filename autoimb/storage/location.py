@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
-from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages import BaseStorage, JournalStorage
 from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
 
 from autoimb.exceptions import AutoImbError
 from autoimb.storage.databases import (
-    _engine_kwargs,
+    _database_to_read,
     _open_database,
     _read_database,
     _shown_url,
@@ -177,9 +177,7 @@ class StorageLocation:
                 return _open_database(self.text)
             if self.local_file is not None:
                 self._check_readable_file()
-            return RDBStorage(
-                self.text, engine_kwargs=_engine_kwargs(self.text),
-                skip_compatibility_check=True, skip_table_creation=True)
+            return _database_to_read(self.text)
         if for_search:
             return _journal(Path(self.text))
         self._check_readable_file()

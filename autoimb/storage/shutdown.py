@@ -5,9 +5,10 @@ process. By default it ends Python at once and leaves the running trial RUNNING
 until a heartbeat (database) or a rerun on the same machine (journal file) fails
 it. While a search runs, :func:`stop_cleanly` turns SIGTERM into a
 ``KeyboardInterrupt`` in the main thread, which the search already handles as
-Ctrl-C: the running trial is marked failed at once and its parameters are queued
-again. Unlike Ctrl-C, which returns the best model so far, the search then raises
-:class:`~autoimb.exceptions.SearchTerminated`, so that the process exits promptly
+Ctrl-C: the running trial is stopped at once (FAIL in Optuna) and its
+parameters are queued again. Unlike Ctrl-C, which returns the best model so
+far, the search then raises :class:`~autoimb.exceptions.SearchTerminated`, so
+that the process exits promptly
 (status 143) instead of refitting. With ``n_jobs > 1`` the trials running in
 other threads are not interrupted: they finish first.
 
@@ -280,7 +281,7 @@ def _stopped_message(study) -> str:
                    and str(t.user_attrs.get("error", "")).startswith(_REASON)]
     except Exception:  # the storage is gone too: say what is known
         stopped = []
-    done = (f"trial {stopped[-1]} was marked failed and queued again"
+    done = (f"trial {stopped[-1]} was stopped (FAIL in Optuna) and queued again"
             if stopped else "no trial was left running")
     return (f"stopped by SIGTERM: {done}; run the same command again to resume "
             f"study {study.study_name!r}.")

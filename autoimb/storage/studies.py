@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 from autoimb._optuna_compat import storage_of, trial_id_of
 from autoimb.exceptions import StudyMismatchError
 from autoimb.storage.databases import _env_seconds
+from autoimb.storage.outcomes import OUTCOME_KEY
 
 __all__ = ["FINGERPRINT_KEY", "changed_settings", "check_study_matches",
            "fail_dead_workers_trials", "open_study", "worker_id"]
@@ -83,6 +84,8 @@ def fail_dead_workers_trials(study, *, stopped=()) -> list[int]:
             storage.set_trial_user_attr(trial_id_of(trial), "error", error)
             if died:
                 storage.set_trial_user_attr(trial_id_of(trial), _DIED_KEY, True)
+            storage.set_trial_user_attr(trial_id_of(trial), OUTCOME_KEY,
+                                        "failed" if died else "stopped")
             storage.set_trial_state_values(trial_id_of(trial), state=TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker failed it first (its heartbeat went stale)

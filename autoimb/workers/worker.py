@@ -56,6 +56,7 @@ from autoimb.search.run import SearchRun
 from autoimb.search.settings import SearchSettings
 from autoimb.search.trials import strategy_of, trial_size
 from autoimb.storage.location import StorageLocation
+from autoimb.storage.outcomes import count_outcomes, describe_outcomes, outcome_of
 from autoimb.storage.shutdown import exit_outside_journal_writes
 from autoimb.storage.studies import FINGERPRINT_KEY
 
@@ -77,9 +78,12 @@ class WorkerReport:
     ----------
     study_name : str
     trials : dict of int to str
-        The trials this worker ran: number and final state.
+        The trials this worker ran: number and outcome (completed, pruned,
+        stopped, skipped, failed: :mod:`autoimb.storage.outcomes`).
     finished_in_study : int
-        Completed and pruned trials in the study when the worker stopped.
+        Finished trials in the study when the worker stopped (COMPLETE or
+        PRUNED in Optuna: completed, pruned, skipped, and stopped by the
+        budget), as its budget counts them.
     n_trials : int or None
         The study's budget of finished trials.
     deadline : float or None
@@ -95,17 +99,17 @@ class WorkerReport:
     deadline: float | None = None
     interrupted: bool = False
 
-    def count(self, state: str) -> int:
-        """How many of this worker's trials ended in ``state`` ("COMPLETE"...)."""
-        return sum(s == state for s in self.trials.values())
+    def count(self, outcome: str) -> int:
+        """How many of this worker's trials ended so ("completed"...)."""
+        return sum(s == outcome for s in self.trials.values())
 
     def describe(self) -> str:
         """One line: the trials run, and the study's progress."""
         budget = f" of its budget of {self.n_trials}" if self.n_trials else ""
+        counts = describe_outcomes(count_outcomes(self.trials.values()))
         return (f"ran {len(self.trials)} trials of study {self.study_name!r} "
-                f"({self.count('COMPLETE')} completed, {self.count('PRUNED')} "
-                f"pruned, {self.count('FAIL')} failed); the study holds "
-                f"{self.finished_in_study} finished trials{budget}")
+                f"({counts}); the study holds {self.finished_in_study} finished "
+                f"trials{budget}")
 
 
 class _OwnTrials:
@@ -116,7 +120,7 @@ class _OwnTrials:
         self.limit = limit
 
     def __call__(self, study, trial) -> None:
-        self.report.trials[trial.number] = trial.state.name
+        self.report.trials[trial.number] = outcome_of(trial)
         if self.limit is not None and len(self.report.trials) >= self.limit:
             study.stop()
 
@@ -190,8 +194,8 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
     >>> report = autoimb.run_worker(journal, "demo", data=(X, y),
     ...                             show_progress_bar=False)
     >>> print(report.describe())  # doctest: +NORMALIZE_WHITESPACE
-    ran 0 trials of study 'demo' (0 completed, 0 pruned, 0 failed); the study holds
-    2 finished trials of its budget of 2
+    ran 0 trials of study 'demo' (0 completed); the study holds 2 finished trials
+    of its budget of 2
     """
     say = Speaker(show_progress_bar if verbose is None else verbose,
                    "autoimb worker")
@@ -204,6 +208,7 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
     seconds = Budget.seconds_until(budget_attrs.get("deadline"), timeout)
     if seconds is not None and seconds <= 0:
         say(f"the deadline of study {study_name!r} has passed; nothing to run")
+        report.finished_in_study = _finished_in(location, study_name)
         return report
     settings = settings_of_job(job, storage, study_name, search_space=search_space,
                                n_trials=budget_attrs.get("n_trials"), timeout=seconds,
@@ -416,6 +421,18 @@ def _learn_durations(study, context, last: int = 50) -> None:
                               resample_seconds=resample_time,
                               resample_runs=[(fold_rows, resample_time / n_folds)]
                               if resample_time else [])
+
+
+def _finished_in(location: StorageLocation, name: str) -> int:
+    """The study's finished trials (completed and pruned in Optuna's terms,
+    as its budget counts them), read from its storage."""
+    storage = location.open(for_search=True)
+    try:
+        study_id = storage.get_study_id_from_name(name)
+        return len(storage.get_all_trials(study_id, deepcopy=False, states=FINISHED))
+    finally:
+        if location.kind == "database":
+            _close(storage)
 
 
 def count_trials(study, states) -> int:

@@ -56,6 +56,7 @@ import numpy as np
 from autoimb.explain.diagnostics._stats import MIN_GAIN as MIN_GAIN
 from autoimb.explain.diagnostics._stats import _paired_se as _paired_se
 from autoimb.explain.diagnostics.families import FAMILIES, strategy_family
+from autoimb.explain.diagnostics.families import applied_resampler as applied_resampler
 from autoimb.explain.diagnostics.families import trial_families as trial_families
 from autoimb.explain.diagnostics.gain import StrategyGain, strategy_gain
 from autoimb.explain.diagnostics.learning import FRACTIONS as FRACTIONS

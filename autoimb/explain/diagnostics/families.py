@@ -68,6 +68,14 @@ def strategy_family(model: str, weighting: str = "none",
     return "oversampling" if resampler in _OVERSAMPLERS else "undersampling"
 
 
+def applied_resampler(row) -> str:
+    """The resampler that acted in a trial, from its ``results_`` row: the
+    ``resampler`` column (tables made before it: the one asked for)."""
+    applied = row.get("resampler")
+    return applied if isinstance(applied, str) else _plain_choice(
+        row.get("params.resampler"))
+
+
 def _plain_choice(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "none"
@@ -75,11 +83,13 @@ def _plain_choice(value) -> str:
 
 
 def trial_families(results: pd.DataFrame) -> pd.Series:
-    """The strategy family of each row of a ``results_`` table."""
+    """The strategy family of each row of a ``results_`` table, by the
+    resampler that acted on the training rows (its ``resampler`` column; a
+    resampler that left them as they were is none)."""
     def family(row):
         model = row.get("params.model")
         if not isinstance(model, str):
             return None
         return strategy_family(model, row.get(f"params.{model}.class_weight"),
-                               row.get("params.resampler"))
+                               applied_resampler(row))
     return results.apply(family, axis=1)

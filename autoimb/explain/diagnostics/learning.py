@@ -18,7 +18,6 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from autoimb.exceptions import AutoImbError
 from autoimb.explain.diagnostics._stats import (
     MIN_GAIN,
     _normalized,
@@ -26,6 +25,7 @@ from autoimb.explain.diagnostics._stats import (
     _trivial,
 )
 from autoimb.pipeline.evaluation import cross_fit_postprocessing
+from autoimb.pipeline.metrics import check_known_labels
 from autoimb.pipeline.postprocessing import CALIBRATIONS
 from autoimb.search.spaces import load_search_space
 
@@ -153,6 +153,7 @@ def learning_curve(strategy, X, y, folds, *, postprocess, kinds, objective,
     subsets = [_nested_subsamples(np.asarray(train), y, fractions, rng)
                for train, _ in folds]
     fitted, notes = [], []  # (point, post-processing, scores of the scored rows)
+    resampling = []  # what the resampler did in each fit, to name the strategy
     wanted = [*fractions, 1.0] if full_scores is None else list(fractions)
     for i, fraction in enumerate(wanted):
         n_rows = sum(len(s[i]) if fraction < 1 else len(train)
@@ -172,6 +173,7 @@ def learning_curve(strategy, X, y, folds, *, postprocess, kinds, objective,
                     rows = s[i] if fraction < 1 else np.asarray(train)
                     pipeline = strategy.make_pipeline(kinds, random_state)
                     pipeline.fit(_rows(X, rows), y[rows])
+                    resampling += pipeline.resampling()
                     scores[test] = pipeline.predict_proba(_rows(X, test))[:, 1]
         except Exception as exc:
             notes.append(f"{fraction:.0%} left out: {type(exc).__name__}: {exc}")
@@ -200,7 +202,7 @@ def learning_curve(strategy, X, y, folds, *, postprocess, kinds, objective,
         relative = gain / abs(half.value) if half.value else None
         normalized = _normalized(gain, trivial, objective)
         se = _paired_se(y[scored], a, b, objective, random_state=random_state)
-    return LearningCurve(strategy=strategy.describe(),
+    return LearningCurve(strategy=strategy.describe(resampling or None),
                          points=tuple(point for point, _, _ in fitted),
                          last_doubling_gain=gain, relative_gain=relative,
                          normalized_gain=normalized, standard_error=se,
@@ -246,12 +248,7 @@ def _learning_curve_of(model, X, y, time_limit, random_state):
                       "pass X and y (autoimb diagnose MODEL --data FILE --target "
                       "COL)")
     X = model._check_X(X)
-    y = np.asarray(y)
-    unknown = sorted(set(y.tolist()) - set(model.classes_.tolist()), key=str)
-    if unknown:
-        raise AutoImbError(
-            f"y holds labels {unknown[:5]} the model was not trained on; its "
-            f"labels are {model.classes_.tolist()}.")
+    y = check_known_labels(y, model.classes_)
     y01 = (y == model.pos_label_).astype(int)
     n_splits = model.validation_.n_splits if model.validation_.kind == "kfold" else 3
     n_splits = max(2, min(n_splits, int(y01.sum()), int(len(y01) - y01.sum())))
