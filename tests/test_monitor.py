@@ -245,7 +245,7 @@ def test_bad_labels_and_small_reference_are_refused(setting):
     a reference too small are refused with a message naming them."""
     model, X_ref, X, y = setting
     monitor = autoimb.Monitor(model)
-    with pytest.raises(AutoImbError, match=r"y holds labels \['7'\] the model was not"):
+    with pytest.raises(AutoImbError, match=r"y holds labels \[7\] the model was not"):
         monitor.check(X.iloc[:3], np.array([0, 1, 7]))
     with pytest.raises(AutoImbError, match=r"y has shape .* but the batch has 3 rows"):
         monitor.check(X.iloc[:3], y[:4])
