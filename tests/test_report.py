@@ -347,3 +347,33 @@ def test_report_numbers_are_never_in_scientific_notation():
     assert _n(1130.0) == "1,130"
     assert _n(0.01961) == "0.01961"
     assert _n(1086.54) == "1,087"
+
+
+def test_history_tells_trials_by_outcome_and_marks_only_those_that_ran(monkeypatch):
+    """Check that the search history counts trials by how they ended (a trial
+    the budget skipped never ran: it was counted "pruned" and drawn as a
+    pruned trial, as Optuna's state PRUNED said) and marks at the bottom only
+    the trials that ran part way."""
+    import pandas as pd
+
+    from autoimb.explain import figures
+    from autoimb.explain.report import _history_section
+
+    seen = {}
+
+    def capture(numbers, values, **kwargs):
+        seen["stopped"] = list(kwargs["stopped"])
+        return figures.Figure()
+
+    monkeypatch.setattr(figures, "plot_search_history", capture)
+    monkeypatch.setattr("autoimb.explain.report._figure", lambda *a, **k: "")
+    results = pd.DataFrame({
+        "number": [0, 1, 2, 3, 4],
+        "state": ["COMPLETE", "PRUNED", "PRUNED", "FAIL", "COMPLETE"],
+        "outcome": ["completed", "skipped", "pruned", "stopped", "completed"],
+        "value": [5.0, None, None, None, 4.0]})
+    model = type("Model", (), {"objective_": type(
+        "Objective", (), {"kind": "cost", "metric_name": "cost"})()})()
+    text = _history_section(model, results, "the study")
+    assert "5 trials (2 completed, 1 pruned, 1 skipped, 1 stopped)" in text
+    assert seen["stopped"] == [2, 3]

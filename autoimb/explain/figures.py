@@ -669,7 +669,8 @@ def plot_search_history(
     metric : str
         Name of the value, for the axis.
     stopped : array-like of int, default=None
-        Numbers of pruned or failed trials, marked at the bottom.
+        Numbers of trials that ran part way (pruned, stopped or failed),
+        marked at the bottom.
 
     Returns
     -------
@@ -710,7 +711,7 @@ def plot_search_history(
     if stopped is not None and len(stopped):
         ax.plot(np.asarray(stopped), np.full(len(stopped), 0.0), "x", color="grey",
                 transform=ax.get_xaxis_transform(), gid="stopped",
-                label="pruned or failed")
+                label="pruned, stopped or failed")
     if far.any():
         shown = values[~far]
         low, high = float(shown.min()), float(shown.max())

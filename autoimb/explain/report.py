@@ -38,6 +38,7 @@ from autoimb.pipeline.models import MODELS
 from autoimb.pipeline.resampling import RESAMPLERS
 from autoimb.search.run import results_table
 from autoimb.storage.location import StorageLocation
+from autoimb.storage.outcomes import count_outcomes, describe_outcomes
 
 __all__ = ["render_report", "report", "summarize_data"]
 
@@ -376,9 +377,14 @@ def _history_section(model, results, source) -> str:
 
     minimize = model.objective_.kind == "cost"
     done = results[(results["state"] == "COMPLETE") & results["value"].notna()]
-    stopped = results[results["state"].isin(["PRUNED", "FAIL"])]["number"]
-    counts = ", ".join(f"{n} {state.lower()}"
-                       for state, n in results["state"].value_counts().items())
+    # How each trial ended in autoimb's words (a model file from before the
+    # outcomes were recorded has Optuna's states only).
+    outcome = results["outcome"] if "outcome" in results else \
+        results["state"].str.lower().replace({"complete": "completed",
+                                              "fail": "failed"})
+    # Trials that ran part way; skipped ones never started.
+    stopped = results[outcome.isin(["pruned", "stopped", "failed"])]["number"]
+    counts = describe_outcomes(count_outcomes(outcome))
     text = f"{len(results)} trials ({counts}), from {source}."
     parts = [_p(text)]
     if len(done):
@@ -387,8 +393,10 @@ def _history_section(model, results, source) -> str:
                                   stopped=stopped.to_numpy())
         parts.append(_figure(fig, "search history",
                              "Each completed trial's cross-validated value (raw) and "
-                             "the best so far; crosses at the bottom are pruned or "
-                             "failed trials. Trials far worse than the others are "
+                             "the best so far; crosses at the bottom are trials that "
+                             "ran part way (pruned, stopped by the budget or failed; "
+                             "skipped trials never ran). Trials far worse than the "
+                             "others are "
                              "left off the axis, marked by triangles on its edge, "
                              "with their number and worst value above the plot."))
     return _section("Search history", *parts, anchor="history")
