@@ -457,8 +457,12 @@ def trial_summary(study, n_rows: int) -> dict:
         if trial.datetime_start and trial.datetime_complete:
             family["wall"].append((trial.datetime_complete
                                    - trial.datetime_start).total_seconds())
+    # autoimb's own words for how each trial ended (skipped trials never ran)
+    from autoimb.storage.outcomes import count_outcomes, outcome_of
+
     return {
         "trials": counts, "trials_on_subsample": sub,
+        "outcomes": count_outcomes(outcome_of(t) for t in trials),
         "completed_proposed": proposed, "completed_queued_portfolio": queued_portfolio,
         "completed_queued_other": queued_other, "failed_errors": errors,
         "families": {name: {"completed": max(len(f["fit"]), len(f["wall"])),
@@ -471,6 +475,14 @@ def trial_summary(study, n_rows: int) -> dict:
 
 
 # -- the report -----------------------------------------------------------------------
+
+def _outcomes(counts: dict | None) -> str:
+    """How the trials ended in autoimb's words (``autoimb.outcome``; skipped
+    trials never ran), or a dash for rows written before it was recorded."""
+    if not counts:
+        return "-"
+    return ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+
 
 def slope(rows: list, key: str) -> tuple[float | None, list]:
     """Least-squares slope of log seconds against log training rows over the
@@ -509,7 +521,7 @@ def search_report(rows: list, env: dict) -> str:
         lines += [markdown_table(
             ["size", "training rows (positives)", "data MB", "validation",
              "budget s", "fit s (/ budget)", "complete / pruned / failed / other",
-             "on a subsample", "completed: proposed / portfolio / other queued",
+             "outcomes", "on a subsample", "completed: proposed / portfolio / other queued",
              "resting PSS MB", "peak PSS MB", "peak RSS MB", "PSS above resting / data",
              "bar MB", "bar met?", "held-out", "LightGBM recipe (s)"],
             [[f"{r['size']:,}", f"{r['rows']:,} ({r['positives']:,})",
@@ -518,6 +530,7 @@ def search_report(rows: list, env: dict) -> str:
               "{complete} / {pruned} / {failed} / {other}".format(
                   **{**r["trials"], "other": r["trials"]["other"]
                      + r["trials"]["waiting"]}),
+              _outcomes(r.get("outcomes")),
               sum(r["trials_on_subsample"].values()),
               f"{r['completed_proposed']} / {r['completed_queued_portfolio']} / "
               f"{r['completed_queued_other']}",
@@ -527,7 +540,7 @@ def search_report(rows: list, env: dict) -> str:
               _cost(r["heldout_normalized_cost"]),
               f"{_cost(r.get('recipe_heldout_normalized_cost'))} "
               f"({_mb(r.get('recipe_seconds'))})"]
-             for r in done], "rrrlrrrrrrrrrrlrr"), "",
+             for r in done], "rrrlrrrlrrrrrrrlrr"), "",
             f"*bar*: the issue's memory bar, resting PSS + {MEMORY_DATA_FACTOR:g} x "
             f"data + {MEMORY_FIXED_MB:g} MB, against the peak PSS. *other* counts "
             "queued trials that never ran (waiting) and trials left running. "
