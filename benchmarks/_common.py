@@ -65,6 +65,38 @@ def speed_probe() -> dict:
             "random_forest_s": round(time.perf_counter() - start, 3)}
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc/<pid>/task/*/children (Linux)."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+            except OSError:
+                continue
+    return tree
+
+
+def proc_field_kb(path: str, field: str) -> int:
+    """The kB of ``field`` (e.g. ``"VmRSS:"`` in /proc/PID/status, ``"Pss:"`` in
+    /proc/PID/smaps_rollup); 0 when the process ended meanwhile."""
+    try:
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def environment() -> dict:
     """Versions, machine and repository state, for the results files."""
     import lightgbm

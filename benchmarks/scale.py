@@ -63,7 +63,8 @@ from sklearn.model_selection import train_test_split
 
 import autoimb
 from _common import (ROW_MARK, RESULTS_DIR, environment, environment_line,
-                     markdown_table, row_from_fresh_process, write_json)
+                     markdown_table, proc_field_kb, process_tree,
+                     row_from_fresh_process, write_json)
 from threshold_rules import load
 
 DATASETS = ("covertype_4v2", "kddcup_http")
@@ -80,37 +81,11 @@ def _rss_mb() -> float:
 def _rss_tree_and_own_mb() -> tuple[float, float]:
     """``(MB of the process tree, MB of this process alone)``, each read once."""
     own = _own_rss_mb(os.getpid())
-    return own + sum(_own_rss_mb(pid) for pid in _process_tree(os.getpid())[1:]), own
+    return own + sum(_own_rss_mb(pid) for pid in process_tree(os.getpid())[1:]), own
 
 
 def _own_rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:  # the process ended meanwhile
-        pass
-    return 0.0
-
-
-def _process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants, from /proc/<pid>/task/*/children."""
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{current}/task/{task}/children") as children:
-                    todo.extend(int(child) for child in children.read().split())
-            except OSError:
-                continue
-    return tree
+    return proc_field_kb(f"/proc/{pid}/status", "VmRSS:") / 1024
 
 
 class PeakMemory:

@@ -90,7 +90,8 @@ import numpy as np
 import pandas as pd
 
 from _common import (RESULTS_DIR, ROW_MARK, environment, environment_line,
-                     markdown_table, protocol_split, write_json)
+                     markdown_table, proc_field_kb, process_tree, protocol_split,
+                     write_json)
 
 SIZES = (125_000, 250_000, 500_000, 1_000_000, 2_000_000)
 N_NUMERIC, N_CATEGORICAL, N_LEVELS = 30, 10, 20
@@ -207,42 +208,12 @@ def split(size: int, seed: int):
 
 # -- memory of the process tree -----------------------------------------------------
 
-def _process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants, from /proc/<pid>/task/*/children."""
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{current}/task/{task}/children") as children:
-                    todo.extend(int(child) for child in children.read().split())
-            except OSError:
-                continue
-    return tree
-
-
-def _field_kb(path: str, field: str) -> int:
-    try:
-        with open(path) as lines:
-            for line in lines:
-                if line.startswith(field):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):  # the process ended meanwhile
-        pass
-    return 0
-
-
 def tree_memory_mb(pid: int | None = None) -> dict:
     """PSS and RSS (MB) of ``pid``'s process tree, summed, and how many
     processes it holds."""
-    tree = _process_tree(pid or os.getpid())
-    pss = sum(_field_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in tree)
-    rss = sum(_field_kb(f"/proc/{p}/status", "VmRSS:") for p in tree)
+    tree = process_tree(pid or os.getpid())
+    pss = sum(proc_field_kb(f"/proc/{p}/smaps_rollup", "Pss:") for p in tree)
+    rss = sum(proc_field_kb(f"/proc/{p}/status", "VmRSS:") for p in tree)
     return {"pss": pss / 1024, "rss": rss / 1024, "processes": len(tree)}
 
 

@@ -105,8 +105,9 @@ def _read_database(url: str, *, local: bool) -> RDBStorage | None:
                 return None
         finally:
             engine.dispose()
-        return RDBStorage(url, engine_kwargs=_engine_kwargs(url),
-                          skip_compatibility_check=True, skip_table_creation=True)
+        return _database_to_read(url)
+    except AutoImbError:  # a missing driver, named by _database_to_read
+        raise
     except Exception as exc:
         if local and isinstance(exc, sqlalchemy.exc.OperationalError) and \
                 "no such table" in str(exc):

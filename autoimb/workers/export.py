@@ -13,7 +13,6 @@ from optuna.trial import TrialState
 
 from autoimb._classifier import fitted_classifier, remember_ids
 from autoimb._validation import check_training_data
-from autoimb.deploy.io import read_table
 from autoimb.explain.explainer import Explainer
 from autoimb.search.budget import Budget
 from autoimb.search.run import SearchRun
@@ -87,7 +86,7 @@ def export_study(storage, study_name: str, path=None, *, data=None,
     refuse_memory(location, "export")
     job, budget_attrs = wait_for_study(location, study_name, 0.0, say,
                                        reading=True)
-    X, y, data_file = read_job_data(job, data, target, study_name)
+    X, y, data_file, left_out = read_job_data(job, data, target, study_name)
     settings = settings_of_job(job, storage, study_name, search_space=search_space,
                                n_trials=budget_attrs.get("n_trials"), timeout=None,
                                show_progress_bar=False, data_file=data_file)
@@ -107,20 +106,10 @@ def export_study(storage, study_name: str, path=None, *, data=None,
             model.target_name_ = name
     else:
         model.target_name_ = str(target or job["data"]["target"])
-        _remember_left_out_columns(model, data_file, X)
+        if left_out is not None:  # the --id given to `autoimb fit`
+            remember_ids(model, left_out)
     if path is not None:
         fmt = format or ("skops" if str(path).lower().endswith(".skops") else "joblib")
         model.export(path, format=fmt)
     return model
 
-
-def _remember_left_out_columns(model, data_file, X) -> None:
-    """The columns of the study's data file that are neither features nor the
-    target (the ``--id`` given to ``autoimb fit``), remembered as ids."""
-    if data_file is None or not hasattr(X, "columns"):
-        return
-    frame = read_table(data_file)
-    left_out = [c for c in frame.columns if c not in X.columns
-                and str(c) != model.target_name_]
-    if left_out:
-        remember_ids(model, frame[left_out])

@@ -202,7 +202,7 @@ def run_worker(storage, study_name: str, *, data=None, target: str | None = None
     location = StorageLocation.parse(storage)
     refuse_memory(location, "worker")
     job, budget_attrs = wait_for_study(location, study_name, wait, say)
-    X, y, data_file = read_job_data(job, data, target, study_name)
+    X, y, data_file, _ = read_job_data(job, data, target, study_name)
     report = WorkerReport(study_name, n_trials=budget_attrs.get("n_trials"),
                           deadline=budget_attrs.get("deadline"))
     seconds = Budget.seconds_until(budget_attrs.get("deadline"), timeout)
@@ -346,10 +346,12 @@ def _close(storage) -> None:
 
 
 def read_job_data(job: dict, data, target, name: str):
-    """``(X, y, file)``: the worker's data, as ``fit`` was given it."""
+    """``(X, y, file, left_out)``: the worker's data, as ``fit`` was given it,
+    and the file's columns that are neither features nor the target (the ids
+    ``autoimb fit --id`` left out; ``None`` when there are none)."""
     if isinstance(data, tuple):
         X, y = data
-        return X, y, None
+        return X, y, None, None
     recorded = job.get("data", {})
     path = os.fspath(data) if data is not None else recorded.get("location")
     if path is None:
@@ -371,14 +373,16 @@ def read_job_data(job: dict, data, target, name: str):
             "pass the right file (--data) or column (--target).")
     columns = recorded.get("columns")
     if columns is None:
-        return frame.drop(columns=[target]), frame[target], path
+        return frame.drop(columns=[target]), frame[target], path, None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise AutoImbError(
             f"{path!r} lacks {len(missing)} feature column(s) of study {name!r} "
             f"({', '.join(map(repr, missing[:10]))}); pass a copy of the study's "
             "data file (--data).")
-    return frame[columns], frame[target], path
+    left_out = [c for c in frame.columns if c not in columns and c != target]
+    return frame[columns], frame[target], path, \
+        frame[left_out] if left_out else None
 
 
 def settings_of_job(job, storage, study_name, *, search_space, n_trials, timeout,
